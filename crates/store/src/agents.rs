@@ -1,0 +1,390 @@
+//! Agents (AGENT-*): the user accounts that log in and take calls.
+
+use crate::query::{self, Filter};
+use crate::{flag, text_enum, Conn, Page, Result, Stamps};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+text_enum!(
+    /// UI language (AGENT-13).
+    Language { Ja = "ja", En = "en" } default Ja
+);
+text_enum!(
+    /// Which browser tab pop-ups open in (AGENT-17).
+    PopupMode { SameTab = "same_tab", NewTab = "new_tab" } default SameTab
+);
+text_enum!(
+    /// What happens to other terminals when the agent logs in to one more (AGENT-18).
+    FreeDesk { KeepOthers = "keep_others", LogoutOthers = "logout_others" } default KeepOthers
+);
+text_enum!(
+    /// Display order of change history (AGENT-19).
+    SortOrder { Desc = "desc", Asc = "asc" } default Desc
+);
+
+/// The editable fields of an agent; create and update both write a whole `AgentFields`.
+#[derive(Debug, Clone, Serialize, ToSchema, Default)]
+pub struct AgentFields {
+    pub login_id: String,
+    pub name: String,
+    pub nickname: String,
+    pub extension: Option<String>,
+    /// Caller ID used for external calls; null means 外線発信禁止 (external calls prohibited).
+    pub caller_number_id: Option<i64>,
+    /// Numbers this agent may choose as caller ID (AGENT-21).
+    pub number_ids: Vec<i64>,
+    /// Role id.
+    pub role: String,
+    pub locked: bool,
+    pub language: Language,
+    pub crm_auto_search: bool,
+    pub incoming_popup: bool,
+    pub answer_popup: bool,
+    pub popup_mode: PopupMode,
+    pub free_desk: FreeDesk,
+    pub history_order: SortOrder,
+    #[serde(skip)]
+    pub pin: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Agent {
+    pub id: i64,
+    #[serde(flatten)]
+    pub fields: AgentFields,
+    pub pin_set: bool,
+    pub password_updated_at: i64,
+    #[serde(flatten)]
+    pub stamps: Stamps,
+}
+
+/// What login needs: the hash and the lock state, never sent to a client.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub id: i64,
+    pub password_hash: String,
+    pub locked: bool,
+    pub failed_logins: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    login_id: String,
+    name: String,
+    nickname: String,
+    extension: Option<String>,
+    caller_number_id: Option<i64>,
+    pin: Option<String>,
+    locked: i64,
+    role_id: String,
+    language: String,
+    crm_auto_search: i64,
+    incoming_popup: i64,
+    answer_popup: i64,
+    popup_mode: String,
+    free_desk: String,
+    history_order: String,
+    password_updated_at: i64,
+    #[sqlx(flatten)]
+    stamps: Stamps,
+}
+
+const COLS: &str = "id, login_id, name, nickname, extension, caller_number_id, pin, locked, \
+    role_id, language, crm_auto_search, incoming_popup, answer_popup, popup_mode, free_desk, \
+    history_order, password_updated_at, created_at, created_by, updated_at, updated_by";
+
+#[derive(Debug, Default)]
+pub struct AgentFilter {
+    pub login_id: Option<String>,
+    pub name: Option<String>,
+    pub extension: Option<String>,
+    pub role: Option<String>,
+}
+
+async fn hydrate(conn: &mut Conn, r: Row) -> Result<Agent> {
+    let numbers: Vec<(i64,)> = sqlx::query_as(
+        "SELECT number_id FROM agent_numbers WHERE agent_id = $1 ORDER BY number_id",
+    )
+    .bind(r.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Agent {
+        id: r.id,
+        pin_set: r.pin.is_some(),
+        password_updated_at: r.password_updated_at,
+        fields: AgentFields {
+            login_id: r.login_id,
+            name: r.name,
+            nickname: r.nickname,
+            extension: r.extension,
+            caller_number_id: r.caller_number_id,
+            number_ids: numbers.into_iter().map(|(n,)| n).collect(),
+            role: r.role_id,
+            locked: r.locked != 0,
+            language: Language::from_db(&r.language)?,
+            crm_auto_search: r.crm_auto_search != 0,
+            incoming_popup: r.incoming_popup != 0,
+            answer_popup: r.answer_popup != 0,
+            popup_mode: PopupMode::from_db(&r.popup_mode)?,
+            free_desk: FreeDesk::from_db(&r.free_desk)?,
+            history_order: SortOrder::from_db(&r.history_order)?,
+            pin: r.pin,
+        },
+        stamps: r.stamps,
+    })
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Agent>> {
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLS} FROM agents WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(r) => Ok(Some(hydrate(conn, r).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn list(conn: &mut Conn, f: &AgentFilter, page: Page) -> Result<(Vec<Agent>, i64)> {
+    let mut filter = Filter::default();
+    filter.contains("login_id", f.login_id.as_deref());
+    filter.contains("name", f.name.as_deref());
+    filter.contains("extension", f.extension.as_deref());
+    filter.eq_text("role_id", f.role.as_deref());
+    let (rows, total): (Vec<Row>, i64) =
+        query::list(conn, COLS, "agents", "id", &filter, page).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
+        items.push(hydrate(conn, r).await?);
+    }
+    Ok((items, total))
+}
+
+pub async fn credentials_by_login(conn: &mut Conn, login_id: &str) -> Result<Option<Credentials>> {
+    let row: Option<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, password_hash, locked, failed_logins FROM agents WHERE login_id = $1",
+    )
+    .bind(login_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|(id, password_hash, locked, failed_logins)| Credentials {
+        id,
+        password_hash,
+        locked: locked != 0,
+        failed_logins,
+    }))
+}
+
+pub async fn password_hash(conn: &mut Conn, id: i64) -> Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT password_hash FROM agents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|(h,)| h))
+}
+
+/// Counts a failed login; locks the account when `lock_after` consecutive failures are reached.
+/// Returns whether the account is now locked.
+pub async fn record_failed_login(conn: &mut Conn, id: i64, lock_after: i64) -> Result<bool> {
+    sqlx::query(
+        "UPDATE agents SET failed_logins = failed_logins + 1,
+            locked = CASE WHEN failed_logins + 1 >= $1 THEN 1 ELSE locked END
+         WHERE id = $2",
+    )
+    .bind(lock_after)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    let (locked,): (i64,) = sqlx::query_as("SELECT locked FROM agents WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(locked != 0)
+}
+
+pub async fn record_successful_login(conn: &mut Conn, id: i64) -> Result<()> {
+    sqlx::query("UPDATE agents SET failed_logins = 0 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn write_numbers(conn: &mut Conn, id: i64, numbers: &[i64]) -> Result<()> {
+    sqlx::query("DELETE FROM agent_numbers WHERE agent_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for n in numbers {
+        sqlx::query("INSERT INTO agent_numbers (agent_id, number_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(*n)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn insert(
+    conn: &mut Conn,
+    f: &AgentFields,
+    password_hash: &str,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO agents (login_id, name, nickname, extension, caller_number_id, pin, locked,
+            role_id, language, crm_auto_search, incoming_popup, answer_popup, popup_mode,
+            free_desk, history_order, password_hash, password_updated_at, failed_logins,
+            created_at, created_by, updated_at, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0,
+            $17, $18, $17, $18)
+         RETURNING id",
+    )
+    .bind(&f.login_id)
+    .bind(&f.name)
+    .bind(&f.nickname)
+    .bind(f.extension.as_deref())
+    .bind(f.caller_number_id)
+    .bind(f.pin.as_deref())
+    .bind(flag(f.locked))
+    .bind(&f.role)
+    .bind(f.language.as_str())
+    .bind(flag(f.crm_auto_search))
+    .bind(flag(f.incoming_popup))
+    .bind(flag(f.answer_popup))
+    .bind(f.popup_mode.as_str())
+    .bind(f.free_desk.as_str())
+    .bind(f.history_order.as_str())
+    .bind(password_hash)
+    .bind(now)
+    .bind(actor)
+    .fetch_one(&mut *conn)
+    .await?;
+    write_numbers(conn, id, &f.number_ids).await?;
+    Ok(id)
+}
+
+/// Writes every field. Unlocking an account also clears its failed-login count (AUTH-06).
+pub async fn update(
+    conn: &mut Conn,
+    id: i64,
+    f: &AgentFields,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE agents SET login_id = $1, name = $2, nickname = $3, extension = $4,
+            caller_number_id = $5, pin = $6, locked = $7, role_id = $8, language = $9,
+            crm_auto_search = $10, incoming_popup = $11, answer_popup = $12, popup_mode = $13,
+            free_desk = $14, history_order = $15, updated_at = $16, updated_by = $17,
+            failed_logins = CASE WHEN $7 = 0 THEN 0 ELSE failed_logins END
+         WHERE id = $18",
+    )
+    .bind(&f.login_id)
+    .bind(&f.name)
+    .bind(&f.nickname)
+    .bind(f.extension.as_deref())
+    .bind(f.caller_number_id)
+    .bind(f.pin.as_deref())
+    .bind(flag(f.locked))
+    .bind(&f.role)
+    .bind(f.language.as_str())
+    .bind(flag(f.crm_auto_search))
+    .bind(flag(f.incoming_popup))
+    .bind(flag(f.answer_popup))
+    .bind(f.popup_mode.as_str())
+    .bind(f.free_desk.as_str())
+    .bind(f.history_order.as_str())
+    .bind(now)
+    .bind(actor)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    write_numbers(conn, id, &f.number_ids).await
+}
+
+pub async fn set_password(conn: &mut Conn, id: i64, password_hash: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE agents SET password_hash = $1, password_updated_at = $2 WHERE id = $3")
+        .bind(password_hash)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM agents WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn id_by_login(conn: &mut Conn, login_id: &str) -> Result<Option<i64>> {
+    let r: Option<(i64,)> = sqlx::query_as("SELECT id FROM agents WHERE login_id = $1")
+        .bind(login_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(r.map(|(i,)| i))
+}
+
+/// Unlocked agents holding `role` other than `except`: guards against removing the last
+/// administrator.
+pub async fn count_active_with_role(conn: &mut Conn, role: &str, except: i64) -> Result<i64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM agents WHERE role_id = $1 AND locked = 0 AND id <> $2",
+    )
+    .bind(role)
+    .bind(except)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n)
+}
+
+/// Who owns an extension, across agents and groups (extensions share one dial plan).
+pub async fn extension_owner(conn: &mut Conn, ext: &str) -> Result<Option<(String, i64)>> {
+    let a: Option<(i64,)> = sqlx::query_as("SELECT id FROM agents WHERE extension = $1")
+        .bind(ext)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some((id,)) = a {
+        return Ok(Some(("agent".into(), id)));
+    }
+    let g: Option<(i64,)> = sqlx::query_as("SELECT id FROM queue_groups WHERE extension = $1")
+        .bind(ext)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(g.map(|(id,)| ("group".into(), id)))
+}
+
+/// Human-readable reasons why the agent cannot be deleted, empty when it can.
+pub async fn references(conn: &mut Conn, id: i64) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let n = crate::count(conn, "SELECT COUNT(*) FROM terminals WHERE agent_id = $1", id).await?;
+    if n > 0 {
+        out.push(format!("linked to {n} terminal(s)"));
+    }
+    let n = crate::count(
+        conn,
+        "SELECT COUNT(*) FROM numbers WHERE route_kind = 'agent' AND route_id = $1",
+        id,
+    )
+    .await?;
+    if n > 0 {
+        out.push(format!("the routing target of {n} phone number(s)"));
+    }
+    let n = crate::count(
+        conn,
+        "SELECT COUNT(*) FROM queue_groups WHERE (overflow_kind = 'agent' AND overflow_id = $1)
+            OR (timeout_kind = 'agent' AND timeout_id = $1)",
+        id,
+    )
+    .await?;
+    if n > 0 {
+        out.push(format!("a divert destination of {n} group(s)"));
+    }
+    Ok(out)
+}

@@ -1,0 +1,305 @@
+//! Groups (GROUP-*): ACD queue settings and members with per-group skill levels.
+
+use crate::numbers::{target, TargetDto};
+use crate::query::{self, Filter};
+use crate::{flag, Conn, Page, Result, Stamps, StoreError};
+use engine::{RingStrategy, RouteTarget};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Member {
+    pub agent_id: i64,
+    /// Lower levels are rung first (GROUP-11); default 0.
+    pub skill_level: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupFields {
+    pub name: String,
+    pub extension: Option<String>,
+    /// `ring_all`, `longest_idle`, `shortest_talk`, `random`, `round_robin` or `level_ratio`.
+    #[schema(value_type = String)]
+    pub strategy: RingStrategy,
+    pub max_answering: i64,
+    pub max_waiting: i64,
+    #[schema(value_type = Option<TargetDto>)]
+    pub overflow: Option<RouteTarget>,
+    /// Seconds from arrival; null = no timeout.
+    pub timeout: Option<i64>,
+    #[schema(value_type = Option<TargetDto>)]
+    pub timeout_target: Option<RouteTarget>,
+    pub ring_time: i64,
+    pub queue_start_delay: i64,
+    pub no_answer_pause: bool,
+    pub no_answer_pause_time: i64,
+    pub acw_status_id: Option<i64>,
+    pub acw_time: i64,
+    pub display_name: String,
+    pub color_fg: String,
+    pub color_bg: String,
+    pub members: Vec<Member>,
+}
+
+impl Default for GroupFields {
+    /// The manual's defaults (GROUP-04…29).
+    fn default() -> Self {
+        GroupFields {
+            name: String::new(),
+            extension: None,
+            strategy: RingStrategy::RingAll,
+            max_answering: 99,
+            max_waiting: 99,
+            overflow: None,
+            timeout: Some(300),
+            timeout_target: None,
+            ring_time: 20,
+            queue_start_delay: 0,
+            no_answer_pause: false,
+            no_answer_pause_time: 0,
+            acw_status_id: None,
+            acw_time: 0,
+            display_name: String::new(),
+            color_fg: "#ffffff".into(),
+            color_bg: "#777777".into(),
+            members: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Group {
+    pub id: i64,
+    #[serde(flatten)]
+    pub fields: GroupFields,
+    #[serde(flatten)]
+    pub stamps: Stamps,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    name: String,
+    extension: Option<String>,
+    strategy: String,
+    max_answering: i64,
+    max_waiting: i64,
+    overflow_kind: Option<String>,
+    overflow_id: Option<i64>,
+    timeout_secs: Option<i64>,
+    timeout_kind: Option<String>,
+    timeout_id: Option<i64>,
+    ring_time: i64,
+    queue_start_delay: i64,
+    no_answer_pause: i64,
+    no_answer_pause_time: i64,
+    acw_status_id: Option<i64>,
+    acw_time: i64,
+    display_name: String,
+    color_fg: String,
+    color_bg: String,
+    #[sqlx(flatten)]
+    stamps: Stamps,
+}
+
+const COLS: &str = "id, name, extension, strategy, max_answering, max_waiting, overflow_kind, \
+    overflow_id, timeout_secs, timeout_kind, timeout_id, ring_time, queue_start_delay, \
+    no_answer_pause, no_answer_pause_time, acw_status_id, acw_time, display_name, color_fg, \
+    color_bg, created_at, created_by, updated_at, updated_by";
+
+#[derive(Debug, Default)]
+pub struct GroupFilter {
+    pub name: Option<String>,
+    pub extension: Option<String>,
+    pub agent_id: Option<i64>,
+}
+
+async fn hydrate(conn: &mut Conn, r: Row) -> Result<Group> {
+    let members: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT agent_id, skill_level FROM group_members WHERE group_id = $1
+         ORDER BY skill_level, agent_id",
+    )
+    .bind(r.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Group {
+        id: r.id,
+        fields: GroupFields {
+            name: r.name,
+            extension: r.extension,
+            strategy: r
+                .strategy
+                .parse()
+                .map_err(|e: engine::ring_strategy::UnknownStrategy| StoreError::Corrupt(e.to_string()))?,
+            max_answering: r.max_answering,
+            max_waiting: r.max_waiting,
+            overflow: target(r.overflow_kind, r.overflow_id)?,
+            timeout: r.timeout_secs,
+            timeout_target: target(r.timeout_kind, r.timeout_id)?,
+            ring_time: r.ring_time,
+            queue_start_delay: r.queue_start_delay,
+            no_answer_pause: r.no_answer_pause != 0,
+            no_answer_pause_time: r.no_answer_pause_time,
+            acw_status_id: r.acw_status_id,
+            acw_time: r.acw_time,
+            display_name: r.display_name,
+            color_fg: r.color_fg,
+            color_bg: r.color_bg,
+            members: members
+                .into_iter()
+                .map(|(agent_id, skill_level)| Member { agent_id, skill_level })
+                .collect(),
+        },
+        stamps: r.stamps,
+    })
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Group>> {
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLS} FROM queue_groups WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(r) => Ok(Some(hydrate(conn, r).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn list(conn: &mut Conn, f: &GroupFilter, page: Page) -> Result<(Vec<Group>, i64)> {
+    let mut filter = Filter::default();
+    filter.contains("name", f.name.as_deref());
+    filter.contains("extension", f.extension.as_deref());
+    filter.raw_int(
+        "id IN (SELECT group_id FROM group_members WHERE agent_id = {})",
+        f.agent_id,
+    );
+    let (rows, total): (Vec<Row>, i64) =
+        query::list(conn, COLS, "queue_groups", "id", &filter, page).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
+        items.push(hydrate(conn, r).await?);
+    }
+    Ok((items, total))
+}
+
+async fn write_members(conn: &mut Conn, id: i64, members: &[Member]) -> Result<()> {
+    sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for m in members {
+        sqlx::query("INSERT INTO group_members (group_id, agent_id, skill_level) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(m.agent_id)
+            .bind(m.skill_level)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn insert(conn: &mut Conn, f: &GroupFields, actor: Option<&str>, now: i64) -> Result<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO queue_groups (name, extension, strategy, max_answering, max_waiting,
+            overflow_kind, overflow_id, timeout_secs, timeout_kind, timeout_id, ring_time,
+            queue_start_delay, no_answer_pause, no_answer_pause_time, acw_status_id, acw_time,
+            display_name, color_fg, color_bg, created_at, created_by, updated_at, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+            $19, $20, $21, $20, $21)
+         RETURNING id",
+    )
+    .bind(&f.name)
+    .bind(f.extension.as_deref())
+    .bind(f.strategy.as_str())
+    .bind(f.max_answering)
+    .bind(f.max_waiting)
+    .bind(f.overflow.map(|t| t.kind.as_str()))
+    .bind(f.overflow.map(|t| t.id))
+    .bind(f.timeout)
+    .bind(f.timeout_target.map(|t| t.kind.as_str()))
+    .bind(f.timeout_target.map(|t| t.id))
+    .bind(f.ring_time)
+    .bind(f.queue_start_delay)
+    .bind(flag(f.no_answer_pause))
+    .bind(f.no_answer_pause_time)
+    .bind(f.acw_status_id)
+    .bind(f.acw_time)
+    .bind(&f.display_name)
+    .bind(&f.color_fg)
+    .bind(&f.color_bg)
+    .bind(now)
+    .bind(actor)
+    .fetch_one(&mut *conn)
+    .await?;
+    write_members(conn, id, &f.members).await?;
+    Ok(id)
+}
+
+pub async fn update(conn: &mut Conn, id: i64, f: &GroupFields, actor: Option<&str>, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE queue_groups SET name = $1, extension = $2, strategy = $3, max_answering = $4,
+            max_waiting = $5, overflow_kind = $6, overflow_id = $7, timeout_secs = $8,
+            timeout_kind = $9, timeout_id = $10, ring_time = $11, queue_start_delay = $12,
+            no_answer_pause = $13, no_answer_pause_time = $14, acw_status_id = $15,
+            acw_time = $16, display_name = $17, color_fg = $18, color_bg = $19,
+            updated_at = $20, updated_by = $21
+         WHERE id = $22",
+    )
+    .bind(&f.name)
+    .bind(f.extension.as_deref())
+    .bind(f.strategy.as_str())
+    .bind(f.max_answering)
+    .bind(f.max_waiting)
+    .bind(f.overflow.map(|t| t.kind.as_str()))
+    .bind(f.overflow.map(|t| t.id))
+    .bind(f.timeout)
+    .bind(f.timeout_target.map(|t| t.kind.as_str()))
+    .bind(f.timeout_target.map(|t| t.id))
+    .bind(f.ring_time)
+    .bind(f.queue_start_delay)
+    .bind(flag(f.no_answer_pause))
+    .bind(f.no_answer_pause_time)
+    .bind(f.acw_status_id)
+    .bind(f.acw_time)
+    .bind(&f.display_name)
+    .bind(&f.color_fg)
+    .bind(&f.color_bg)
+    .bind(now)
+    .bind(actor)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    write_members(conn, id, &f.members).await
+}
+
+pub async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM queue_groups WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn references(conn: &mut Conn, id: i64) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let n = crate::count(
+        conn,
+        "SELECT COUNT(*) FROM numbers WHERE route_kind = 'group' AND route_id = $1",
+        id,
+    )
+    .await?;
+    if n > 0 {
+        out.push(format!("the routing target of {n} phone number(s)"));
+    }
+    let n = crate::count(
+        conn,
+        "SELECT COUNT(*) FROM queue_groups WHERE id <> $1 AND ((overflow_kind = 'group' AND overflow_id = $1)
+            OR (timeout_kind = 'group' AND timeout_id = $1))",
+        id,
+    )
+    .await?;
+    if n > 0 {
+        out.push(format!("a divert destination of {n} other group(s)"));
+    }
+    Ok(out)
+}

@@ -1,0 +1,83 @@
+//! Versioned migrations applied at start. One portable script per version, with the few
+//! backend-specific spellings substituted, and optional per-backend scripts for triggers.
+
+use crate::{Backend, Result, Store, StoreError};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const INIT: &str = include_str!("../migrations/0001_init.sql");
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sqlite: INIT,
+        postgres: INIT,
+    },
+    Migration {
+        version: 2,
+        name: "events_append_only",
+        sqlite: include_str!("../migrations/0002_events_append_only.sqlite.sql"),
+        postgres: include_str!("../migrations/0002_events_append_only.postgres.sql"),
+    },
+];
+
+fn render(sql: &str, backend: Backend) -> String {
+    let id = match backend {
+        Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        Backend::Postgres => "BIGSERIAL PRIMARY KEY",
+    };
+    sql.replace("{{ID}}", id)
+}
+
+pub(crate) async fn run(store: &Store) -> Result<()> {
+    let pool = store.pool();
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM schema_migrations")
+        .fetch_all(pool)
+        .await?;
+    for m in MIGRATIONS {
+        if applied.iter().any(|(v,)| *v == m.version) {
+            continue;
+        }
+        let script = match store.backend() {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
+        let sql = render(script, store.backend());
+        let mut tx = pool.begin().await?;
+        let wrap = |source| StoreError::Migration {
+            version: m.version,
+            name: m.name,
+            source,
+        };
+        sqlx::raw_sql(&sql).execute(&mut *tx).await.map_err(wrap)?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(wrap)?;
+        tx.commit().await.map_err(wrap)?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

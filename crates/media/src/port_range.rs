@@ -26,7 +26,7 @@ impl PortRange {
         if lo < 1024 || hi <= lo {
             return Err(PortRangeError::TooSmall(lo, hi));
         }
-        if lo % 2 != 0 {
+        if !lo.is_multiple_of(2) {
             return Err(PortRangeError::OddStart(lo, hi));
         }
         Ok(PortRange { lo, hi })
@@ -42,7 +42,7 @@ impl PortRange {
 
     /// How many RTP/RTCP pairs, i.e. how many legs with media, the range can hold at once.
     pub fn pairs(&self) -> usize {
-        (usize::from(self.hi) - usize::from(self.lo) + 1) / 2
+        (usize::from(self.hi) - usize::from(self.lo)).div_ceil(2)
     }
 }
 
@@ -102,10 +102,25 @@ mod tests {
 
     #[test]
     fn rejects_bad_ranges() {
-        assert!(matches!("10001-10010".parse::<PortRange>(), Err(PortRangeError::OddStart(..))));
-        assert!(matches!("20000-10000".parse::<PortRange>(), Err(PortRangeError::TooSmall(..))));
-        assert!(matches!("80-100".parse::<PortRange>(), Err(PortRangeError::TooSmall(..))));
-        assert!(matches!("abc".parse::<PortRange>(), Err(PortRangeError::Syntax(..))));
-        assert!(matches!("1-x".parse::<PortRange>(), Err(PortRangeError::Syntax(..))));
+        assert!(matches!(
+            "10001-10010".parse::<PortRange>(),
+            Err(PortRangeError::OddStart(..))
+        ));
+        assert!(matches!(
+            "20000-10000".parse::<PortRange>(),
+            Err(PortRangeError::TooSmall(..))
+        ));
+        assert!(matches!(
+            "80-100".parse::<PortRange>(),
+            Err(PortRangeError::TooSmall(..))
+        ));
+        assert!(matches!(
+            "abc".parse::<PortRange>(),
+            Err(PortRangeError::Syntax(..))
+        ));
+        assert!(matches!(
+            "1-x".parse::<PortRange>(),
+            Err(PortRangeError::Syntax(..))
+        ));
     }
 }

@@ -24,7 +24,8 @@ pub struct AgentStatus {
     pub stamps: Stamps,
 }
 
-const COLS: &str = "id, name, icon, color_fg, color_bg, created_at, created_by, updated_at, updated_by";
+const COLS: &str =
+    "id, name, icon, color_fg, color_bg, created_at, created_by, updated_at, updated_by";
 
 #[derive(Debug, Default)]
 pub struct AgentStatusFilter {
@@ -32,19 +33,30 @@ pub struct AgentStatusFilter {
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<AgentStatus>> {
-    Ok(sqlx::query_as(&format!("SELECT {COLS} FROM agent_statuses WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLS} FROM agent_statuses WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
 }
 
-pub async fn list(conn: &mut Conn, f: &AgentStatusFilter, page: Page) -> Result<(Vec<AgentStatus>, i64)> {
+pub async fn list(
+    conn: &mut Conn,
+    f: &AgentStatusFilter,
+    page: Page,
+) -> Result<(Vec<AgentStatus>, i64)> {
     let mut filter = Filter::default();
     filter.contains("name", f.name.as_deref());
     query::list(conn, COLS, "agent_statuses", "id", &filter, page).await
 }
 
-pub async fn insert(conn: &mut Conn, f: &AgentStatusFields, actor: Option<&str>, now: i64) -> Result<i64> {
+pub async fn insert(
+    conn: &mut Conn,
+    f: &AgentStatusFields,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<i64> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO agent_statuses (name, icon, color_fg, color_bg, created_at, created_by,
             updated_at, updated_by)
@@ -61,7 +73,13 @@ pub async fn insert(conn: &mut Conn, f: &AgentStatusFields, actor: Option<&str>,
     Ok(id)
 }
 
-pub async fn update(conn: &mut Conn, id: i64, f: &AgentStatusFields, actor: Option<&str>, now: i64) -> Result<()> {
+pub async fn update(
+    conn: &mut Conn,
+    id: i64,
+    f: &AgentStatusFields,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "UPDATE agent_statuses SET name = $1, icon = $2, color_fg = $3, color_bg = $4,
             updated_at = $5, updated_by = $6 WHERE id = $7",
@@ -95,7 +113,12 @@ pub async fn id_by_name(conn: &mut Conn, name: &str) -> Result<Option<i64>> {
 }
 
 pub async fn references(conn: &mut Conn, id: i64) -> Result<Vec<String>> {
-    let n = crate::count(conn, "SELECT COUNT(*) FROM queue_groups WHERE acw_status_id = $1", id).await?;
+    let n = crate::count(
+        conn,
+        "SELECT COUNT(*) FROM queue_groups WHERE acw_status_id = $1",
+        id,
+    )
+    .await?;
     Ok(if n > 0 {
         vec![format!("the ACW status of {n} group(s)")]
     } else {

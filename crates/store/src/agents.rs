@@ -168,12 +168,14 @@ pub async fn credentials_by_login(conn: &mut Conn, login_id: &str) -> Result<Opt
     .bind(login_id)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|(id, password_hash, locked, failed_logins)| Credentials {
-        id,
-        password_hash,
-        locked: locked != 0,
-        failed_logins,
-    }))
+    Ok(
+        row.map(|(id, password_hash, locked, failed_logins)| Credentials {
+            id,
+            password_hash,
+            locked: locked != 0,
+            failed_logins,
+        }),
+    )
 }
 
 pub async fn password_hash(conn: &mut Conn, id: i64) -> Result<Option<String>> {
@@ -363,7 +365,12 @@ pub async fn extension_owner(conn: &mut Conn, ext: &str) -> Result<Option<(Strin
 /// Human-readable reasons why the agent cannot be deleted, empty when it can.
 pub async fn references(conn: &mut Conn, id: i64) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    let n = crate::count(conn, "SELECT COUNT(*) FROM terminals WHERE agent_id = $1", id).await?;
+    let n = crate::count(
+        conn,
+        "SELECT COUNT(*) FROM terminals WHERE agent_id = $1",
+        id,
+    )
+    .await?;
     if n > 0 {
         out.push(format!("linked to {n} terminal(s)"));
     }

@@ -119,6 +119,9 @@ mod tests {
             &json!({"name": "a", "x": 1, "updated_at": 1}),
             &json!({"name": "b", "x": 1, "updated_at": 2, "y": true}),
         );
-        assert_eq!(Value::Object(d), json!({"name": ["a", "b"], "y": [null, true]}));
+        assert_eq!(
+            Value::Object(d),
+            json!({"name": ["a", "b"], "y": [null, true]})
+        );
     }
 }

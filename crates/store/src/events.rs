@@ -25,6 +25,16 @@ pub struct Event {
     pub data: Value,
 }
 
+type EventRow = (
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    String,
+);
+
 pub async fn append(conn: &mut Conn, e: &NewEvent<'_>) -> Result<i64> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO events (at, kind, call_id, agent_id, group_id, data)
@@ -43,15 +53,14 @@ pub async fn append(conn: &mut Conn, e: &NewEvent<'_>) -> Result<i64> {
 
 /// Events with `id > after`, oldest first, at most `limit`: the way projections replay the log.
 pub async fn read_after(conn: &mut Conn, after: i64, limit: i64) -> Result<Vec<Event>> {
-    let rows: Vec<(i64, i64, String, Option<String>, Option<i64>, Option<i64>, String)> =
-        sqlx::query_as(
-            "SELECT id, at, kind, call_id, agent_id, group_id, data FROM events
+    let rows: Vec<EventRow> = sqlx::query_as(
+        "SELECT id, at, kind, call_id, agent_id, group_id, data FROM events
              WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|(id, at, kind, call_id, agent_id, group_id, data)| Event {

@@ -130,7 +130,9 @@ async fn hydrate(conn: &mut Conn, r: Row) -> Result<Group> {
             strategy: r
                 .strategy
                 .parse()
-                .map_err(|e: engine::ring_strategy::UnknownStrategy| StoreError::Corrupt(e.to_string()))?,
+                .map_err(|e: engine::ring_strategy::UnknownStrategy| {
+                    StoreError::Corrupt(e.to_string())
+                })?,
             max_answering: r.max_answering,
             max_waiting: r.max_waiting,
             overflow: target(r.overflow_kind, r.overflow_id)?,
@@ -147,7 +149,10 @@ async fn hydrate(conn: &mut Conn, r: Row) -> Result<Group> {
             color_bg: r.color_bg,
             members: members
                 .into_iter()
-                .map(|(agent_id, skill_level)| Member { agent_id, skill_level })
+                .map(|(agent_id, skill_level)| Member {
+                    agent_id,
+                    skill_level,
+                })
                 .collect(),
         },
         stamps: r.stamps,
@@ -155,10 +160,11 @@ async fn hydrate(conn: &mut Conn, r: Row) -> Result<Group> {
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Group>> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLS} FROM queue_groups WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row: Option<Row> =
+        sqlx::query_as(&format!("SELECT {COLS} FROM queue_groups WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
     match row {
         Some(r) => Ok(Some(hydrate(conn, r).await?)),
         None => Ok(None),
@@ -188,17 +194,24 @@ async fn write_members(conn: &mut Conn, id: i64, members: &[Member]) -> Result<(
         .execute(&mut *conn)
         .await?;
     for m in members {
-        sqlx::query("INSERT INTO group_members (group_id, agent_id, skill_level) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(m.agent_id)
-            .bind(m.skill_level)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO group_members (group_id, agent_id, skill_level) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(m.agent_id)
+        .bind(m.skill_level)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
 
-pub async fn insert(conn: &mut Conn, f: &GroupFields, actor: Option<&str>, now: i64) -> Result<i64> {
+pub async fn insert(
+    conn: &mut Conn,
+    f: &GroupFields,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<i64> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO queue_groups (name, extension, strategy, max_answering, max_waiting,
             overflow_kind, overflow_id, timeout_secs, timeout_kind, timeout_id, ring_time,
@@ -235,7 +248,13 @@ pub async fn insert(conn: &mut Conn, f: &GroupFields, actor: Option<&str>, now: 
     Ok(id)
 }
 
-pub async fn update(conn: &mut Conn, id: i64, f: &GroupFields, actor: Option<&str>, now: i64) -> Result<()> {
+pub async fn update(
+    conn: &mut Conn,
+    id: i64,
+    f: &GroupFields,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "UPDATE queue_groups SET name = $1, extension = $2, strategy = $3, max_answering = $4,
             max_waiting = $5, overflow_kind = $6, overflow_id = $7, timeout_secs = $8,

@@ -29,6 +29,7 @@ use std::time::Duration;
 use utoipa::ToSchema;
 
 pub use query::Page;
+pub use sqlx::Error as DbError;
 
 pub type Conn = AnyConnection;
 pub type Tx = Transaction<'static, sqlx::Any>;

@@ -62,13 +62,15 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
             source,
         };
         sqlx::raw_sql(&sql).execute(&mut *tx).await.map_err(wrap)?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(m.version)
-            .bind(m.name)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await
-            .map_err(wrap)?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(wrap)?;
         tx.commit().await.map_err(wrap)?;
         tracing::info!(version = m.version, name = m.name, "applied migration");
     }

@@ -92,12 +92,11 @@ pub(crate) fn target(kind: Option<String>, id: Option<i64>) -> Result<Option<Rou
 }
 
 async fn hydrate(conn: &mut Conn, r: Row) -> Result<Number> {
-    let agents: Vec<(i64,)> = sqlx::query_as(
-        "SELECT agent_id FROM agent_numbers WHERE number_id = $1 ORDER BY agent_id",
-    )
-    .bind(r.id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let agents: Vec<(i64,)> =
+        sqlx::query_as("SELECT agent_id FROM agent_numbers WHERE number_id = $1 ORDER BY agent_id")
+            .bind(r.id)
+            .fetch_all(&mut *conn)
+            .await?;
     Ok(Number {
         id: r.id,
         fields: NumberFields {
@@ -159,7 +158,12 @@ async fn write_agents(conn: &mut Conn, id: i64, agents: &[i64]) -> Result<()> {
     Ok(())
 }
 
-pub async fn insert(conn: &mut Conn, f: &NumberFields, actor: Option<&str>, now: i64) -> Result<i64> {
+pub async fn insert(
+    conn: &mut Conn,
+    f: &NumberFields,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<i64> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO numbers (number, name, prefix, route_kind, route_id, max_channels,
             incoming_popup_url, answer_popup_url, display, incoming_message, outgoing_message,
@@ -187,7 +191,13 @@ pub async fn insert(conn: &mut Conn, f: &NumberFields, actor: Option<&str>, now:
     Ok(id)
 }
 
-pub async fn update(conn: &mut Conn, id: i64, f: &NumberFields, actor: Option<&str>, now: i64) -> Result<()> {
+pub async fn update(
+    conn: &mut Conn,
+    id: i64,
+    f: &NumberFields,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "UPDATE numbers SET number = $1, name = $2, prefix = $3, route_kind = $4, route_id = $5,
             max_channels = $6, incoming_popup_url = $7, answer_popup_url = $8, display = $9,
@@ -240,7 +250,12 @@ pub async fn id_by_prefix(conn: &mut Conn, prefix: &str) -> Result<Option<i64>> 
 }
 
 pub async fn references(conn: &mut Conn, id: i64) -> Result<Vec<String>> {
-    let n = crate::count(conn, "SELECT COUNT(*) FROM agents WHERE caller_number_id = $1", id).await?;
+    let n = crate::count(
+        conn,
+        "SELECT COUNT(*) FROM agents WHERE caller_number_id = $1",
+        id,
+    )
+    .await?;
     Ok(if n > 0 {
         vec![format!("the caller number of {n} agent(s)")]
     } else {

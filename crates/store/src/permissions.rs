@@ -28,8 +28,16 @@ pub const VERBS: &[(&str, &str, &str)] = &[
     ("change_caller_id", "発信者番号変更", "Change caller ID"),
     ("whisper", "ウィスパリング", "Whispering"),
     ("monitor", "モニタリング", "Monitoring"),
-    ("group_update", "グループステータス更新", "Group status update"),
-    ("campaign_update", "キャンペーンステータス更新", "Campaign status update"),
+    (
+        "group_update",
+        "グループステータス更新",
+        "Group status update",
+    ),
+    (
+        "campaign_update",
+        "キャンペーンステータス更新",
+        "Campaign status update",
+    ),
     ("lock", "ロック", "Lock"),
     ("crm", "CRM", "CRM"),
     ("sv", "SV", "SV"),
@@ -45,50 +53,272 @@ const VU: &[&str] = &["view", "update"];
 const VD: &[&str] = &["view", "download"];
 
 pub const MATRIX: &[PermissionRow] = &[
-    PermissionRow { row: "phone", ja: "電話", en: "Phone", verbs: &["browser_phone", "change_caller_id"] },
-    PermissionRow { row: "call", ja: "通話機能", en: "Call features", verbs: &["whisper", "monitor"] },
-    PermissionRow { row: "chat", ja: "チャット", en: "Chat", verbs: &["view", "post", "alert"] },
-    PermissionRow { row: "reservation_gadget", ja: "発信予約(ガジェット)", en: "Scheduled dial gadget", verbs: &["view"] },
-    PermissionRow { row: "status", ja: "ステータス", en: "Status", verbs: &["update", "group_update", "campaign_update", "lock"] },
-    PermissionRow { row: "tab", ja: "タブメニュー", en: "Tab menu", verbs: &["crm", "sv", "history", "admin", "personal"] },
-    PermissionRow { row: "customer", ja: "顧客", en: "Customer", verbs: &["view", "update", "delete", "bulk_edit", "new_autodial", "download"] },
-    PermissionRow { row: "customer_case", ja: "案件(顧客詳細)", en: "Case in customer detail", verbs: VUD },
-    PermissionRow { row: "customer_autodial", ja: "自動発信(顧客詳細)", en: "Auto-dial in customer detail", verbs: VU },
-    PermissionRow { row: "customer_history", ja: "通話履歴(顧客詳細)", en: "Call history in customer detail", verbs: &["view", "voice"] },
-    PermissionRow { row: "case", ja: "案件", en: "Case", verbs: &["view", "update", "delete", "bulk_edit", "download"] },
-    PermissionRow { row: "faq", ja: "FAQ", en: "FAQ", verbs: VUD },
-    PermissionRow { row: "realtime", ja: "リアルタイム", en: "Realtime", verbs: &["view", "skill_level", "agent_status"] },
-    PermissionRow { row: "stats", ja: "統計", en: "Statistics", verbs: VD },
-    PermissionRow { row: "campaign_stats", ja: "キャンペーン統計", en: "Campaign statistics", verbs: VD },
-    PermissionRow { row: "status_stats", ja: "ステータス統計", en: "Status statistics", verbs: VD },
-    PermissionRow { row: "seat", ja: "座席レイアウト", en: "Seat layout", verbs: VUD },
-    PermissionRow { row: "campaign", ja: "キャンペーン", en: "Campaign", verbs: VUD },
-    PermissionRow { row: "autodial", ja: "自動発信", en: "Auto-dial", verbs: &["view", "update", "download"] },
-    PermissionRow { row: "tag", ja: "タグ", en: "Tag", verbs: VUD },
-    PermissionRow { row: "block", ja: "着信拒否", en: "Incoming block", verbs: &["view", "update", "bulk_delete"] },
-    PermissionRow { row: "restrict", ja: "発信規制", en: "Outbound restriction", verbs: &["view", "update", "upload", "bulk_delete"] },
-    PermissionRow { row: "csv", ja: "CSVアップロード", en: "CSV upload", verbs: &["view", "upload"] },
-    PermissionRow { row: "history", ja: "通話履歴", en: "Call history", verbs: &["view", "voice"] },
-    PermissionRow { row: "reservation", ja: "発信予約", en: "Scheduled dials", verbs: &["view", "bulk_edit"] },
-    PermissionRow { row: "voicemail", ja: "留守電履歴", en: "Voicemail history", verbs: &["view", "bulk_delete"] },
-    PermissionRow { row: "archive", ja: "通話録音アーカイブ", en: "Call recording archive", verbs: VD },
-    PermissionRow { row: "agent", ja: "エージェント", en: "Agent", verbs: VUD },
-    PermissionRow { row: "group", ja: "グループ", en: "Group", verbs: VUD },
-    PermissionRow { row: "ivr", ja: "IVR", en: "IVR", verbs: VUD },
-    PermissionRow { row: "terminal", ja: "端末", en: "Terminal", verbs: VUD },
-    PermissionRow { row: "number", ja: "電話番号", en: "Phone number", verbs: VU },
-    PermissionRow { row: "voice", ja: "音声ファイル", en: "Voice file", verbs: VUD },
-    PermissionRow { row: "forward", ja: "外線転送", en: "External forwarding", verbs: VUD },
-    PermissionRow { row: "format", ja: "業務フォーマット", en: "Business format", verbs: VUD },
-    PermissionRow { row: "cfield", ja: "カスタムフィールド", en: "Custom field", verbs: VUD },
-    PermissionRow { row: "agent_status", ja: "エージェントステータス", en: "Agent status", verbs: VUD },
-    PermissionRow { row: "s3", ja: "AWS S3", en: "AWS S3", verbs: VU },
-    PermissionRow { row: "role", ja: "権限設定", en: "Permission settings", verbs: VUD },
-    PermissionRow { row: "my_terminal", ja: "自分の端末", en: "My terminals", verbs: VU },
-    PermissionRow { row: "password", ja: "パスワード", en: "Password", verbs: VU },
-    PermissionRow { row: "preference", ja: "固有設定", en: "Personal settings", verbs: VU },
+    PermissionRow {
+        row: "phone",
+        ja: "電話",
+        en: "Phone",
+        verbs: &["browser_phone", "change_caller_id"],
+    },
+    PermissionRow {
+        row: "call",
+        ja: "通話機能",
+        en: "Call features",
+        verbs: &["whisper", "monitor"],
+    },
+    PermissionRow {
+        row: "chat",
+        ja: "チャット",
+        en: "Chat",
+        verbs: &["view", "post", "alert"],
+    },
+    PermissionRow {
+        row: "reservation_gadget",
+        ja: "発信予約(ガジェット)",
+        en: "Scheduled dial gadget",
+        verbs: &["view"],
+    },
+    PermissionRow {
+        row: "status",
+        ja: "ステータス",
+        en: "Status",
+        verbs: &["update", "group_update", "campaign_update", "lock"],
+    },
+    PermissionRow {
+        row: "tab",
+        ja: "タブメニュー",
+        en: "Tab menu",
+        verbs: &["crm", "sv", "history", "admin", "personal"],
+    },
+    PermissionRow {
+        row: "customer",
+        ja: "顧客",
+        en: "Customer",
+        verbs: &[
+            "view",
+            "update",
+            "delete",
+            "bulk_edit",
+            "new_autodial",
+            "download",
+        ],
+    },
+    PermissionRow {
+        row: "customer_case",
+        ja: "案件(顧客詳細)",
+        en: "Case in customer detail",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "customer_autodial",
+        ja: "自動発信(顧客詳細)",
+        en: "Auto-dial in customer detail",
+        verbs: VU,
+    },
+    PermissionRow {
+        row: "customer_history",
+        ja: "通話履歴(顧客詳細)",
+        en: "Call history in customer detail",
+        verbs: &["view", "voice"],
+    },
+    PermissionRow {
+        row: "case",
+        ja: "案件",
+        en: "Case",
+        verbs: &["view", "update", "delete", "bulk_edit", "download"],
+    },
+    PermissionRow {
+        row: "faq",
+        ja: "FAQ",
+        en: "FAQ",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "realtime",
+        ja: "リアルタイム",
+        en: "Realtime",
+        verbs: &["view", "skill_level", "agent_status"],
+    },
+    PermissionRow {
+        row: "stats",
+        ja: "統計",
+        en: "Statistics",
+        verbs: VD,
+    },
+    PermissionRow {
+        row: "campaign_stats",
+        ja: "キャンペーン統計",
+        en: "Campaign statistics",
+        verbs: VD,
+    },
+    PermissionRow {
+        row: "status_stats",
+        ja: "ステータス統計",
+        en: "Status statistics",
+        verbs: VD,
+    },
+    PermissionRow {
+        row: "seat",
+        ja: "座席レイアウト",
+        en: "Seat layout",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "campaign",
+        ja: "キャンペーン",
+        en: "Campaign",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "autodial",
+        ja: "自動発信",
+        en: "Auto-dial",
+        verbs: &["view", "update", "download"],
+    },
+    PermissionRow {
+        row: "tag",
+        ja: "タグ",
+        en: "Tag",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "block",
+        ja: "着信拒否",
+        en: "Incoming block",
+        verbs: &["view", "update", "bulk_delete"],
+    },
+    PermissionRow {
+        row: "restrict",
+        ja: "発信規制",
+        en: "Outbound restriction",
+        verbs: &["view", "update", "upload", "bulk_delete"],
+    },
+    PermissionRow {
+        row: "csv",
+        ja: "CSVアップロード",
+        en: "CSV upload",
+        verbs: &["view", "upload"],
+    },
+    PermissionRow {
+        row: "history",
+        ja: "通話履歴",
+        en: "Call history",
+        verbs: &["view", "voice"],
+    },
+    PermissionRow {
+        row: "reservation",
+        ja: "発信予約",
+        en: "Scheduled dials",
+        verbs: &["view", "bulk_edit"],
+    },
+    PermissionRow {
+        row: "voicemail",
+        ja: "留守電履歴",
+        en: "Voicemail history",
+        verbs: &["view", "bulk_delete"],
+    },
+    PermissionRow {
+        row: "archive",
+        ja: "通話録音アーカイブ",
+        en: "Call recording archive",
+        verbs: VD,
+    },
+    PermissionRow {
+        row: "agent",
+        ja: "エージェント",
+        en: "Agent",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "group",
+        ja: "グループ",
+        en: "Group",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "ivr",
+        ja: "IVR",
+        en: "IVR",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "terminal",
+        ja: "端末",
+        en: "Terminal",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "number",
+        ja: "電話番号",
+        en: "Phone number",
+        verbs: VU,
+    },
+    PermissionRow {
+        row: "voice",
+        ja: "音声ファイル",
+        en: "Voice file",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "forward",
+        ja: "外線転送",
+        en: "External forwarding",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "format",
+        ja: "業務フォーマット",
+        en: "Business format",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "cfield",
+        ja: "カスタムフィールド",
+        en: "Custom field",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "agent_status",
+        ja: "エージェントステータス",
+        en: "Agent status",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "s3",
+        ja: "AWS S3",
+        en: "AWS S3",
+        verbs: VU,
+    },
+    PermissionRow {
+        row: "role",
+        ja: "権限設定",
+        en: "Permission settings",
+        verbs: VUD,
+    },
+    PermissionRow {
+        row: "my_terminal",
+        ja: "自分の端末",
+        en: "My terminals",
+        verbs: VU,
+    },
+    PermissionRow {
+        row: "password",
+        ja: "パスワード",
+        en: "Password",
+        verbs: VU,
+    },
+    PermissionRow {
+        row: "preference",
+        ja: "固有設定",
+        en: "Personal settings",
+        verbs: VU,
+    },
     // Added rows (PERM-45).
-    PermissionRow { row: "trunk", ja: "SIPトランク", en: "SIP trunks", verbs: VUD },
+    PermissionRow {
+        row: "trunk",
+        ja: "SIPトランク",
+        en: "SIP trunks",
+        verbs: VUD,
+    },
 ];
 
 /// Every permission key, in matrix order.
@@ -116,8 +346,19 @@ pub fn verb_labels(verb: &str) -> (&'static str, &'static str) {
 
 /// Rows whose every verb the SV role lacks by default: the administration screens.
 const ADMIN_ROWS: &[&str] = &[
-    "agent", "group", "ivr", "terminal", "number", "voice", "forward", "format", "cfield",
-    "agent_status", "s3", "role", "trunk",
+    "agent",
+    "group",
+    "ivr",
+    "terminal",
+    "number",
+    "voice",
+    "forward",
+    "format",
+    "cfield",
+    "agent_status",
+    "s3",
+    "role",
+    "trunk",
 ];
 
 /// What the Agent role may do by default: its own phone, status, CRM work, its call history
@@ -198,7 +439,9 @@ mod tests {
             assert!(is_known(&k), "{k}");
         }
         let agent = builtin_defaults("agent");
-        assert!(!agent.iter().any(|k| k == "call.monitor" || k == "call.whisper")); // ROLE-04
+        assert!(!agent
+            .iter()
+            .any(|k| k == "call.monitor" || k == "call.whisper")); // ROLE-04
         assert!(!agent.iter().any(|k| k == "archive.view")); // ROLE-05
         let sv = builtin_defaults("sv");
         assert!(sv.iter().any(|k| k == "archive.view"));

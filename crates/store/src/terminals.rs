@@ -53,7 +53,8 @@ impl From<Row> for Terminal {
     }
 }
 
-const COLS: &str = "id, username, name, agent_id, sip_password, created_at, created_by, updated_at, updated_by";
+const COLS: &str =
+    "id, username, name, agent_id, sip_password, created_at, created_by, updated_at, updated_by";
 
 #[derive(Debug, Default)]
 pub struct TerminalFilter {
@@ -89,7 +90,12 @@ pub async fn list(conn: &mut Conn, f: &TerminalFilter, page: Page) -> Result<(Ve
     Ok((rows.into_iter().map(Terminal::from).collect(), total))
 }
 
-pub async fn insert(conn: &mut Conn, f: &TerminalFields, actor: Option<&str>, now: i64) -> Result<i64> {
+pub async fn insert(
+    conn: &mut Conn,
+    f: &TerminalFields,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<i64> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO terminals (username, name, agent_id, sip_password, created_at, created_by,
             updated_at, updated_by)
@@ -106,7 +112,13 @@ pub async fn insert(conn: &mut Conn, f: &TerminalFields, actor: Option<&str>, no
     Ok(id)
 }
 
-pub async fn update(conn: &mut Conn, id: i64, f: &TerminalFields, actor: Option<&str>, now: i64) -> Result<()> {
+pub async fn update(
+    conn: &mut Conn,
+    id: i64,
+    f: &TerminalFields,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "UPDATE terminals SET username = $1, name = $2, agent_id = $3, sip_password = $4,
             updated_at = $5, updated_by = $6 WHERE id = $7",

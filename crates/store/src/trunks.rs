@@ -99,7 +99,12 @@ pub async fn list(conn: &mut Conn, f: &TrunkFilter, page: Page) -> Result<(Vec<T
     Ok((rows.into_iter().map(hydrate).collect::<Result<_>>()?, total))
 }
 
-pub async fn insert(conn: &mut Conn, f: &TrunkFields, actor: Option<&str>, now: i64) -> Result<i64> {
+pub async fn insert(
+    conn: &mut Conn,
+    f: &TrunkFields,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<i64> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO trunks (name, allowed_sources, outbound_host, username, password, register,
             caller_id_header, enabled, created_at, created_by, updated_at, updated_by)
@@ -120,7 +125,13 @@ pub async fn insert(conn: &mut Conn, f: &TrunkFields, actor: Option<&str>, now: 
     Ok(id)
 }
 
-pub async fn update(conn: &mut Conn, id: i64, f: &TrunkFields, actor: Option<&str>, now: i64) -> Result<()> {
+pub async fn update(
+    conn: &mut Conn,
+    id: i64,
+    f: &TrunkFields,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "UPDATE trunks SET name = $1, allowed_sources = $2, outbound_host = $3, username = $4,
             password = $5, register = $6, caller_id_header = $7, enabled = $8, updated_at = $9,

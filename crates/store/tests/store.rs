@@ -50,28 +50,67 @@ async fn crud_filters_and_references() {
         let admin = roles::get(&mut c, "admin").await.unwrap().unwrap();
         assert!(admin.permissions.contains(&"agent.delete".to_string()));
 
-        let a1 = agents::insert(&mut c, &agent("alice", Some("201")), "h", None, 10).await.unwrap();
-        let a2 = agents::insert(&mut c, &agent("bob_100%", Some("202")), "h", Some("admin"), 11)
+        let a1 = agents::insert(&mut c, &agent("alice", Some("201")), "h", None, 10)
             .await
             .unwrap();
+        let a2 = agents::insert(
+            &mut c,
+            &agent("bob_100%", Some("202")),
+            "h",
+            Some("admin"),
+            11,
+        )
+        .await
+        .unwrap();
         let dup = agents::insert(&mut c, &agent("alice", None), "h", None, 12).await;
         assert!(dup.unwrap_err().is_unique_violation());
 
         // `%` and `_` in a search term match themselves, not anything.
-        let f = AgentFilter { login_id: Some("o%b".into()), ..Default::default() };
-        assert_eq!(agents::list(&mut c, &f, Page::default()).await.unwrap().1, 0);
-        let f = AgentFilter { login_id: Some("B_100%".into()), ..Default::default() };
-        assert_eq!(agents::list(&mut c, &f, Page::default()).await.unwrap().1, 1);
-        let f = AgentFilter { login_id: Some("' OR 1=1 --".into()), ..Default::default() };
-        assert_eq!(agents::list(&mut c, &f, Page::default()).await.unwrap().1, 0);
-        let (page, total) =
-            agents::list(&mut c, &AgentFilter::default(), Page { offset: 1, limit: 1 }).await.unwrap();
+        let f = AgentFilter {
+            login_id: Some("o%b".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            agents::list(&mut c, &f, Page::default()).await.unwrap().1,
+            0
+        );
+        let f = AgentFilter {
+            login_id: Some("B_100%".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            agents::list(&mut c, &f, Page::default()).await.unwrap().1,
+            1
+        );
+        let f = AgentFilter {
+            login_id: Some("' OR 1=1 --".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            agents::list(&mut c, &f, Page::default()).await.unwrap().1,
+            0
+        );
+        let (page, total) = agents::list(
+            &mut c,
+            &AgentFilter::default(),
+            Page {
+                offset: 1,
+                limit: 1,
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!((page.len(), total), (1, 2));
         assert_eq!(page[0].id, a2);
 
         let n = numbers::insert(
             &mut c,
-            &NumberFields { number: "0312345678".into(), name: "Support".into(), agent_ids: vec![a1], ..Default::default() },
+            &NumberFields {
+                number: "0312345678".into(),
+                name: "Support".into(),
+                agent_ids: vec![a1],
+                ..Default::default()
+            },
             None,
             13,
         )
@@ -82,7 +121,16 @@ async fn crud_filters_and_references() {
             &GroupFields {
                 name: "サポート".into(),
                 extension: Some("800".into()),
-                members: vec![Member { agent_id: a1, skill_level: 1 }, Member { agent_id: a2, skill_level: 0 }],
+                members: vec![
+                    Member {
+                        agent_id: a1,
+                        skill_level: 1,
+                    },
+                    Member {
+                        agent_id: a2,
+                        skill_level: 0,
+                    },
+                ],
                 ..Default::default()
             },
             None,
@@ -91,18 +139,43 @@ async fn crud_filters_and_references() {
         .await
         .unwrap();
         let group = groups::get(&mut c, g).await.unwrap().unwrap();
-        assert_eq!(group.fields.members[0].agent_id, a2, "members ordered by skill level");
+        assert_eq!(
+            group.fields.members[0].agent_id, a2,
+            "members ordered by skill level"
+        );
         assert_eq!(group.fields.timeout, Some(300));
-        assert_eq!(agents::get(&mut c, a1).await.unwrap().unwrap().fields.number_ids, vec![n]);
-        assert_eq!(agents::extension_owner(&mut c, "800").await.unwrap(), Some(("group".into(), g)));
+        assert_eq!(
+            agents::get(&mut c, a1)
+                .await
+                .unwrap()
+                .unwrap()
+                .fields
+                .number_ids,
+            vec![n]
+        );
+        assert_eq!(
+            agents::extension_owner(&mut c, "800").await.unwrap(),
+            Some(("group".into(), g))
+        );
 
         let mut nf = numbers::get(&mut c, n).await.unwrap().unwrap().fields;
-        nf.route = Some(engine::RouteTarget { kind: engine::TargetKind::Group, id: g });
-        numbers::update(&mut c, n, &nf, Some("admin"), 15).await.unwrap();
+        nf.route = Some(engine::RouteTarget {
+            kind: engine::TargetKind::Group,
+            id: g,
+        });
+        numbers::update(&mut c, n, &nf, Some("admin"), 15)
+            .await
+            .unwrap();
         assert_eq!(groups::references(&mut c, g).await.unwrap().len(), 1);
 
-        let f = groups::GroupFilter { agent_id: Some(a2), ..Default::default() };
-        assert_eq!(groups::list(&mut c, &f, Page::default()).await.unwrap().1, 1);
+        let f = groups::GroupFilter {
+            agent_id: Some(a2),
+            ..Default::default()
+        };
+        assert_eq!(
+            groups::list(&mut c, &f, Page::default()).await.unwrap().1,
+            1
+        );
 
         // Lockout counting.
         for i in 1..=5 {
@@ -112,8 +185,13 @@ async fn crud_filters_and_references() {
         let mut f = agents::get(&mut c, a1).await.unwrap().unwrap().fields;
         assert!(f.locked);
         f.locked = false;
-        agents::update(&mut c, a1, &f, Some("admin"), 16).await.unwrap();
-        let cred = agents::credentials_by_login(&mut c, "alice").await.unwrap().unwrap();
+        agents::update(&mut c, a1, &f, Some("admin"), 16)
+            .await
+            .unwrap();
+        let cred = agents::credentials_by_login(&mut c, "alice")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((cred.locked, cred.failed_logins), (false, 0));
     }
 }
@@ -125,19 +203,36 @@ async fn events_are_append_only_and_sessions_expire() {
         let mut c = store.conn().await.unwrap();
         let id = events::append(
             &mut c,
-            &events::NewEvent { at: 5, kind: "test", call_id: Some("c1"), agent_id: None, group_id: Some(1), data: json!({"a": 1}) },
+            &events::NewEvent {
+                at: 5,
+                kind: "test",
+                call_id: Some("c1"),
+                agent_id: None,
+                group_id: Some(1),
+                data: json!({"a": 1}),
+            },
         )
         .await
         .unwrap();
-        assert!(sqlx::query("UPDATE events SET kind = 'x'").execute(&mut *c).await.is_err());
-        assert!(sqlx::query("DELETE FROM events").execute(&mut *c).await.is_err());
+        assert!(sqlx::query("UPDATE events SET kind = 'x'")
+            .execute(&mut *c)
+            .await
+            .is_err());
+        assert!(sqlx::query("DELETE FROM events")
+            .execute(&mut *c)
+            .await
+            .is_err());
         let back = events::read_after(&mut c, 0, 10).await.unwrap();
         assert_eq!(back.len(), 1);
         assert_eq!((back[0].id, back[0].data.clone()), (id, json!({"a": 1})));
 
         roles::ensure_builtin(&mut c, 1).await.unwrap();
-        let a = agents::insert(&mut c, &agent("carol", None), "h", None, 1).await.unwrap();
-        sessions::insert(&mut c, "hash", a, "csrf", 100, 200).await.unwrap();
+        let a = agents::insert(&mut c, &agent("carol", None), "h", None, 1)
+            .await
+            .unwrap();
+        sessions::insert(&mut c, "hash", a, "csrf", 100, 200)
+            .await
+            .unwrap();
         assert!(sessions::get(&mut c, "hash", 150).await.unwrap().is_some());
         assert!(sessions::get(&mut c, "hash", 200).await.unwrap().is_none());
         assert_eq!(sessions::purge_expired(&mut c, 300).await.unwrap(), 1);

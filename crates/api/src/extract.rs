@@ -1,0 +1,109 @@
+//! Extractors whose rejections speak our error format and name the offending field.
+
+use crate::error::{ApiError, FieldError};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::de::DeserializeOwned;
+
+/// A JSON body. Wrong types, unknown fields and malformed JSON become a 400 naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest(FieldError::general("body", e.body_text()))
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::BadRequest(FieldError::general(
+                "body",
+                "The request body must be a JSON object.",
+            )));
+        }
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de)
+            .map(ApiJson)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                let code = if inner.is_syntax() || inner.is_eof() {
+                    "syntax"
+                } else {
+                    "type"
+                };
+                let field = if path == "." || path.is_empty() {
+                    unknown_field(&inner.to_string())
+                } else {
+                    Some(path)
+                };
+                ApiError::BadRequest(FieldError {
+                    field,
+                    code: code.into(),
+                    message: inner.to_string(),
+                })
+            })
+    }
+}
+
+/// serde reports an unknown field at the parent's path; pull the name out of its message.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+/// Query-string parameters; a value of the wrong type is a 400 naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().to_string();
+                let field = if path == "." {
+                    unknown_field(&message)
+                } else {
+                    Some(path)
+                };
+                ApiError::BadRequest(FieldError {
+                    field,
+                    code: "type".into(),
+                    message,
+                })
+            })
+    }
+}
+
+fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(q.as_bytes())
+}
+
+/// A path id that is not a number is a 404, as for any unknown record.
+pub struct IdPath(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::NotFound(e.into_response().status().to_string()))?;
+        raw.parse::<i64>()
+            .map(IdPath)
+            .map_err(|_| ApiError::NotFound(format!("no record with id `{raw}`")))
+    }
+}

@@ -1,0 +1,105 @@
+//! The HTTP edge: the REST API under `/api/v1`, sessions and the permission guard, health and
+//! metrics, and the single-page web app.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+mod metrics;
+pub mod openapi;
+pub mod password;
+pub mod resources;
+pub mod routes;
+pub mod seed;
+pub mod validate;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Router;
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::Store;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
+
+pub use metrics::Metrics;
+
+/// Largest request body accepted (JSON); uploads get their own limits on their routes.
+pub const MAX_BODY: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Mark the session cookie `Secure` (set when served over HTTPS).
+    pub secure_cookies: bool,
+    /// Directory of the built web app (`web/dist`).
+    pub web_dir: PathBuf,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ApiConfig>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ApiConfig) -> Self {
+        AppState {
+            store,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A random URL-safe token of `bytes` random bytes.
+pub fn token(bytes: usize) -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let web_dir = state.config.web_dir.clone();
+    let index = web_dir.join("index.html");
+    // Any path that is not an API route or a file of the web app is a screen of the
+    // single-page app: serve index.html and let its router decide.
+    let web = ServeDir::new(&web_dir).fallback(ServeFile::new(index));
+    routes::router(state.clone())
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/metrics", axum::routing::get(metrics::render))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .fallback_service(web)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// 200 when the database answers, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: store unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable")
+        }
+    }
+}
+
+async fn api_not_found() -> error::ApiError {
+    error::ApiError::NotFound("No such API endpoint.".into())
+}

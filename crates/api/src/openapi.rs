@@ -1,0 +1,173 @@
+//! The OpenAPI 3.1 document, generated from the route table and the types' schemas.
+
+use crate::routes::{table, Route};
+use axum::Json;
+use serde_json::{json, Map, Value};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(components(schemas(
+    crate::error::ErrorBody,
+    crate::error::FieldError,
+    crate::auth::LoginRequest,
+    crate::auth::Me,
+    crate::auth::MePatch,
+    crate::auth::PasswordChange,
+    crate::resources::roles::PermissionCatalog,
+    crate::resources::roles::RoleInput,
+    crate::resources::agents::AgentInput,
+    crate::resources::terminals::TerminalInput,
+    crate::resources::numbers::NumberInput,
+    crate::resources::groups::GroupInput,
+    crate::resources::agent_statuses::AgentStatusInput,
+    crate::resources::trunks::TrunkInput,
+    store::agents::Agent,
+    store::roles::Role,
+    store::terminals::Terminal,
+    store::numbers::Number,
+    store::groups::Group,
+    store::agent_statuses::AgentStatus,
+    store::trunks::Trunk,
+    store::changes::Change,
+)))]
+struct Schemas;
+
+fn schema_ref(name: &str) -> Value {
+    match name.strip_prefix("List:") {
+        Some(item) => json!({
+            "type": "object",
+            "required": ["items", "total"],
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}},
+                "total": {"type": "integer"}
+            }
+        }),
+        None => json!({"$ref": format!("#/components/schemas/{name}")}),
+    }
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    })
+}
+
+fn operation(r: &Route) -> Value {
+    let mut op = Map::new();
+    op.insert("summary".into(), json!(r.summary));
+    op.insert("tags".into(), json!([r.tag]));
+    let id = format!(
+        "{}{}",
+        r.method.as_str().to_lowercase(),
+        r.path
+            .replace("/api/v1", "")
+            .replace(['/', '-', '{', '}', '.'], "_")
+    );
+    op.insert("operationId".into(), json!(id));
+    let access = match r.access {
+        crate::auth::Access::Public => "public".to_owned(),
+        crate::auth::Access::LoggedIn => "logged-in".to_owned(),
+        crate::auth::Access::Perm(p) => p.to_owned(),
+    };
+    op.insert("x-permission".into(), json!(access));
+    let mut params: Vec<Value> = Vec::new();
+    if r.path.contains("{id}") {
+        params.push(
+            json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
+        );
+    }
+    for q in r.query {
+        params.push(
+            json!({"name": q, "in": "query", "required": false, "schema": {"type": "string"}}),
+        );
+    }
+    if !params.is_empty() {
+        op.insert("parameters".into(), Value::Array(params));
+    }
+    if let Some(b) = r.body {
+        op.insert(
+            "requestBody".into(),
+            json!({"required": true, "content": {"application/json": {"schema": schema_ref(b)}}}),
+        );
+    }
+    let mut responses = Map::new();
+    let ok = match r.ok.1 {
+        Some(s) => {
+            json!({"description": "Success", "content": {"application/json": {"schema": schema_ref(s)}}})
+        }
+        None => json!({"description": "Success"}),
+    };
+    responses.insert(r.ok.0.to_string(), ok);
+    if r.body.is_some() {
+        responses.insert(
+            "400".into(),
+            error_response("Malformed body, wrong type or unknown field"),
+        );
+        responses.insert(
+            "422".into(),
+            error_response("Validation failed; one entry per field"),
+        );
+    }
+    if r.access != crate::auth::Access::Public {
+        responses.insert("401".into(), error_response("Not logged in"));
+        responses.insert(
+            "403".into(),
+            error_response("Permission missing or CSRF token wrong"),
+        );
+    }
+    if r.path.contains("{id}") {
+        responses.insert("404".into(), error_response("No such record"));
+    }
+    if r.method == axum::http::Method::DELETE {
+        responses.insert(
+            "409".into(),
+            error_response("Still referenced by other records"),
+        );
+    }
+    if r.path.ends_with("/auth/login") {
+        responses.insert("401".into(), error_response("Wrong login ID or password"));
+        responses.insert("423".into(), error_response("Account locked"));
+    }
+    op.insert("responses".into(), Value::Object(responses));
+    if r.access != crate::auth::Access::Public {
+        op.insert("security".into(), json!([{"session": []}]));
+    }
+    Value::Object(op)
+}
+
+/// Builds the document.
+pub fn document() -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for r in table() {
+        let entry = paths
+            .entry(r.path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(m) = entry {
+            m.insert(r.method.as_str().to_lowercase(), operation(&r));
+        }
+    }
+    let components = serde_json::to_value(Schemas::openapi().components).unwrap_or(Value::Null);
+    let mut components = match components {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    components.insert(
+        "securitySchemes".into(),
+        json!({"session": {"type": "apiKey", "in": "cookie", "name": crate::auth::COOKIE}}),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tsunagu API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "State-changing requests need the X-CSRF-Token header with the token from login or GET /api/v1/me. Errors are {errors: [{field, code, message}]}."
+        },
+        "paths": paths,
+        "components": components,
+    })
+}
+
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}

@@ -1,0 +1,337 @@
+use super::numbers::{check_target, TargetInput};
+use super::{
+    int_filter, nullable, page, record_change, refuse_if_referenced, unique_to_field, List, Paging,
+};
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::extract::{ApiJson, ApiQuery, IdPath};
+use crate::{now_ms, validate, AppState};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use engine::{RingStrategy, TargetKind};
+use serde::Deserialize;
+use std::sync::Arc;
+use store::groups::{self, Group, GroupFields, GroupFilter, Member};
+use store::numbers::TargetDto;
+use store::{agent_statuses, agents, Conn};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberInput {
+    pub agent_id: i64,
+    #[serde(default)]
+    pub skill_level: i64,
+}
+
+/// Body of POST and PATCH /groups. Omitted fields keep their value (defaults on create).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupInput {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub extension: Option<Option<String>>,
+    #[schema(value_type = Option<String>)]
+    pub strategy: Option<RingStrategy>,
+    pub max_answering: Option<i64>,
+    pub max_waiting: Option<i64>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<TargetDto>, nullable)]
+    pub overflow: Option<Option<TargetInput>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, nullable)]
+    pub timeout: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<TargetDto>, nullable)]
+    pub timeout_target: Option<Option<TargetInput>>,
+    pub ring_time: Option<i64>,
+    pub queue_start_delay: Option<i64>,
+    pub no_answer_pause: Option<bool>,
+    pub no_answer_pause_time: Option<i64>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, nullable)]
+    pub acw_status_id: Option<Option<i64>>,
+    pub acw_time: Option<i64>,
+    pub display_name: Option<String>,
+    pub color_fg: Option<String>,
+    pub color_bg: Option<String>,
+    pub members: Option<Vec<MemberInput>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GroupQuery {
+    pub name: Option<String>,
+    pub extension: Option<String>,
+    pub agent_id: Option<String>,
+    #[serde(flatten)]
+    pub paging: Paging,
+}
+
+fn apply(f: &mut GroupFields, i: GroupInput) {
+    if let Some(v) = i.name {
+        f.name = v.trim().to_owned();
+    }
+    if let Some(v) = i.extension {
+        f.extension = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    }
+    if let Some(v) = i.strategy {
+        f.strategy = v;
+    }
+    if let Some(v) = i.max_answering {
+        f.max_answering = v;
+    }
+    if let Some(v) = i.max_waiting {
+        f.max_waiting = v;
+    }
+    if let Some(v) = i.overflow {
+        f.overflow = v.map(Into::into);
+    }
+    if let Some(v) = i.timeout {
+        f.timeout = v;
+    }
+    if let Some(v) = i.timeout_target {
+        f.timeout_target = v.map(Into::into);
+    }
+    if let Some(v) = i.ring_time {
+        f.ring_time = v;
+    }
+    if let Some(v) = i.queue_start_delay {
+        f.queue_start_delay = v;
+    }
+    if let Some(v) = i.no_answer_pause {
+        f.no_answer_pause = v;
+    }
+    if let Some(v) = i.no_answer_pause_time {
+        f.no_answer_pause_time = v;
+    }
+    if let Some(v) = i.acw_status_id {
+        f.acw_status_id = v;
+    }
+    if let Some(v) = i.acw_time {
+        f.acw_time = v;
+    }
+    if let Some(v) = i.display_name {
+        f.display_name = v;
+    }
+    if let Some(v) = i.color_fg {
+        f.color_fg = v.trim().to_owned();
+    }
+    if let Some(v) = i.color_bg {
+        f.color_bg = v.trim().to_owned();
+    }
+    if let Some(v) = i.members {
+        f.members = v
+            .into_iter()
+            .map(|m| Member {
+                agent_id: m.agent_id,
+                skill_level: m.skill_level,
+            })
+            .collect();
+    }
+}
+
+async fn validate(conn: &mut Conn, id: Option<i64>, f: &GroupFields) -> ApiResult<()> {
+    let mut e = Vec::new();
+    validate::required_text(&mut e, "name", &f.name, 64);
+    validate::extension(
+        conn,
+        &mut e,
+        "extension",
+        f.extension.as_deref(),
+        ("group", id),
+    )
+    .await?;
+    validate::range(&mut e, "max_answering", f.max_answering, 1, 999);
+    validate::range(&mut e, "max_waiting", f.max_waiting, 0, 999);
+    if let Some(t) = f.timeout {
+        validate::range(&mut e, "timeout", t, 1, 86_400);
+    }
+    validate::range(&mut e, "ring_time", f.ring_time, 1, 600);
+    validate::range(&mut e, "queue_start_delay", f.queue_start_delay, 0, 3600);
+    validate::range(
+        &mut e,
+        "no_answer_pause_time",
+        f.no_answer_pause_time,
+        0,
+        86_400,
+    );
+    validate::range(&mut e, "acw_time", f.acw_time, 0, 86_400);
+    validate::text(&mut e, "display_name", &f.display_name, 32);
+    validate::color(&mut e, "color_fg", &f.color_fg);
+    validate::color(&mut e, "color_bg", &f.color_bg);
+    for (field, t) in [
+        ("overflow", f.overflow),
+        ("timeout_target", f.timeout_target),
+    ] {
+        if t.is_some_and(|t| t.kind == TargetKind::Group && Some(t.id) == id) {
+            e.push(FieldError::new(
+                field,
+                "loop",
+                "A group cannot divert to itself.",
+            ));
+        } else {
+            check_target(conn, &mut e, field, t).await?;
+        }
+    }
+    if let Some(s) = f.acw_status_id {
+        if agent_statuses::get(conn, s).await?.is_none() {
+            e.push(FieldError::new(
+                "acw_status_id",
+                "unknown",
+                format!("There is no agent status {s}."),
+            ));
+        }
+    }
+    let mut seen = Vec::new();
+    for m in &f.members {
+        if seen.contains(&m.agent_id) {
+            e.push(FieldError::new(
+                "members",
+                "duplicate",
+                format!("Agent {} is listed twice.", m.agent_id),
+            ));
+        }
+        seen.push(m.agent_id);
+        if !(0..=99).contains(&m.skill_level) {
+            e.push(FieldError::new(
+                "members",
+                "range",
+                "Skill levels are 0 to 99.",
+            ));
+        }
+        if agents::get(conn, m.agent_id).await?.is_none() {
+            e.push(FieldError::new(
+                "members",
+                "unknown",
+                format!("There is no agent {}.", m.agent_id),
+            ));
+        }
+    }
+    ApiError::validation(e)
+}
+
+pub async fn list(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<GroupQuery>,
+) -> ApiResult<Json<List<Group>>> {
+    let p = page(q.paging.offset.as_deref(), q.paging.limit.as_deref())?;
+    let f = GroupFilter {
+        name: q.name,
+        extension: q.extension,
+        agent_id: int_filter("agent_id", q.agent_id.as_deref())?,
+    };
+    let mut c = s.store.conn().await?;
+    let (items, total) = groups::list(&mut c, &f, p).await?;
+    Ok(Json(List { items, total }))
+}
+
+pub async fn get(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Group>> {
+    let mut c = s.store.conn().await?;
+    groups::get(&mut c, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("group"))
+}
+
+pub async fn create(
+    State(s): State<AppState>,
+    Extension(me): Extension<Arc<CurrentUser>>,
+    ApiJson(input): ApiJson<GroupInput>,
+) -> ApiResult<(StatusCode, Json<Group>)> {
+    let mut f = GroupFields::default();
+    apply(&mut f, input);
+    let mut tx = s.store.begin().await?;
+    validate(&mut tx, None, &f).await?;
+    let now = now_ms();
+    let id = groups::insert(&mut tx, &f, Some(me.login_id()), now)
+        .await
+        .map_err(unique_to_field(
+            "extension",
+            "This extension is already in use.",
+        ))?;
+    let item = groups::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("group"))?;
+    record_change(
+        &mut tx,
+        "group",
+        &id.to_string(),
+        Some(me.login_id()),
+        "create",
+        &item,
+        &item,
+        &[],
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(item)))
+}
+
+pub async fn update(
+    State(s): State<AppState>,
+    Extension(me): Extension<Arc<CurrentUser>>,
+    IdPath(id): IdPath,
+    ApiJson(input): ApiJson<GroupInput>,
+) -> ApiResult<Json<Group>> {
+    let mut tx = s.store.begin().await?;
+    let before = groups::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("group"))?;
+    let mut f = before.fields.clone();
+    apply(&mut f, input);
+    validate(&mut tx, Some(id), &f).await?;
+    let now = now_ms();
+    groups::update(&mut tx, id, &f, Some(me.login_id()), now)
+        .await
+        .map_err(unique_to_field(
+            "extension",
+            "This extension is already in use.",
+        ))?;
+    let after = groups::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("group"))?;
+    record_change(
+        &mut tx,
+        "group",
+        &id.to_string(),
+        Some(me.login_id()),
+        "update",
+        &before,
+        &after,
+        &[],
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+pub async fn delete(
+    State(s): State<AppState>,
+    Extension(me): Extension<Arc<CurrentUser>>,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    let mut tx = s.store.begin().await?;
+    let before = groups::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("group"))?;
+    refuse_if_referenced("group", groups::references(&mut tx, id).await?)?;
+    groups::delete(&mut tx, id).await?;
+    record_change(
+        &mut tx,
+        "group",
+        &id.to_string(),
+        Some(me.login_id()),
+        "delete",
+        &before,
+        &before,
+        &[],
+        now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,284 @@
+//! The route table: every API route with the access it requires and what the OpenAPI
+//! document says of it. The router, the guard, the OpenAPI document and the route × role test
+//! are all built from this one table, so they cannot drift apart.
+
+use crate::auth::{self, Access};
+use crate::extract::ApiQuery;
+use crate::resources::{
+    self, agent_statuses, agents, groups, numbers, roles, terminals, trunks, Paging,
+};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::{Extension, Router};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub struct Route {
+    pub method: Method,
+    /// Path in OpenAPI/axum syntax, e.g. `/api/v1/agents/{id}`.
+    pub path: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    /// Schema name of the JSON body, if any.
+    pub body: Option<&'static str>,
+    /// Success status and the schema of its body (`List:X` for `{items: [X], total}`).
+    pub ok: (u16, Option<&'static str>),
+    pub query: &'static [&'static str],
+    handler: MethodRouter<AppState>,
+}
+
+fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+    Route {
+        method,
+        path,
+        access,
+        summary: "",
+        tag: "",
+        body: None,
+        ok: (200, None),
+        query: &[],
+        handler: on(filter, handler),
+    }
+}
+
+impl Route {
+    fn doc(mut self, tag: &'static str, summary: &'static str) -> Self {
+        self.tag = tag;
+        self.summary = summary;
+        self
+    }
+
+    fn body(mut self, schema: &'static str) -> Self {
+        self.body = Some(schema);
+        self
+    }
+
+    fn ok(mut self, status: u16, schema: Option<&'static str>) -> Self {
+        self.ok = (status, schema);
+        self
+    }
+
+    fn query(mut self, q: &'static [&'static str]) -> Self {
+        self.query = q;
+        self
+    }
+}
+
+const PAGING: [&str; 2] = ["offset", "limit"];
+
+/// The five routes of a collection plus its change history.
+macro_rules! crud {
+    ($v:ident, $base:literal, $row:literal, $tag:literal, $item:literal, $input:literal,
+     $module:ident, $entity:literal, filters = [$($f:literal),*], create = $create:literal, delete = $delete:literal) => {{
+        const LIST_Q: &[&str] = &[$($f,)* PAGING[0], PAGING[1]];
+        let item = concat!($base, "/{id}");
+        $v.push(route(Method::GET, $base, Access::Perm(concat!($row, ".view")), $module::list)
+            .doc($tag, concat!("List ", $tag)).ok(200, Some(concat!("List:", $item))).query(LIST_Q));
+        $v.push(route(Method::POST, $base, Access::Perm($create), $module::create)
+            .doc($tag, concat!("Create ", $item)).body($input).ok(201, Some($item)));
+        $v.push(route(Method::GET, item, Access::Perm(concat!($row, ".view")), $module::get)
+            .doc($tag, concat!("Get ", $item)).ok(200, Some($item)));
+        $v.push(route(Method::PATCH, item, Access::Perm(concat!($row, ".update")), $module::update)
+            .doc($tag, concat!("Update ", $item)).body($input).ok(200, Some($item)));
+        $v.push(route(Method::DELETE, item, Access::Perm($delete), $module::delete)
+            .doc($tag, concat!("Delete ", $item)).ok(204, None));
+        $v.push(route(Method::GET, concat!($base, "/{id}/history"), Access::Perm(concat!($row, ".view")),
+            |State(s): State<AppState>, Extension(me): Extension<Arc<auth::CurrentUser>>, Path(id): Path<String>, ApiQuery(p): ApiQuery<Paging>| {
+                resources::history($entity, s, me, id, p)
+            })
+            .doc($tag, concat!("Change history of ", $item)).ok(200, Some("List:Change")).query(&PAGING));
+    }};
+}
+
+pub fn table() -> Vec<Route> {
+    let mut v = vec![
+        route(
+            Method::POST,
+            "/api/v1/auth/login",
+            Access::Public,
+            auth::login,
+        )
+        .doc(
+            "Auth",
+            "Log in; sets the session cookie and returns the CSRF token",
+        )
+        .body("LoginRequest")
+        .ok(200, Some("Me")),
+        route(
+            Method::POST,
+            "/api/v1/auth/logout",
+            Access::LoggedIn,
+            auth::logout,
+        )
+        .doc("Auth", "Log out")
+        .ok(204, None),
+        route(Method::GET, "/api/v1/me", Access::LoggedIn, auth::me)
+            .doc(
+                "Auth",
+                "The logged-in user, role, permissions and CSRF token",
+            )
+            .ok(200, Some("Me")),
+        route(
+            Method::PATCH,
+            "/api/v1/me",
+            Access::LoggedIn,
+            auth::patch_me,
+        )
+        .doc(
+            "Auth",
+            "Change one's personal settings (needs preference.update)",
+        )
+        .body("MePatch")
+        .ok(200, Some("Me")),
+        route(
+            Method::PUT,
+            "/api/v1/me/password",
+            Access::Perm("password.update"),
+            auth::change_password,
+        )
+        .doc("Auth", "Change one's own password and PIN")
+        .body("PasswordChange")
+        .ok(204, None),
+        route(
+            Method::GET,
+            "/api/v1/permissions",
+            Access::LoggedIn,
+            roles::catalog,
+        )
+        .doc(
+            "Roles",
+            "The permission matrix: every row and verb with labels",
+        )
+        .ok(200, Some("PermissionCatalog")),
+        route(
+            Method::GET,
+            "/api/v1/openapi.json",
+            Access::Public,
+            crate::openapi::serve,
+        )
+        .doc("Meta", "This document")
+        .ok(200, None),
+    ];
+    crud!(
+        v,
+        "/api/v1/agents",
+        "agent",
+        "Agents",
+        "Agent",
+        "AgentInput",
+        agents,
+        "agent",
+        filters = ["login_id", "name", "extension", "role"],
+        create = "agent.update",
+        delete = "agent.delete"
+    );
+    crud!(
+        v,
+        "/api/v1/roles",
+        "role",
+        "Roles",
+        "Role",
+        "RoleInput",
+        roles,
+        "role",
+        filters = ["name"],
+        create = "role.update",
+        delete = "role.delete"
+    );
+    crud!(
+        v,
+        "/api/v1/terminals",
+        "terminal",
+        "Terminals",
+        "Terminal",
+        "TerminalInput",
+        terminals,
+        "terminal",
+        filters = ["username", "name", "agent_id"],
+        create = "terminal.update",
+        delete = "terminal.delete"
+    );
+    // The matrix has no create/delete verbs for numbers (NUM-02, PERM-34): provisioning them
+    // is an update of the number plan.
+    crud!(
+        v,
+        "/api/v1/numbers",
+        "number",
+        "Numbers",
+        "Number",
+        "NumberInput",
+        numbers,
+        "number",
+        filters = ["number", "name", "prefix", "route_kind"],
+        create = "number.update",
+        delete = "number.update"
+    );
+    crud!(
+        v,
+        "/api/v1/groups",
+        "group",
+        "Groups",
+        "Group",
+        "GroupInput",
+        groups,
+        "group",
+        filters = ["name", "extension", "agent_id"],
+        create = "group.update",
+        delete = "group.delete"
+    );
+    crud!(
+        v,
+        "/api/v1/agent-statuses",
+        "agent_status",
+        "AgentStatuses",
+        "AgentStatus",
+        "AgentStatusInput",
+        agent_statuses,
+        "agent_status",
+        filters = ["name"],
+        create = "agent_status.update",
+        delete = "agent_status.delete"
+    );
+    crud!(
+        v,
+        "/api/v1/trunks",
+        "trunk",
+        "Trunks",
+        "Trunk",
+        "TrunkInput",
+        trunks,
+        "trunk",
+        filters = ["name"],
+        create = "trunk.update",
+        delete = "trunk.delete"
+    );
+    v
+}
+
+/// The API router: each route wrapped in the guard for its own access requirement.
+pub fn router(state: AppState) -> Router<AppState> {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for r in table() {
+        let guarded = r.handler.layer(axum::middleware::from_fn_with_state(
+            (state.clone(), r.access),
+            auth::guard,
+        ));
+        let merged = match by_path.remove(r.path) {
+            Some(existing) => existing.merge(guarded),
+            None => guarded,
+        };
+        by_path.insert(r.path, merged);
+    }
+    by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, mr)| router.route(path, mr))
+}

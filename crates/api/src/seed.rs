@@ -1,0 +1,236 @@
+//! What a new installation starts with: the built-in roles, the administrator, and with
+//! `--demo` a small call center a newcomer can log in to and call.
+
+use crate::error::ApiError;
+use crate::{now_ms, password};
+use engine::{RingStrategy, RouteTarget, TargetKind};
+use store::agent_statuses::{self, AgentStatusFields};
+use store::agents::{self, AgentFields};
+use store::groups::{self, GroupFields, Member};
+use store::numbers::{self, NumberFields};
+use store::terminals::{self, TerminalFields};
+use store::trunks::{self, TrunkFields};
+use store::{roles, Store};
+
+pub const DEMO_ADMIN_PASSWORD: &str = "Admin1234";
+pub const DEMO_PASSWORD: &str = "Demo1234";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("TSUNAGU_ADMIN_PASSWORD does not satisfy the password policy: {0}")]
+    WeakAdminPassword(String),
+    #[error("{0}")]
+    Api(String),
+}
+
+impl From<ApiError> for SeedError {
+    fn from(e: ApiError) -> Self {
+        SeedError::Api(e.to_string())
+    }
+}
+
+impl From<store::DbError> for SeedError {
+    fn from(e: store::DbError) -> Self {
+        SeedError::Store(e.into())
+    }
+}
+
+/// What first start did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FirstStart {
+    /// The database already held data; nothing was touched.
+    Existing,
+    /// `admin` was created with this password, generated because none was given: print it once.
+    AdminCreated { generated_password: Option<String> },
+    /// The demo call center was loaded.
+    Demo,
+}
+
+/// A password that satisfies AUTH-05 with ~130 bits of randomness.
+fn generate_password() -> String {
+    format!("Ts9{}", crate::token(16))
+}
+
+/// Ensures the built-in roles and, on an empty database, creates the administrator (and the
+/// demo data with `demo`). Existing data is never modified.
+pub async fn first_start(
+    store: &Store,
+    admin_password: Option<String>,
+    demo: bool,
+) -> Result<FirstStart, SeedError> {
+    let now = now_ms();
+    let mut tx = store.begin().await?;
+    roles::ensure_builtin(&mut tx, now).await?;
+    tx.commit().await?;
+    if !store.is_empty().await? {
+        return Ok(FirstStart::Existing);
+    }
+    if demo {
+        load_demo(store).await?;
+        return Ok(FirstStart::Demo);
+    }
+    let (pw, generated) = match admin_password.filter(|p| !p.is_empty()) {
+        Some(p) => {
+            if let Some(e) = password::check_policy("TSUNAGU_ADMIN_PASSWORD", &p) {
+                return Err(SeedError::WeakAdminPassword(e.message));
+            }
+            (p, None)
+        }
+        None => {
+            let p = generate_password();
+            (p.clone(), Some(p))
+        }
+    };
+    let mut tx = store.begin().await?;
+    let f = AgentFields {
+        login_id: "admin".into(),
+        name: "システム管理者".into(),
+        nickname: "admin".into(),
+        role: "admin".into(),
+        ..Default::default()
+    };
+    agents::insert(&mut tx, &f, &password::hash(pw).await?, None, now).await?;
+    tx.commit().await?;
+    Ok(FirstStart::AdminCreated {
+        generated_password: generated,
+    })
+}
+
+/// The demo call center of the README: admin, a supervisor, three agents with phones, the
+/// Support group and its number, and a carrier trunk on loopback.
+async fn load_demo(store: &Store) -> Result<(), SeedError> {
+    let now = now_ms();
+    let admin_hash = password::hash(DEMO_ADMIN_PASSWORD.into()).await?;
+    let demo_hash = password::hash(DEMO_PASSWORD.into()).await?;
+    let mut tx = store.begin().await?;
+    let actor = None;
+
+    for (name, icon, bg) in [
+        ("ACW", "edit", "#f39c12"),
+        ("休憩", "coffee", "#8e44ad"),
+        ("離席", "walk", "#c0392b"),
+    ] {
+        let f = AgentStatusFields {
+            name: name.into(),
+            icon: icon.into(),
+            color_fg: "#ffffff".into(),
+            color_bg: bg.into(),
+        };
+        agent_statuses::insert(&mut tx, &f, actor, now).await?;
+    }
+
+    let number_id = numbers::insert(
+        &mut tx,
+        &NumberFields {
+            number: "0312345678".into(),
+            name: "Support line".into(),
+            max_channels: 10,
+            ..Default::default()
+        },
+        actor,
+        now,
+    )
+    .await?;
+
+    let person = |login: &str, name: &str, nick: &str, ext: Option<&str>, role: &str| AgentFields {
+        login_id: login.into(),
+        name: name.into(),
+        nickname: nick.into(),
+        extension: ext.map(Into::into),
+        role: role.into(),
+        caller_number_id: ext.map(|_| number_id),
+        number_ids: if ext.is_some() {
+            vec![number_id]
+        } else {
+            vec![]
+        },
+        ..Default::default()
+    };
+    agents::insert(
+        &mut tx,
+        &person("admin", "システム管理者", "admin", None, "admin"),
+        &admin_hash,
+        actor,
+        now,
+    )
+    .await?;
+    agents::insert(
+        &mut tx,
+        &person("sv01", "山田 花子", "山田", Some("210"), "sv"),
+        &demo_hash,
+        actor,
+        now,
+    )
+    .await?;
+    let mut members = Vec::new();
+    for (ext, name, nick) in [
+        ("201", "佐藤 一郎", "佐藤"),
+        ("202", "鈴木 二郎", "鈴木"),
+        ("203", "高橋 三郎", "高橋"),
+    ] {
+        let id = agents::insert(
+            &mut tx,
+            &person(ext, name, nick, Some(ext), "agent"),
+            &demo_hash,
+            actor,
+            now,
+        )
+        .await?;
+        members.push(Member {
+            agent_id: id,
+            skill_level: 0,
+        });
+        let t = TerminalFields {
+            username: ext.into(),
+            name: format!("Desk phone {ext}"),
+            agent_id: Some(id),
+            sip_password: format!("demo{ext}"),
+        };
+        terminals::insert(&mut tx, &t, actor, now).await?;
+    }
+
+    let group_id = groups::insert(
+        &mut tx,
+        &GroupFields {
+            name: "Support".into(),
+            extension: Some("800".into()),
+            strategy: RingStrategy::RingAll,
+            display_name: "サポート".into(),
+            color_bg: "#2e86de".into(),
+            members,
+            ..Default::default()
+        },
+        actor,
+        now,
+    )
+    .await?;
+
+    let mut support_line = numbers::get(&mut tx, number_id)
+        .await?
+        .ok_or_else(|| SeedError::Api("demo number vanished".into()))?
+        .fields;
+    support_line.route = Some(RouteTarget {
+        kind: TargetKind::Group,
+        id: group_id,
+    });
+    support_line.incoming_message = "サポートへの着信".into();
+    numbers::update(&mut tx, number_id, &support_line, actor, now).await?;
+
+    trunks::insert(
+        &mut tx,
+        &TrunkFields {
+            name: "carrier".into(),
+            allowed_sources: vec!["127.0.0.1".into()],
+            outbound_host: Some("127.0.0.1:5080".into()),
+            enabled: true,
+            ..Default::default()
+        },
+        actor,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

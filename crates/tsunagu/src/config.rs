@@ -1,0 +1,147 @@
+//! Settings from, in order of precedence: command-line flags, `TSUNAGU_*` environment
+//! variables, the TOML config file, built-in defaults.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use media::PortRange;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (flags and environment override it).
+    #[arg(long, env = "TSUNAGU_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the embedded database and recordings [default: ./data].
+    #[arg(long, env = "TSUNAGU_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL; default is SQLite in the data directory. Example: postgres://user@host/db
+    #[arg(long, env = "TSUNAGU_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// HTTP listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "TSUNAGU_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// SIP listen address (UDP and TCP) [default: 127.0.0.1:5060].
+    #[arg(long, env = "TSUNAGU_SIP_ADDR")]
+    pub sip_addr: Option<SocketAddr>,
+    /// UDP port range for RTP/RTCP, LO-HI [default: 10000-20000].
+    #[arg(long, env = "TSUNAGU_RTP_PORTS")]
+    pub rtp_ports: Option<PortRange>,
+    /// Directory of the built web app [default: web/dist].
+    #[arg(long, env = "TSUNAGU_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
+    /// Load the demo call center into an empty database (not for production).
+    #[arg(long, env = "TSUNAGU_DEMO")]
+    pub demo: bool,
+    /// Mark session cookies Secure (serve over HTTPS, e.g. behind a TLS proxy).
+    #[arg(long, env = "TSUNAGU_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+/// The config file: the same names as the flags, with underscores.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    http_addr: Option<SocketAddr>,
+    sip_addr: Option<SocketAddr>,
+    rtp_ports: Option<PortRange>,
+    web_dir: Option<PathBuf>,
+    demo: Option<bool>,
+    secure_cookies: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub http_addr: SocketAddr,
+    pub sip_addr: SocketAddr,
+    pub rtp_ports: PortRange,
+    pub web_dir: PathBuf,
+    pub demo: bool,
+    pub secure_cookies: bool,
+}
+
+impl Config {
+    pub fn resolve(args: ServeArgs) -> Result<Config> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let config = Config {
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| "data".into()),
+            database_url: args.database_url.or(file.database_url),
+            http_addr: args
+                .http_addr
+                .or(file.http_addr)
+                .unwrap_or(([127, 0, 0, 1], 8080).into()),
+            sip_addr: args
+                .sip_addr
+                .or(file.sip_addr)
+                .unwrap_or(([127, 0, 0, 1], 5060).into()),
+            rtp_ports: args.rtp_ports.or(file.rtp_ports).unwrap_or_default(),
+            web_dir: args
+                .web_dir
+                .or(file.web_dir)
+                .unwrap_or_else(|| "web/dist".into()),
+            demo: args.demo || file.demo.unwrap_or(false),
+            secure_cookies: args.secure_cookies || file.secure_cookies.unwrap_or(false),
+        };
+        if config.http_addr == config.sip_addr && config.http_addr.port() != 0 {
+            bail!("--http-addr and --sip-addr must differ");
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_defaults_fill_the_rest() {
+        let dir = std::env::temp_dir().join(format!("tsunagu-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("t.toml");
+        std::fs::write(
+            &file,
+            "http_addr = \"127.0.0.1:9000\"\nrtp_ports = \"30000-30099\"\ndata_dir = \"/tmp/x\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            data_dir: Some("/tmp/y".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(args).unwrap();
+        assert_eq!(c.http_addr.port(), 9000);
+        assert_eq!(c.rtp_ports.to_string(), "30000-30099");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/y"));
+        assert_eq!(c.sip_addr.port(), 5060);
+
+        std::fs::write(&file, "http_adr = \"127.0.0.1:9000\"\n").unwrap();
+        let err = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("http_adr"), "{err:#}");
+        std::fs::write(&file, "rtp_ports = \"9-1\"\n").unwrap();
+        assert!(Config::resolve(ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        })
+        .is_err());
+    }
+}

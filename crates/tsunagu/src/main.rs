@@ -1,0 +1,163 @@
+//! `tsunagu`: the call-center server.
+
+mod config;
+
+use anyhow::{Context, Result};
+use api::seed::{self, FirstStart};
+use api::{ApiConfig, AppState};
+use clap::{Parser, Subcommand};
+use config::{Config, ServeArgs};
+use std::time::Duration;
+use store::Store;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "tsunagu", version, about = "Tsunagu cloud call-center server")]
+struct Cli {
+    /// Log format: `text` or `json`.
+    #[arg(
+        long,
+        env = "TSUNAGU_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+}
+
+fn init_logging(format: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    match cli.command {
+        Command::Serve(args) => serve(Config::resolve(args)?).await,
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&api::openapi::document())?
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let store = match &config.database_url {
+        Some(url) => Store::open(url).await,
+        None => Store::open_data_dir(&config.data_dir).await,
+    }
+    .context("opening the database")?;
+    tracing::info!(backend = ?store.backend(), "database ready");
+
+    let admin_password = std::env::var("TSUNAGU_ADMIN_PASSWORD").ok();
+    match seed::first_start(&store, admin_password, config.demo).await? {
+        FirstStart::Existing if config.demo => {
+            tracing::warn!("--demo ignored: the database already holds data");
+        }
+        FirstStart::Existing => {}
+        FirstStart::Demo => tracing::warn!(
+            "demo data loaded: admin/{} and agents 201-203, sv01 with password {} — not for production",
+            seed::DEMO_ADMIN_PASSWORD,
+            seed::DEMO_PASSWORD
+        ),
+        FirstStart::AdminCreated { generated_password: Some(p) } => {
+            // Printed once: it is not stored anywhere in clear.
+            tracing::warn!("created administrator `admin` with generated password: {p}");
+        }
+        FirstStart::AdminCreated { generated_password: None } => {
+            tracing::info!("created administrator `admin` with the password from TSUNAGU_ADMIN_PASSWORD");
+        }
+    }
+    if !config.web_dir.join("index.html").exists() {
+        tracing::warn!(dir = %config.web_dir.display(), "web app not built: run `npm --prefix web run build`");
+    }
+
+    let state = AppState::new(
+        store.clone(),
+        ApiConfig {
+            secure_cookies: config.secure_cookies,
+            web_dir: config.web_dir.clone(),
+        },
+    );
+    tokio::spawn(purge_sessions(store.clone()));
+    let listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
+    tracing::info!(
+        http = %listener.local_addr()?,
+        sip = %config.sip_addr,
+        rtp = %config.rtp_ports,
+        "Tsunagu listening"
+    );
+    axum::serve(listener, api::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server")?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn purge_sessions(store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let res = match store.conn().await {
+            Ok(mut c) => store::sessions::purge_expired(&mut c, api::now_ms()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "purging expired sessions failed");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -22,6 +22,35 @@ text_enum!(
     SortOrder { Desc = "desc", Asc = "asc" } default Desc
 );
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_are_the_stored_names() {
+        fn check<T: serde::Serialize + Copy>(all: &[T], name: impl Fn(T) -> &'static str) {
+            for v in all {
+                assert_eq!(
+                    serde_json::to_value(v).unwrap(),
+                    serde_json::json!(name(*v))
+                );
+            }
+        }
+        check(Language::ALL, Language::as_str);
+        check(PopupMode::ALL, PopupMode::as_str);
+        check(FreeDesk::ALL, FreeDesk::as_str);
+        check(SortOrder::ALL, SortOrder::as_str);
+        check(
+            crate::numbers::NumberDisplay::ALL,
+            crate::numbers::NumberDisplay::as_str,
+        );
+        check(
+            crate::trunks::CallerIdHeader::ALL,
+            crate::trunks::CallerIdHeader::as_str,
+        );
+    }
+}
+
 /// The editable fields of an agent; create and update both write a whole `AgentFields`.
 #[derive(Debug, Clone, Serialize, ToSchema, Default)]
 pub struct AgentFields {
@@ -344,6 +373,16 @@ pub async fn count_active_with_role(conn: &mut Conn, role: &str, except: i64) ->
     .fetch_one(&mut *conn)
     .await?;
     Ok(n)
+}
+
+/// Agents whose caller ID is this number.
+pub async fn ids_with_caller_number(conn: &mut Conn, number_id: i64) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> =
+        sqlx::query_as("SELECT id FROM agents WHERE caller_number_id = $1 ORDER BY id")
+            .bind(number_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().map(|(i,)| i).collect())
 }
 
 /// Who owns an extension, across agents and groups (extensions share one dial plan).

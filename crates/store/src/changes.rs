@@ -14,7 +14,7 @@ pub struct Change {
     /// `create`, `update` or `delete`.
     pub action: String,
     /// Changed fields as `{"field": [old, new]}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, Vec<serde_json::Value>>)]
     pub changes: Value,
 }
 

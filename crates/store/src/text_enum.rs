@@ -7,8 +7,11 @@ macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $s:literal),+ $(,)? } default $default:ident) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        // serde's snake_case spelling of each variant is its stored name; a unit test per
+        // enum checks that the two agree.
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $($(#[$vm])* #[serde(rename = $s)] $variant,)+
+            $($(#[$vm])* $variant,)+
         }
 
         impl $name {

@@ -157,7 +157,13 @@ async fn validate(
         ));
     }
     if let Some(n) = f.caller_number_id {
-        if numbers::get(conn, n).await?.is_none() {
+        if !f.number_ids.contains(&n) {
+            e.push(FieldError::new(
+                "caller_number_id",
+                "not_offered",
+                "The caller number must be one of the numbers offered to this agent.",
+            ));
+        } else if numbers::get(conn, n).await?.is_none() {
             e.push(FieldError::new(
                 "caller_number_id",
                 "unknown",

@@ -103,8 +103,16 @@ pub async fn record_change<T: Serialize>(
         _ => (to_json(before)?, to_json(after)?),
     };
     let mut diff = changes::diff(&b, &a);
+    let old = if action == "create" {
+        Value::Null
+    } else {
+        "***".into()
+    };
     for s in secrets {
-        diff.insert((*s).to_owned(), serde_json::json!(["***", "***"]));
+        diff.insert(
+            (*s).to_owned(),
+            Value::Array(vec![old.clone(), "***".into()]),
+        );
     }
     changes::append(conn, entity, id, actor, action, diff, now).await?;
     Ok(())

@@ -187,6 +187,17 @@ async fn validate(
             ));
         }
     }
+    if let Some(id) = id {
+        for a in agents::ids_with_caller_number(conn, id).await? {
+            if !f.agent_ids.contains(&a) {
+                e.push(FieldError::new(
+                    "agent_ids",
+                    "in_use",
+                    format!("Agent {a} uses this number as caller ID; change that first."),
+                ));
+            }
+        }
+    }
     ApiError::validation(e)
 }
 

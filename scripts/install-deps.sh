@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building and testing Tsunagu needs on Debian: the web app's npm packages,
+# and the real peers the tests drive (PostgreSQL, Chromium, SIPp, sox, espeak-ng).
+# Safe to run again; apt is only called for what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v sipp >/dev/null || need+=(sip-tester)
+command -v sox >/dev/null || need+=(sox)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v node >/dev/null || need+=(nodejs npm)
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    echo "== apt-get install ${need[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null; then
+    echo "cargo not found: install Rust (https://rustup.rs) first" >&2
+    exit 1
+fi
+
+echo "== npm ci (web)"
+npm --prefix web ci --no-audit --no-fund --loglevel=error

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole test suite: Rust unit and integration tests on SQLite, the store tests again on a
+# throwaway PostgreSQL, and the browser tests (Playwright + Debian's Chromium) against a
+# running `tsunagu serve --demo`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+echo "== cargo fmt --check, clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== cargo test (SQLite)"
+cargo test --workspace --quiet
+
+echo "== store tests on PostgreSQL"
+scripts/with-postgres.sh cargo test --quiet -p store --test store
+
+echo "== web: type check, build"
+npm --prefix web run build --silent
+
+echo "== browser tests against a running server"
+cargo build --quiet -p tsunagu
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+data=$(mktemp -d /tmp/tsunagu-e2e.XXXXXX)
+log="$data/server.log"
+target/debug/tsunagu serve --demo --data-dir "$data" --http-addr "127.0.0.1:$port" --web-dir web/dist >"$log" 2>&1 &
+server=$!
+cleanup() {
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    rm -rf "$data"
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    if ! kill -0 "$server" 2>/dev/null; then
+        cat "$log" >&2
+        exit 1
+    fi
+    sleep 0.2
+done
+if ! TSUNAGU_URL="http://127.0.0.1:$port" npm --prefix web run test:e2e --silent; then
+    echo "--- server log ---" >&2
+    tail -n 50 "$log" >&2
+    exit 1
+fi
+echo "All test suites passed."

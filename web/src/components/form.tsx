@@ -1,0 +1,460 @@
+import { createContext, useContext, useId, type ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { Target } from '../api/types';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type Values = Record<string, any>;
+
+export interface FormCtx {
+  values: Values;
+  set: (name: string, value: unknown) => void;
+  errors: Record<string, string>;
+  /** Fields rendered on the form; errors naming other fields are shown at the top. */
+  rendered: Set<string>;
+  disabled?: boolean;
+}
+
+export const FormContext = createContext<FormCtx | null>(null);
+
+export function useForm(): FormCtx {
+  const f = useContext(FormContext);
+  if (!f) throw new Error('field outside form');
+  return f;
+}
+
+export const fieldId = (name: string) => `f-${name.replace(/[^a-zA-Z0-9_-]/g, '_')}`;
+const errId = (name: string) => `${fieldId(name)}-error`;
+
+function useFieldBinding(name: string) {
+  const f = useForm();
+  f.rendered.add(name);
+  const error = f.errors[name];
+  return {
+    f,
+    value: f.values[name],
+    error,
+    aria: {
+      id: fieldId(name),
+      name,
+      'aria-invalid': error ? (true as const) : undefined,
+      'aria-describedby': error ? errId(name) : undefined,
+      disabled: f.disabled,
+    },
+  };
+}
+
+export function FieldError({ name }: { name: string }) {
+  const f = useForm();
+  const msg = f.errors[name];
+  if (!msg) return null;
+  return (
+    <div className="field-error" id={errId(name)} role="alert" data-field={name}>
+      {msg}
+    </div>
+  );
+}
+
+/** One labelled row of a detail form: label | control + error beside it. */
+export function Field({
+  name,
+  label,
+  required,
+  hint,
+  group,
+  children,
+}: {
+  name: string;
+  label: string;
+  required?: boolean;
+  hint?: string;
+  /** true when the control is a group (radios/checklist): no <label for>. */
+  group?: boolean;
+  children: ReactNode;
+}) {
+  const labelId = `${fieldId(name)}-label`;
+  return (
+    <div className="form-row" data-field-row={name}>
+      <div className="form-label">
+        {group ? (
+          <span id={labelId}>{label}</span>
+        ) : (
+          <label id={labelId} htmlFor={fieldId(name)}>
+            {label}
+          </label>
+        )}
+        {required && (
+          <span className="req" aria-hidden="true">
+            *
+          </span>
+        )}
+      </div>
+      <div className="form-control">
+        <div className="control-line">
+          {group ? (
+            <div role="group" aria-labelledby={labelId}>
+              {children}
+            </div>
+          ) : (
+            children
+          )}
+          <FieldError name={name} />
+        </div>
+        {hint && <div className="hint">{hint}</div>}
+      </div>
+    </div>
+  );
+}
+
+export function TextInput({
+  name,
+  type = 'text',
+  nullable,
+  placeholder,
+  required,
+  autoComplete,
+  maxLength,
+  readOnly,
+}: {
+  name: string;
+  type?: 'text' | 'password' | 'url' | 'email';
+  nullable?: boolean;
+  placeholder?: string;
+  required?: boolean;
+  autoComplete?: string;
+  maxLength?: number;
+  readOnly?: boolean;
+}) {
+  const { f, value, aria } = useFieldBinding(name);
+  return (
+    <input
+      {...aria}
+      type={type}
+      value={value ?? ''}
+      placeholder={placeholder}
+      aria-required={required || undefined}
+      autoComplete={autoComplete ?? (type === 'password' ? 'new-password' : 'off')}
+      maxLength={maxLength}
+      readOnly={readOnly}
+      onChange={(e) => f.set(name, nullable && e.target.value === '' ? null : e.target.value)}
+    />
+  );
+}
+
+export function TextArea({ name, rows = 3 }: { name: string; rows?: number }) {
+  const { f, value, aria } = useFieldBinding(name);
+  return <textarea {...aria} rows={rows} value={value ?? ''} onChange={(e) => f.set(name, e.target.value)} />;
+}
+
+/** A list of strings edited as one line per entry. */
+export function LinesInput({ name, rows = 3 }: { name: string; rows?: number }) {
+  const { f, value, aria } = useFieldBinding(name);
+  const text = Array.isArray(value) ? (value as string[]).join('\n') : '';
+  return (
+    <textarea
+      {...aria}
+      rows={rows}
+      value={text}
+      onChange={(e) =>
+        f.set(
+          name,
+          e.target.value.split('\n').map((s) => s.trim()).filter((s, i, arr) => s !== '' || i < arr.length - 1),
+        )
+      }
+      onBlur={(e) => f.set(name, e.target.value.split('\n').map((s) => s.trim()).filter(Boolean))}
+    />
+  );
+}
+
+export function NumberInput({
+  name,
+  nullable,
+  min,
+  max,
+  suffix,
+}: {
+  name: string;
+  nullable?: boolean;
+  min?: number;
+  max?: number;
+  suffix?: string;
+}) {
+  const { f, value, aria } = useFieldBinding(name);
+  return (
+    <span className="number-input">
+      <input
+        {...aria}
+        type="number"
+        inputMode="numeric"
+        min={min}
+        max={max}
+        value={value === null || value === undefined ? '' : String(value)}
+        onChange={(e) => {
+          const s = e.target.value;
+          if (s === '') f.set(name, nullable ? null : 0);
+          else f.set(name, Number(s));
+        }}
+      />
+      {suffix && <span className="suffix">{suffix}</span>}
+    </span>
+  );
+}
+
+export interface Option {
+  value: string | number | null;
+  label: string;
+}
+
+const encode = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+
+export function SelectInput({ name, options }: { name: string; options: Option[] }) {
+  const { f, value, aria } = useFieldBinding(name);
+  const opts = [...options];
+  if (value !== undefined && !opts.some((o) => encode(o.value) === encode(value))) {
+    opts.push({ value: value as string | number | null, label: value === null ? '' : String(value) });
+  }
+  return (
+    <select
+      {...aria}
+      value={encode(value)}
+      onChange={(e) => {
+        const hit = opts.find((o) => encode(o.value) === e.target.value);
+        f.set(name, hit ? hit.value : null);
+      }}
+    >
+      {opts.map((o) => (
+        <option key={encode(o.value)} value={encode(o.value)}>
+          {o.label}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+export function RadioGroup({ name, options }: { name: string; options: { value: string | boolean; label: string }[] }) {
+  const { f, value, error } = useFieldBinding(name);
+  const uid = useId();
+  return (
+    <span className="radio-group">
+      {options.map((o, i) => {
+        const id = i === 0 ? fieldId(name) : `${fieldId(name)}-${i}`;
+        return (
+          <label key={String(o.value)} htmlFor={id} className="inline">
+            <input
+              id={id}
+              type="radio"
+              name={`${name}-${uid}`}
+              checked={value === o.value}
+              aria-invalid={error ? true : undefined}
+              disabled={f.disabled}
+              onChange={() => f.set(name, o.value)}
+            />
+            {o.label}
+          </label>
+        );
+      })}
+    </span>
+  );
+}
+
+export function OnOff({ name }: { name: string }) {
+  const { t } = useTranslation();
+  return (
+    <RadioGroup
+      name={name}
+      options={[
+        { value: true, label: t('common.on') },
+        { value: false, label: t('common.off') },
+      ]}
+    />
+  );
+}
+
+export function ReadOnlyText({ children, testId }: { children: ReactNode; testId?: string }) {
+  return (
+    <span className="readonly" data-testid={testId}>
+      {children}
+    </span>
+  );
+}
+
+/** Checklist of ids (number_ids, agent_ids): a small table with a checkbox per row. */
+export function Checklist({
+  name,
+  rows,
+  columns,
+}: {
+  name: string;
+  rows: { id: number; cells: ReactNode[]; label: string }[];
+  columns: string[];
+}) {
+  const { t } = useTranslation();
+  const { f, value, error } = useFieldBinding(name);
+  const selected: number[] = Array.isArray(value) ? value : [];
+  const toggle = (id: number, on: boolean) =>
+    f.set(name, on ? [...selected.filter((x) => x !== id), id] : selected.filter((x) => x !== id));
+  if (rows.length === 0) return <span className="muted">{t('common.no_records')}</span>;
+  return (
+    <table className="checklist" aria-invalid={error ? true : undefined}>
+      <thead>
+        <tr>
+          <th scope="col">
+            <span className="sr-only">{t('common.select_row')}</span>
+          </th>
+          {columns.map((c) => (
+            <th key={c} scope="col">
+              {c}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => {
+          const id = `${fieldId(name)}-${r.id}`;
+          return (
+            <tr key={r.id}>
+              <td>
+                <input
+                  id={id}
+                  type="checkbox"
+                  checked={selected.includes(r.id)}
+                  aria-label={r.label}
+                  disabled={f.disabled}
+                  onChange={(e) => toggle(r.id, e.target.checked)}
+                />
+              </td>
+              {r.cells.map((c, i) => (
+                <td key={i}>{i === 0 ? <label htmlFor={id}>{c}</label> : c}</td>
+              ))}
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+const HEX = /^#[0-9a-fA-F]{6}$/;
+
+/** UI-17 colour widget: preview + text colour hex + background colour hex. */
+export function ColorWidget({ fg, bg }: { fg: string; bg: string }) {
+  const { t } = useTranslation();
+  const a = useFieldBinding(fg);
+  const b = useFieldBinding(bg);
+  const fgv = String(a.value ?? '');
+  const bgv = String(b.value ?? '');
+  return (
+    <span className="color-widget">
+      <span
+        className="color-preview"
+        data-testid="color-preview"
+        style={{ color: HEX.test(fgv) ? fgv : undefined, background: HEX.test(bgv) ? bgv : undefined }}
+      >
+        {t('common.color_preview')}
+      </span>
+      <input
+        {...a.aria}
+        type="text"
+        className="hex"
+        aria-label={t('common.color_fg')}
+        value={fgv}
+        maxLength={7}
+        pattern="#[0-9a-fA-F]{6}"
+        onChange={(e) => a.f.set(fg, e.target.value)}
+      />
+      <input
+        type="color"
+        aria-label={`${t('common.color_fg')} (picker)`}
+        value={HEX.test(fgv) ? fgv.toLowerCase() : '#000000'}
+        onChange={(e) => a.f.set(fg, e.target.value)}
+        tabIndex={-1}
+      />
+      <input
+        {...b.aria}
+        type="text"
+        className="hex"
+        aria-label={t('common.color_bg')}
+        value={bgv}
+        maxLength={7}
+        pattern="#[0-9a-fA-F]{6}"
+        onChange={(e) => b.f.set(bg, e.target.value)}
+      />
+      <input
+        type="color"
+        aria-label={`${t('common.color_bg')} (picker)`}
+        value={HEX.test(bgv) ? bgv.toLowerCase() : '#ffffff'}
+        onChange={(e) => b.f.set(bg, e.target.value)}
+        tabIndex={-1}
+      />
+      <FieldError name={bg} />
+    </span>
+  );
+}
+
+/** Routing-target picker: kind select + target select (or numeric id for kinds without a list yet). */
+export function TargetPicker({
+  name,
+  kinds,
+  choices,
+}: {
+  name: string;
+  kinds: string[];
+  choices: Record<string, Option[]>;
+}) {
+  const { t } = useTranslation();
+  const { f, value, aria } = useFieldBinding(name);
+  const v = value as Target | null | undefined;
+  const kind = v?.kind ?? '';
+  const allKinds = kind && !kinds.includes(kind) ? [...kinds, kind] : kinds;
+  const list = choices[kind];
+  return (
+    <span className="target-picker">
+      <select
+        {...aria}
+        aria-label={t('common.target_kind')}
+        value={kind}
+        onChange={(e) => {
+          const k = e.target.value;
+          if (!k) return f.set(name, null);
+          const first = choices[k]?.[0]?.value;
+          f.set(name, { kind: k, id: first ?? 0 });
+        }}
+      >
+        <option value="">{t('common.not_set')}</option>
+        {allKinds.map((k) => (
+          <option key={k} value={k}>
+            {t(`common.kind_${k}`, { defaultValue: k })}
+          </option>
+        ))}
+      </select>
+      {kind &&
+        (list ? (
+          <select
+            id={`${fieldId(name)}-id`}
+            aria-label={t('common.target_id')}
+            value={String(v?.id ?? '')}
+            disabled={f.disabled}
+            onChange={(e) => {
+              const hit = list.find((o) => String(o.value) === e.target.value);
+              f.set(name, { kind, id: hit ? hit.value : e.target.value });
+            }}
+          >
+            {!list.some((o) => String(o.value) === String(v?.id)) && <option value={String(v?.id ?? '')}>{String(v?.id ?? '')}</option>}
+            {list.map((o) => (
+              <option key={String(o.value)} value={String(o.value)}>
+                {o.label}
+              </option>
+            ))}
+          </select>
+        ) : (
+          <input
+            id={`${fieldId(name)}-id`}
+            type="number"
+            aria-label={t('common.target_id')}
+            value={String(v?.id ?? '')}
+            disabled={f.disabled}
+            onChange={(e) => f.set(name, { kind, id: Number(e.target.value) })}
+          />
+        ))}
+    </span>
+  );
+}

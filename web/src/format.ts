@@ -1,0 +1,15 @@
+function pad(n: number, w = 2) {
+  return String(n).padStart(w, '0');
+}
+/** Epoch milliseconds -> `YYYY-MM-DD HH:MM:SS` (local time). */
+export function formatDateTime(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '';
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(
+    d.getMinutes(),
+  )}:${pad(d.getSeconds())}`;
+}
+/** Epoch milliseconds -> `YYYY-MM-DD` (list "updated" columns, UI-18). */
+export function formatDate(ms: number | null | undefined): string {
+  return formatDateTime(ms).slice(0, 10);
+}

@@ -1,0 +1,28 @@
+import type { ComponentType } from 'react';
+import { AgentDetail, AgentList } from './admin/Agents';
+import { AgentStatusDetail, AgentStatusList } from './admin/AgentStatuses';
+import { GroupDetail, GroupList } from './admin/Groups';
+import { NumberDetail, NumberList } from './admin/Numbers';
+import { RoleDetail, RoleList } from './admin/Roles';
+import { TerminalDetail, TerminalList } from './admin/Terminals';
+import { TrunkDetail, TrunkList } from './admin/Trunks';
+import { PasswordScreen } from './personal/Password';
+import { PreferencesScreen } from './personal/Preferences';
+
+export interface ScreenEntry {
+  List: ComponentType;
+  Detail?: ComponentType<{ id: string }>;
+}
+
+/** Built screens by "<tab>/<item>"; every other menu item shows the "coming soon" page. */
+export const SCREENS: Record<string, ScreenEntry> = {
+  'admin/agents': { List: AgentList, Detail: AgentDetail },
+  'admin/groups': { List: GroupList, Detail: GroupDetail },
+  'admin/terminals': { List: TerminalList, Detail: TerminalDetail },
+  'admin/numbers': { List: NumberList, Detail: NumberDetail },
+  'admin/agent_statuses': { List: AgentStatusList, Detail: AgentStatusDetail },
+  'admin/roles': { List: RoleList, Detail: RoleDetail },
+  'admin/trunks': { List: TrunkList, Detail: TrunkDetail },
+  'personal/password': { List: PasswordScreen },
+  'personal/preferences': { List: PreferencesScreen },
+};

@@ -26,5 +26,7 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
-echo "== npm ci (web)"
-npm --prefix web ci --no-audit --no-fund --loglevel=error
+echo "== npm install (web, as locked)"
+# `npm ci` refuses lock files written without optional platform packages, as npm writes
+# them with omit-lockfile-registry-resolved; `npm install` honours the lock all the same.
+npm --prefix web install --no-audit --no-fund --loglevel=error

@@ -4,6 +4,7 @@
 //! domain vocabulary the edges and the store share; the queue and call state machines build on
 //! it (see `docs/architecture.md`).
 
+pub mod call;
 pub mod ring_strategy;
 pub mod route_target;
 

@@ -1,5 +1,22 @@
-//! Media edge. Today: the RTP port range every leg's ports come from.
+//! Media edge: the RTP port pool, SDP rewriting for the B2BUA, and the two-party relay that
+//! forwards RTP between legs without decoding it.
 
 pub mod port_range;
+pub mod relay;
+pub mod rtp_pool;
+pub mod sdp;
 
 pub use port_range::{PortRange, PortRangeError};
+pub use relay::{
+    spawn_relay, DirectionStats, LegMedia, RelayConfig, RelayEvent, RelayHandle, RelayStats,
+};
+pub use rtp_pool::{RtpEndpoint, RtpPool};
+pub use sdp::{Direction, Sdp, SdpError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("RTP port range exhausted")]
+    PortsExhausted,
+    #[error("media I/O: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,253 @@
+//! Load test for the two-party relay: N relays, each between two generator "phones" that send
+//! 20 ms G.711 packets (160-byte payload) both ways, on 127.0.0.1.
+//!
+//! `cargo run --release -p media --example relay_bench -- [RELAYS=500] [SECONDS=10]`
+//!
+//! Relays and generators run on separate runtimes with named threads, so the CPU time of the
+//! relay threads can be told apart from the generators' in /proc/self/task.
+
+use media::{spawn_relay, LegMedia, PortRange, RelayConfig, RelayHandle, RtpPool};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::runtime::{Builder, Runtime};
+
+const PTIME: Duration = Duration::from_millis(20);
+const PACKET_LEN: usize = 12 + 160;
+/// Time after the last packet sent for stragglers to arrive before counting losses.
+const GRACE: Duration = Duration::from_millis(300);
+const RELAY_THREAD: &str = "relay-worker";
+const GEN_THREAD: &str = "gen-worker";
+
+#[derive(Default)]
+struct Totals {
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let relays: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(500);
+    let seconds: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+    let relay_rt = runtime(RELAY_THREAD, threads)?;
+    let gen_rt = runtime(GEN_THREAD, threads)?;
+
+    let rss_start = rss_kib()?;
+    let phones: Vec<[UdpSocket; 2]> = gen_rt.block_on(async {
+        let mut phones = Vec::with_capacity(relays);
+        for _ in 0..relays {
+            phones.push([
+                UdpSocket::bind("127.0.0.1:0").await?,
+                UdpSocket::bind("127.0.0.1:0").await?,
+            ]);
+        }
+        Ok::<_, std::io::Error>(phones)
+    })?;
+
+    let rss_before_relays = rss_kib()?;
+    let hi = u16::try_from(20000 + 4 * relays + 100)?;
+    let pool = RtpPool::new(Ipv4Addr::LOCALHOST.into(), PortRange::new(20000, hi)?);
+    let setup = Instant::now();
+    let (handles, relay_addrs, _events) = relay_rt.block_on(async {
+        let mut handles: Vec<RelayHandle> = Vec::with_capacity(relays);
+        let mut addrs = Vec::with_capacity(relays);
+        let mut events = Vec::with_capacity(relays);
+        for [pa, pb] in &phones {
+            let (a, b) = (pool.allocate().await?, pool.allocate().await?);
+            addrs.push([a.rtp_addr(), b.rtp_addr()]);
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            events.push(rx);
+            handles.push(spawn_relay(
+                LegMedia {
+                    endpoint: a,
+                    remote: Some(pa.local_addr()?),
+                    telephone_event_pt: Some(101),
+                },
+                LegMedia {
+                    endpoint: b,
+                    remote: Some(pb.local_addr()?),
+                    telephone_event_pt: Some(101),
+                },
+                RelayConfig {
+                    idle_timeout: Duration::from_secs(30),
+                },
+                tx,
+            ));
+        }
+        Ok::<_, Box<dyn std::error::Error>>((handles, addrs, events))
+    })?;
+    let setup_took = setup.elapsed();
+    let rss_with_relays = rss_kib()?;
+
+    let totals = Arc::new(Totals::default());
+    let duration = Duration::from_secs(seconds);
+    let cpu_before = cpu_seconds()?;
+    let started = Instant::now();
+    gen_rt.block_on(async {
+        let stop_at = tokio::time::Instant::now() + Duration::from_millis(100) + duration;
+        let mut tasks = Vec::with_capacity(relays * 2);
+        for (i, ([pa, pb], addrs)) in phones.into_iter().zip(&relay_addrs).enumerate() {
+            // Spread the phones over the 20 ms period as real calls are.
+            let offset = PTIME * u32::try_from(i)? / u32::try_from(relays)?;
+            for (leg, (sock, to)) in [(pa, addrs[0]), (pb, addrs[1])].into_iter().enumerate() {
+                let ssrc = u32::try_from(i * 2 + leg)?;
+                tasks.push(tokio::spawn(phone(
+                    sock,
+                    to,
+                    ssrc,
+                    stop_at - duration + offset,
+                    stop_at,
+                    Arc::clone(&totals),
+                )));
+            }
+        }
+        for t in tasks {
+            t.await?;
+        }
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
+    let wall = started.elapsed();
+    let cpu_after = cpu_seconds()?;
+    let rss_end = rss_kib()?;
+
+    let forwarded: u64 = handles
+        .iter()
+        .map(|h| {
+            let s = h.stats();
+            s.forwarded[0].rtp_packets + s.forwarded[1].rtp_packets
+        })
+        .sum();
+    let sent = totals.sent.load(Relaxed);
+    let received = totals.received.load(Relaxed);
+    let loss = if sent == 0 {
+        0.0
+    } else {
+        100.0 * (sent - received.min(sent)) as f64 / sent as f64
+    };
+    let cpu_total = cpu_after.total - cpu_before.total;
+    let cpu_relay = cpu_after.relay - cpu_before.relay;
+    let secs = duration.as_secs_f64();
+    let per_relay_kib = (rss_with_relays - rss_before_relays) as f64 / relays as f64;
+
+    println!("relay_bench: {relays} relays, {seconds} s of 20 ms G.711 both ways, {threads} relay threads + {threads} generator threads on 127.0.0.1");
+    println!("setup: {} endpoints allocated and {relays} relays spawned in {setup_took:.2?}; traffic phase wall time {wall:.2?}", 2 * relays);
+    println!();
+    println!("| relays | packets/s forwarded | loss % | CPU s (process) | CPU s (relay threads) | CPU % of one core (relay) | RSS MiB (end) | RSS KiB per relay |");
+    println!("|-------:|--------------------:|-------:|----------------:|----------------------:|--------------------------:|--------------:|------------------:|");
+    println!(
+        "| {relays} | {:.0} | {loss:.3} | {cpu_total:.2} | {cpu_relay:.2} | {:.1} | {:.1} | {per_relay_kib:.1} |",
+        forwarded as f64 / secs,
+        100.0 * cpu_relay / secs,
+        rss_end as f64 / 1024.0,
+    );
+    println!();
+    println!(
+        "packets sent {sent}, received {received}, forwarded by relays {forwarded}; RSS KiB: start {rss_start}, phones bound {rss_before_relays}, relays up {rss_with_relays}, end {rss_end}"
+    );
+    drop(handles);
+    Ok(())
+}
+
+fn runtime(name: &str, threads: usize) -> std::io::Result<Runtime> {
+    Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()
+}
+
+/// Sends one packet per 20 ms from `first_at` until `stop_at`, counting what comes back.
+async fn phone(
+    sock: UdpSocket,
+    to: SocketAddr,
+    ssrc: u32,
+    first_at: tokio::time::Instant,
+    stop_at: tokio::time::Instant,
+    totals: Arc<Totals>,
+) {
+    let mut packet = [0xffu8; PACKET_LEN];
+    packet[0] = 0x80;
+    packet[1] = 0; // PCMU
+    packet[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    let mut rx = [0u8; 2048];
+    let mut ticks = tokio::time::interval_at(first_at, PTIME);
+    // A late generator must not burst and look like the relay's loss or jitter.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (mut seq, mut ts) = (0u16, 0u32);
+    let (mut sent, mut received) = (0u64, 0u64);
+    let end = tokio::time::sleep_until(stop_at + GRACE);
+    tokio::pin!(end);
+    loop {
+        tokio::select! {
+            now = ticks.tick(), if tokio::time::Instant::now() < stop_at => {
+                if now >= stop_at {
+                    continue;
+                }
+                packet[2..4].copy_from_slice(&seq.to_be_bytes());
+                packet[4..8].copy_from_slice(&ts.to_be_bytes());
+                if sock.send_to(&packet, to).await.is_ok() {
+                    sent += 1;
+                }
+                seq = seq.wrapping_add(1);
+                ts = ts.wrapping_add(160);
+            }
+            r = sock.recv_from(&mut rx) => if r.is_ok() { received += 1 },
+            () = &mut end => break,
+        }
+    }
+    totals.sent.fetch_add(sent, Relaxed);
+    totals.received.fetch_add(received, Relaxed);
+}
+
+struct Cpu {
+    total: f64,
+    relay: f64,
+}
+
+/// utime + stime of the process and of the relay runtime's threads, in seconds.
+fn cpu_seconds() -> std::io::Result<Cpu> {
+    // USER_HZ is 100 on every Linux architecture that matters; reading it needs libc.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let total = stat_ticks(&std::fs::read_to_string("/proc/self/stat")?);
+    let mut relay = 0;
+    for task in std::fs::read_dir("/proc/self/task")? {
+        let dir = task?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        // Thread names are cut to 15 bytes by the kernel.
+        if RELAY_THREAD.starts_with(comm.trim()) && !comm.trim().is_empty() {
+            relay += stat_ticks(&std::fs::read_to_string(dir.join("stat")).unwrap_or_default());
+        }
+    }
+    Ok(Cpu {
+        total: total as f64 / TICKS_PER_SECOND,
+        relay: relay as f64 / TICKS_PER_SECOND,
+    })
+}
+
+/// Fields 14 and 15 (utime, stime) of a stat line; the command name before them may hold spaces.
+fn stat_ticks(stat: &str) -> u64 {
+    let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    // After ")" come field 3 (state) onwards, so utime and stime are at indices 11 and 12.
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+fn rss_kib() -> std::io::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    Ok(status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}

@@ -2,6 +2,7 @@
 //! metrics, and the single-page web app.
 
 pub mod auth;
+pub mod csv_text;
 pub mod error;
 pub mod extract;
 mod metrics;

@@ -21,6 +21,10 @@ use utoipa::OpenApi;
     crate::resources::groups::GroupInput,
     crate::resources::agent_statuses::AgentStatusInput,
     crate::resources::trunks::TrunkInput,
+    crate::resources::incoming_blocks::IncomingBlockInput,
+    crate::resources::outbound_restrictions::OutboundRestrictionInput,
+    crate::resources::outbound_restrictions::UploadResult,
+    crate::resources::outbound_restrictions::UploadLineError,
     store::agents::Agent,
     store::roles::Role,
     store::terminals::Terminal,
@@ -28,6 +32,12 @@ use utoipa::OpenApi;
     store::groups::Group,
     store::agent_statuses::AgentStatus,
     store::trunks::Trunk,
+    store::incoming_blocks::IncomingBlock,
+    store::outbound_restrictions::OutboundRestriction,
+    store::calls::CallRecord,
+    store::calls::CallFilterChoices,
+    store::calls::CallKind,
+    store::calls::Direction,
     store::changes::Change,
 )))]
 struct Schemas;
@@ -91,6 +101,16 @@ fn operation(r: &Route) -> Value {
             json!({"required": true, "content": {"application/json": {"schema": schema_ref(b)}}}),
         );
     }
+    if let Some((field, _)) = r.upload {
+        op.insert(
+            "requestBody".into(),
+            json!({"required": true, "content": {"multipart/form-data": {"schema": {
+                "type": "object",
+                "required": [field],
+                "properties": {field: {"type": "string", "format": "binary"}}
+            }}}}),
+        );
+    }
     let mut responses = Map::new();
     let ok = match r.ok.1 {
         Some(s) => {
@@ -99,6 +119,20 @@ fn operation(r: &Route) -> Value {
         None => json!({"description": "Success"}),
     };
     responses.insert(r.ok.0.to_string(), ok);
+    if let Some((_, limit)) = r.upload {
+        responses.insert(
+            "400".into(),
+            error_response("Not a multipart body, or the file field is missing"),
+        );
+        responses.insert(
+            "413".into(),
+            error_response(&format!("The file is larger than {} MiB", limit >> 20)),
+        );
+        responses.insert(
+            "422".into(),
+            error_response("The file is not CSV text (UTF-8 or Shift_JIS)"),
+        );
+    }
     if r.body.is_some() {
         responses.insert(
             "400".into(),

@@ -5,10 +5,11 @@
 use crate::auth::{self, Access};
 use crate::extract::ApiQuery;
 use crate::resources::{
-    self, agent_statuses, agents, groups, numbers, roles, terminals, trunks, Paging,
+    self, agent_statuses, agents, calls, groups, incoming_blocks, numbers, outbound_restrictions,
+    roles, terminals, trunks, Paging,
 };
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{on, MethodFilter, MethodRouter};
@@ -28,6 +29,8 @@ pub struct Route {
     /// Success status and the schema of its body (`List:X` for `{items: [X], total}`).
     pub ok: (u16, Option<&'static str>),
     pub query: &'static [&'static str],
+    /// For a file upload: the multipart field that carries the file, and the size limit.
+    pub upload: Option<(&'static str, usize)>,
     handler: MethodRouter<AppState>,
 }
 
@@ -46,6 +49,7 @@ where
         body: None,
         ok: (200, None),
         query: &[],
+        upload: None,
         handler: on(filter, handler),
     }
 }
@@ -69,6 +73,14 @@ impl Route {
 
     fn query(mut self, q: &'static [&'static str]) -> Self {
         self.query = q;
+        self
+    }
+
+    /// A multipart/form-data upload with the file in `field`, at most `limit` bytes of file.
+    fn upload(mut self, field: &'static str, limit: usize) -> Self {
+        self.upload = Some((field, limit));
+        // Room for the multipart framing around the file; the handler checks the file itself.
+        self.handler = self.handler.layer(DefaultBodyLimit::max(limit + 64 * 1024));
         self
     }
 }
@@ -260,6 +272,97 @@ pub fn table() -> Vec<Route> {
         filters = ["name"],
         create = "trunk.update",
         delete = "trunk.delete"
+    );
+    // BLOCK-05 and RESTRICT-07 have no delete verb: deleting is the bulk delete.
+    crud!(
+        v,
+        "/api/v1/incoming-blocks",
+        "block",
+        "IncomingBlocks",
+        "IncomingBlock",
+        "IncomingBlockInput",
+        incoming_blocks,
+        "incoming_block",
+        filters = ["number", "remarks"],
+        create = "block.update",
+        delete = "block.bulk_delete"
+    );
+    crud!(
+        v,
+        "/api/v1/outbound-restrictions",
+        "restrict",
+        "OutboundRestrictions",
+        "OutboundRestriction",
+        "OutboundRestrictionInput",
+        outbound_restrictions,
+        "outbound_restriction",
+        filters = ["number", "remarks", "caller_number"],
+        create = "restrict.update",
+        delete = "restrict.bulk_delete"
+    );
+    v.push(
+        route(
+            Method::POST,
+            "/api/v1/outbound-restrictions/upload",
+            Access::Perm("restrict.upload"),
+            outbound_restrictions::upload,
+        )
+        .doc(
+            "OutboundRestrictions",
+            "Register restrictions from a CSV file (number[,caller_number[,remarks]] per line; \
+             header optional; UTF-8 or Shift_JIS)",
+        )
+        .upload("file", outbound_restrictions::MAX_UPLOAD)
+        .ok(200, Some("UploadResult")),
+    );
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/calls",
+            Access::Perm("history.view"),
+            calls::list,
+        )
+        .doc(
+            "Calls",
+            "Call history, newest first (from/to: epoch ms on the start, `to` exclusive; \
+             users without the SV tab see only their own calls)",
+        )
+        .ok(200, Some("List:CallRecord"))
+        .query(&[
+            "from",
+            "to",
+            "party",
+            "number",
+            "kind",
+            "agent_id",
+            "group_id",
+            "min_duration",
+            "offset",
+            "limit",
+        ]),
+    );
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/calls/choices",
+            Access::Perm("history.view"),
+            calls::choices,
+        )
+        .doc(
+            "Calls",
+            "The agents and groups offered by the call-history search",
+        )
+        .ok(200, Some("CallFilterChoices")),
+    );
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/calls/{id}",
+            Access::Perm("history.view"),
+            calls::get,
+        )
+        .doc("Calls", "One call of the history")
+        .ok(200, Some("CallRecord")),
     );
     v
 }

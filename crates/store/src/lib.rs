@@ -7,11 +7,14 @@
 
 pub mod agent_statuses;
 pub mod agents;
+pub mod calls;
 pub mod changes;
 pub mod events;
 pub mod groups;
+pub mod incoming_blocks;
 mod migrate;
 pub mod numbers;
+pub mod outbound_restrictions;
 pub mod permissions;
 mod query;
 pub mod roles;

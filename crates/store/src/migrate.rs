@@ -11,6 +11,8 @@ struct Migration {
 }
 
 const INIT: &str = include_str!("../migrations/0001_init.sql");
+const BLOCKS_RESTRICTIONS_CALLS: &str =
+    include_str!("../migrations/0003_blocks_restrictions_calls.sql");
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -24,6 +26,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "events_append_only",
         sqlite: include_str!("../migrations/0002_events_append_only.sqlite.sql"),
         postgres: include_str!("../migrations/0002_events_append_only.postgres.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "blocks_restrictions_calls",
+        sqlite: BLOCKS_RESTRICTIONS_CALLS,
+        postgres: BLOCKS_RESTRICTIONS_CALLS,
     },
 ];
 

@@ -3,8 +3,11 @@
 
 use serde_json::json;
 use store::agents::{self, AgentFields, AgentFilter};
+use store::calls::{self, CallFilter, CallKind, Direction, NewCall};
 use store::groups::{self, GroupFields, Member};
+use store::incoming_blocks::{self, IncomingBlockFields};
 use store::numbers::{self, NumberFields};
+use store::outbound_restrictions::{self, OutboundRestrictionFields};
 use store::{events, roles, sessions, Page, Store};
 
 async fn stores() -> Vec<(Store, Option<tempfile::TempDir>)> {
@@ -23,7 +26,8 @@ async fn stores() -> Vec<(Store, Option<tempfile::TempDir>)> {
 async fn reset(s: &Store) {
     for sql in [
         "TRUNCATE events, change_log, sessions, group_members, queue_groups, terminals, \
-         agent_numbers, agents, numbers, agent_statuses, trunks, role_permissions, roles, settings \
+         agent_numbers, agents, numbers, agent_statuses, trunks, role_permissions, roles, settings, \
+         incoming_blocks, outbound_restrictions, calls \
          RESTART IDENTITY CASCADE",
     ] {
         sqlx::query(sql).execute(s.pool()).await.unwrap();
@@ -249,6 +253,305 @@ async fn migrations_are_idempotent() {
     let s = Store::open_data_dir(dir.path()).await.unwrap();
     assert_eq!(s.get_setting("k").await.unwrap().as_deref(), Some("v1"));
     s.ping().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blocks_and_restrictions() {
+    let _serial = lock().await;
+    for (store, _dir) in stores().await {
+        let mut c = store.conn().await.unwrap();
+        let b = IncomingBlockFields {
+            number: "0312345678".into(),
+            remarks: "迷惑電話".into(),
+        };
+        let id = incoming_blocks::insert(&mut c, &b, Some("sv01"), 1)
+            .await
+            .unwrap();
+        assert!(incoming_blocks::insert(&mut c, &b, None, 2)
+            .await
+            .unwrap_err()
+            .is_unique_violation());
+        assert!(incoming_blocks::is_blocked(&mut c, "0312345678")
+            .await
+            .unwrap());
+        assert!(incoming_blocks::is_blocked(&mut c, "+81 3-1234-5678")
+            .await
+            .unwrap());
+        assert!(!incoming_blocks::is_blocked(&mut c, "0312345679")
+            .await
+            .unwrap());
+        assert!(!incoming_blocks::is_blocked(&mut c, "anonymous")
+            .await
+            .unwrap());
+        let (items, total) = incoming_blocks::list(
+            &mut c,
+            &incoming_blocks::IncomingBlockFilter {
+                remarks: Some("迷惑".into()),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((items[0].id, total), (id, 1));
+        incoming_blocks::delete(&mut c, id).await.unwrap();
+        assert!(!incoming_blocks::is_blocked(&mut c, "0312345678")
+            .await
+            .unwrap());
+
+        // One restriction for every caller number, one only for calls from 0501111.
+        let all = OutboundRestrictionFields {
+            number: "0120000000".into(),
+            ..Default::default()
+        };
+        let scoped = OutboundRestrictionFields {
+            number: "0990000000".into(),
+            caller_number: "0501111".into(),
+            remarks: String::new(),
+        };
+        outbound_restrictions::insert(&mut c, &all, None, 1)
+            .await
+            .unwrap();
+        outbound_restrictions::insert(&mut c, &scoped, None, 1)
+            .await
+            .unwrap();
+        // "All" is stored as '' so that the pair stays unique.
+        assert!(outbound_restrictions::insert(&mut c, &all, None, 2)
+            .await
+            .unwrap_err()
+            .is_unique_violation());
+        for (dest, caller, restricted) in [
+            ("0120000000", None, true),
+            ("0120000000", Some("0501111"), true),
+            ("0120-000-000", Some("0502222"), true),
+            ("0990000000", Some("0501111"), true),
+            ("0990000000", Some("0502222"), false),
+            ("0990000000", None, false),
+            ("0990000001", Some("0501111"), false),
+        ] {
+            assert_eq!(
+                outbound_restrictions::is_restricted(&mut c, dest, caller)
+                    .await
+                    .unwrap(),
+                restricted,
+                "{dest} from {caller:?}"
+            );
+        }
+        assert!(outbound_restrictions::id_by_key(&mut c, "0120000000", "")
+            .await
+            .unwrap()
+            .is_some());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_history_projection() {
+    let _serial = lock().await;
+    for (store, _dir) in stores().await {
+        let mut c = store.conn().await.unwrap();
+        roles::ensure_builtin(&mut c, 1).await.unwrap();
+        let a = agents::insert(&mut c, &agent("dave", Some("205")), "h", None, 1)
+            .await
+            .unwrap();
+        let g = groups::insert(
+            &mut c,
+            &GroupFields {
+                name: "サポート".into(),
+                ..Default::default()
+            },
+            None,
+            1,
+        )
+        .await
+        .unwrap();
+
+        // An inbound call answered after 2 s and ended 35.4 s later, in one transaction each.
+        let mut tx = store.begin().await.unwrap();
+        calls::start(
+            &mut tx,
+            &NewCall {
+                call_uuid: "in-1",
+                direction: Direction::Inbound,
+                started_at: 1_000_000,
+                remote_party: "09011112222",
+                number_id: None,
+                number: Some("0312345678"),
+                agent_id: None,
+                group_id: Some(g),
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let r = calls::get(&mut c, "in-1").await.unwrap().unwrap();
+        assert_eq!((r.kind, r.in_progress), (CallKind::IncomingMissed, true));
+        assert_eq!(r.group_name.as_deref(), Some("サポート"));
+
+        let mut tx = store.begin().await.unwrap();
+        calls::answered(&mut tx, "in-1", 1_002_000, Some(a))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        calls::ended(&mut c, "in-1", 1_037_400, "normal_clearing")
+            .await
+            .unwrap();
+        // A second end and an end of an unknown call change nothing.
+        calls::ended(&mut c, "in-1", 2_000_000, "again")
+            .await
+            .unwrap();
+        calls::ended(&mut c, "nope", 2_000_000, "x").await.unwrap();
+        let r = calls::get(&mut c, "in-1").await.unwrap().unwrap();
+        assert_eq!(r.kind, CallKind::Incoming);
+        assert_eq!(
+            (r.answered_at, r.ended_at, r.duration_secs),
+            (Some(1_002_000), Some(1_037_400), 35)
+        );
+        assert_eq!(r.hangup_cause.as_deref(), Some("normal_clearing"));
+        assert_eq!(
+            (r.agent_id, r.agent_name.as_deref()),
+            (Some(a), Some("Name dave"))
+        );
+        assert!(!r.in_progress);
+
+        // An outbound call nobody answered, and one still ringing when the process stopped.
+        for (uuid, at) in [("out-1", 3_000_000), ("out-2", 4_000_000)] {
+            calls::start(
+                &mut c,
+                &NewCall {
+                    call_uuid: uuid,
+                    direction: Direction::Outbound,
+                    started_at: at,
+                    remote_party: "0120999999",
+                    number_id: None,
+                    number: Some("0312345678"),
+                    agent_id: Some(a),
+                    group_id: None,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        calls::ended(&mut c, "out-1", 3_010_000, "no_answer")
+            .await
+            .unwrap();
+        assert_eq!(
+            calls::close_interrupted(&mut c, 5_000_000).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            calls::close_interrupted(&mut c, 5_000_001).await.unwrap(),
+            0
+        );
+        let r = calls::get(&mut c, "out-2").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                r.kind,
+                r.hangup_cause.as_deref(),
+                r.in_progress,
+                r.duration_secs
+            ),
+            (CallKind::OutgoingUnanswered, Some("interrupted"), false, 0)
+        );
+
+        let evs: Vec<(String, Option<String>)> = events::read_after(&mut c, 0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.kind, e.call_id))
+            .collect();
+        let kinds: Vec<&str> = evs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "call.started",
+                "call.answered",
+                "call.ended",
+                "call.started",
+                "call.started",
+                "call.ended",
+                "call.ended"
+            ]
+        );
+        let ended = events::read_after(&mut c, 0, 100).await.unwrap()[2].clone();
+        assert_eq!(ended.data["duration_secs"], json!(35));
+        assert_eq!((ended.agent_id, ended.group_id), (Some(a), Some(g)));
+
+        // Filters, newest first.
+        let list = |f: CallFilter| {
+            let store = store.clone();
+            async move {
+                let mut c = store.conn().await.unwrap();
+                let (items, total) = calls::list(&mut c, &f, Page::default()).await.unwrap();
+                assert_eq!(items.len() as i64, total);
+                items.into_iter().map(|r| r.call_uuid).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            list(CallFilter::default()).await,
+            ["out-2", "out-1", "in-1"]
+        );
+        assert_eq!(
+            list(CallFilter {
+                from: Some(3_000_000),
+                to: Some(4_000_000),
+                ..Default::default()
+            })
+            .await,
+            ["out-1"]
+        );
+        assert_eq!(
+            list(CallFilter {
+                party: Some("1111".into()),
+                ..Default::default()
+            })
+            .await,
+            ["in-1"]
+        );
+        assert_eq!(
+            list(CallFilter {
+                kind: Some(CallKind::OutgoingUnanswered),
+                agent_id: Some(a),
+                ..Default::default()
+            })
+            .await,
+            ["out-2", "out-1"]
+        );
+        assert_eq!(
+            list(CallFilter {
+                min_duration: Some(35),
+                group_id: Some(g),
+                number: Some("1234".into()),
+                ..Default::default()
+            })
+            .await,
+            ["in-1"]
+        );
+        assert!(list(CallFilter {
+            min_duration: Some(36),
+            ..Default::default()
+        })
+        .await
+        .is_empty());
+        let by_id = calls::get_by_id(&mut c, r.id).await.unwrap().unwrap();
+        assert_eq!(by_id.call_uuid, "out-2");
+        // A duplicate call id is refused by the database.
+        assert!(calls::start(
+            &mut c,
+            &NewCall {
+                call_uuid: "in-1",
+                direction: Direction::Inbound,
+                started_at: 1,
+                remote_party: "x",
+                number_id: None,
+                number: None,
+                agent_id: None,
+                group_id: None,
+            },
+        )
+        .await
+        .unwrap_err()
+        .is_unique_violation());
+    }
 }
 
 /// PostgreSQL is one shared database: run these tests one at a time.

@@ -81,6 +81,36 @@ export async function request<T>(
   return data as T;
 }
 
+/** POST a file as multipart/form-data in the field `file`; errors as for `request`. */
+export async function upload<T>(path: string, file: File): Promise<T> {
+  const form = new FormData();
+  form.append('file', file);
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(path, { method: 'POST', headers, credentials: 'same-origin', body: form });
+  } catch (e) {
+    throw new ApiError(0, [], e instanceof Error ? e.message : 'network error');
+  }
+  const text = await res.text();
+  let data: unknown = undefined;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    data = undefined;
+  }
+  if (!res.ok) {
+    const errors =
+      data && typeof data === 'object' && Array.isArray((data as { errors?: unknown }).errors)
+        ? (data as { errors: ApiErrorItem[] }).errors
+        : [];
+    if (res.status === 401) unauthorizedListeners.forEach((fn) => fn());
+    throw new ApiError(res.status, errors, `HTTP ${res.status}`);
+  }
+  return data as T;
+}
+
 export const api = {
   get: <T>(path: string, opts?: { silent401?: boolean }) => request<T>('GET', path, undefined, opts),
   post: <T>(path: string, body?: unknown, opts?: { silent401?: boolean }) =>

@@ -1,11 +1,17 @@
-import { collection } from './client';
+import { api, collection, upload } from './client';
 import type {
   Agent,
   AgentInput,
   AgentStatus,
   AgentStatusInput,
+  CallFilterChoices,
+  CallRecord,
   Group,
   GroupInput,
+  IncomingBlock,
+  IncomingBlockInput,
+  OutboundRestriction,
+  OutboundRestrictionInput,
   PhoneNumber,
   PhoneNumberInput,
   Role,
@@ -14,6 +20,7 @@ import type {
   TerminalInput,
   Trunk,
   TrunkInput,
+  UploadResult,
 } from './types';
 
 export const agents = collection<Agent, AgentInput>('agents');
@@ -23,3 +30,10 @@ export const numbers = collection<PhoneNumber, PhoneNumberInput>('numbers');
 export const groups = collection<Group, GroupInput>('groups');
 export const agentStatuses = collection<AgentStatus, AgentStatusInput>('agent-statuses');
 export const trunks = collection<Trunk, TrunkInput>('trunks');
+export const incomingBlocks = collection<IncomingBlock, IncomingBlockInput>('incoming-blocks');
+export const outboundRestrictions = collection<OutboundRestriction, OutboundRestrictionInput>('outbound-restrictions');
+/** RESTRICT-05: register restrictions from a CSV file. */
+export const uploadRestrictions = (file: File) => upload<UploadResult>('/api/v1/outbound-restrictions/upload', file);
+/** Call history is read-only: only list and get are served. */
+export const calls = collection<CallRecord, never>('calls');
+export const callChoices = () => api.get<CallFilterChoices>('/api/v1/calls/choices');

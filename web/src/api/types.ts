@@ -78,6 +78,17 @@ export type AgentStatusInput = S['AgentStatusInput'];
 export type Trunk = S['Trunk'];
 export type TrunkInput = S['TrunkInput'];
 
+export type IncomingBlock = S['IncomingBlock'];
+export type IncomingBlockInput = S['IncomingBlockInput'];
+
+export type OutboundRestriction = S['OutboundRestriction'];
+export type OutboundRestrictionInput = S['OutboundRestrictionInput'];
+export type UploadResult = S['UploadResult'];
+
+export type CallRecord = S['CallRecord'];
+export type CallKind = S['CallKind'];
+export type CallFilterChoices = S['CallFilterChoices'];
+
 // ---------------------------------------------------------------------------------------------
 // UI-side (the schema types these as plain strings)
 

@@ -33,6 +33,8 @@ export interface DetailConfig<T extends { id: number | string }, I extends objec
   /** text shown under the delete button when deletion is not possible */
   deleteNote?: (item: T) => ReactNode;
   noDelete?: boolean;
+  /** permission of the delete button (default `<permRow>.delete`) */
+  deletePerm?: string;
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -70,7 +72,7 @@ export function DetailScreen<T extends { id: number | string } & Partial<Audit>,
   };
 
   const canUpdate = can(`${config.permRow}.update`);
-  const canDel = !config.noDelete && can(`${config.permRow}.delete`) && !isNew && !!item && (!config.canDelete || config.canDelete(item));
+  const canDel = !config.noDelete && can(config.deletePerm ?? `${config.permRow}.delete`) && !isNew && !!item && (!config.canDelete || config.canDelete(item));
 
   const loadHistory = useCallback(async () => {
     if (isNew) return;

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { Link } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { ApiError, type AnyCollection } from '../api/client';
@@ -10,6 +10,12 @@ export interface FilterDef {
   name: string;
   label: string;
   options?: Option[]; // select instead of text
+  /** label of the "no filter" choice of a select (default "—") */
+  allLabel?: string;
+  /** input type of a non-select filter (default text) */
+  type?: 'text' | 'date' | 'number';
+  /** text after the input, e.g. "seconds or more" */
+  suffix?: string;
 }
 export interface ColumnDef<T> {
   label: string;
@@ -29,6 +35,18 @@ export interface ListConfig<T extends { id: number | string }> {
   /** rows that cannot be deleted (built-in roles) */
   canDelete?: (item: T) => boolean;
   pageSize?: number;
+  /** permission of the bulk delete (default `<permRow>.delete`) */
+  deletePerm?: string;
+  /** no bulk delete whatever the permissions */
+  noDelete?: boolean;
+  /** no detail screen: no folder icon column */
+  noOpen?: boolean;
+  /** turns the search form's values into query parameters (dates → epoch ms …) */
+  toQuery?: (criteria: Record<string, string>) => Record<string, string | number | undefined>;
+  /** text of an empty result (default "No matching records.") */
+  emptyText?: string;
+  /** extra buttons beside Search/New; `reload` refreshes the list */
+  actions?: (reload: () => void) => ReactNode;
 }
 
 /** UI-11 standard list + UI-13 bulk delete. */
@@ -48,12 +66,16 @@ export function ListScreen<T extends { id: number | string }>({ config }: { conf
   const [failures, setFailures] = useState<string[]>([]);
 
   const canCreate = can(`${config.permRow}.update`) && !config.noCreate;
-  const canBulkDelete = can(`${config.permRow}.delete`);
+  const canBulkDelete = !config.noDelete && can(config.deletePerm ?? `${config.permRow}.delete`);
+  // The mapping is a new function on every render; read it through a ref so that it does not
+  // trigger a reload by itself.
+  const toQueryRef = useRef(config.toQuery);
+  toQueryRef.current = config.toQuery;
 
   const load = useCallback(async () => {
     setError(null);
     try {
-      const res = await config.coll.list({ ...criteria, offset, limit });
+      const res = await config.coll.list({ ...(toQueryRef.current ? toQueryRef.current(criteria) : criteria), offset, limit });
       setData(res);
       setSelected(new Set());
     } catch (e) {
@@ -112,7 +134,7 @@ export function ListScreen<T extends { id: number | string }>({ config }: { conf
               <label htmlFor={id}>{f.label}</label>
               {f.options ? (
                 <select id={id} name={f.name} value={draft[f.name] ?? ''} onChange={(e) => setDraft({ ...draft, [f.name]: e.target.value })}>
-                  <option value="">—</option>
+                  <option value="">{f.allLabel ?? '—'}</option>
                   {f.options.map((o) => (
                     <option key={String(o.value)} value={String(o.value ?? '')}>
                       {o.label}
@@ -120,7 +142,18 @@ export function ListScreen<T extends { id: number | string }>({ config }: { conf
                   ))}
                 </select>
               ) : (
-                <input id={id} name={f.name} type="text" value={draft[f.name] ?? ''} onChange={(e) => setDraft({ ...draft, [f.name]: e.target.value })} />
+                <span className="nowrap">
+                  <input
+                    id={id}
+                    name={f.name}
+                    type={f.type ?? 'text'}
+                    min={f.type === 'number' ? 0 : undefined}
+                    className={f.type === 'number' ? 'narrow' : undefined}
+                    value={draft[f.name] ?? ''}
+                    onChange={(e) => setDraft({ ...draft, [f.name]: e.target.value })}
+                  />
+                  {f.suffix && <span className="suffix"> {f.suffix}</span>}
+                </span>
               )}
             </span>
           );
@@ -133,6 +166,7 @@ export function ListScreen<T extends { id: number | string }>({ config }: { conf
             {t('common.new')}
           </Link>
         )}
+        {config.actions?.(() => void load())}
       </form>
 
       {notice && (
@@ -194,9 +228,11 @@ export function ListScreen<T extends { id: number | string }>({ config }: { conf
                   </label>
                 </th>
               )}
-              <th scope="col" className="icon">
-                <span className="sr-only">{t('common.open')}</span>
-              </th>
+              {!config.noOpen && (
+                <th scope="col" className="icon">
+                  <span className="sr-only">{t('common.open')}</span>
+                </th>
+              )}
               {config.columns.map((c) => (
                 <th scope="col" key={c.label}>
                   {c.label}
@@ -207,8 +243,8 @@ export function ListScreen<T extends { id: number | string }>({ config }: { conf
           <tbody>
             {data.items.length === 0 && (
               <tr>
-                <td colSpan={config.columns.length + 2} className="muted">
-                  {t('common.no_records')}
+                <td colSpan={config.columns.length + 2} className="muted" data-testid="empty-list">
+                  {config.emptyText ?? t('common.no_records')}
                 </td>
               </tr>
             )}
@@ -234,6 +270,7 @@ export function ListScreen<T extends { id: number | string }>({ config }: { conf
                       )}
                     </td>
                   )}
+                  {!config.noOpen && (
                   <td className="icon">
                     <Link to={encodeURIComponent(id)} aria-label={`${t('common.open')} ${id}`} title={t('common.open')} className="folder">
                       <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
@@ -241,6 +278,7 @@ export function ListScreen<T extends { id: number | string }>({ config }: { conf
                       </svg>
                     </Link>
                   </td>
+                  )}
                   {config.columns.map((c) => (
                     <td key={c.label}>{c.render(item)}</td>
                   ))}

@@ -6,8 +6,11 @@ import { NumberDetail, NumberList } from './admin/Numbers';
 import { RoleDetail, RoleList } from './admin/Roles';
 import { TerminalDetail, TerminalList } from './admin/Terminals';
 import { TrunkDetail, TrunkList } from './admin/Trunks';
+import { CallHistoryList } from './history/Calls';
 import { PasswordScreen } from './personal/Password';
 import { PreferencesScreen } from './personal/Preferences';
+import { IncomingBlockDetail, IncomingBlockList } from './sv/IncomingBlocks';
+import { OutboundRestrictionDetail, OutboundRestrictionList } from './sv/OutboundRestrictions';
 
 export interface ScreenEntry {
   List: ComponentType;
@@ -23,6 +26,9 @@ export const SCREENS: Record<string, ScreenEntry> = {
   'admin/agent_statuses': { List: AgentStatusList, Detail: AgentStatusDetail },
   'admin/roles': { List: RoleList, Detail: RoleDetail },
   'admin/trunks': { List: TrunkList, Detail: TrunkDetail },
+  'sv/blocks': { List: IncomingBlockList, Detail: IncomingBlockDetail },
+  'sv/restrictions': { List: OutboundRestrictionList, Detail: OutboundRestrictionDetail },
+  'history/calls': { List: CallHistoryList },
   'personal/password': { List: PasswordScreen },
   'personal/preferences': { List: PreferencesScreen },
 };

@@ -5,8 +5,11 @@
 
 pub mod agent_statuses;
 pub mod agents;
+pub mod calls;
 pub mod groups;
+pub mod incoming_blocks;
 pub mod numbers;
+pub mod outbound_restrictions;
 pub mod roles;
 pub mod terminals;
 pub mod trunks;

@@ -1,0 +1,389 @@
+//! Call history (HIST-*): one row per call, kept in step with the `call.*` events that the
+//! same functions append. The row is a projection for the history screen; the event log stays
+//! the source of truth for statistics.
+//!
+//! Every mutating function writes its row change and its event on the connection it is
+//! given; callers wrap them in a transaction so both or neither are stored.
+
+use crate::events::{self, NewEvent};
+use crate::query::{self, Filter};
+use crate::{text_enum, Conn, Page, Result};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+text_enum!(
+    /// Which way the call went: from outside in, from an agent out, or agent to agent.
+    Direction { Inbound = "inbound", Outbound = "outbound", Internal = "internal" } default Inbound
+);
+
+text_enum!(
+    /// The four types of the history screen (HIST-03). A call in progress has the unanswered
+    /// kind of its direction until it is answered.
+    CallKind {
+        Incoming = "incoming",
+        IncomingMissed = "incoming_missed",
+        Outgoing = "outgoing",
+        OutgoingUnanswered = "outgoing_unanswered",
+    } default Incoming
+);
+
+impl Direction {
+    fn unanswered(self) -> CallKind {
+        match self {
+            Direction::Inbound => CallKind::IncomingMissed,
+            Direction::Outbound | Direction::Internal => CallKind::OutgoingUnanswered,
+        }
+    }
+
+    fn answered(self) -> CallKind {
+        match self {
+            Direction::Inbound => CallKind::Incoming,
+            Direction::Outbound | Direction::Internal => CallKind::Outgoing,
+        }
+    }
+}
+
+/// A call that has just started.
+#[derive(Debug, Clone)]
+pub struct NewCall<'a> {
+    pub call_uuid: &'a str,
+    pub direction: Direction,
+    pub started_at: i64,
+    /// The other party: the caller of an inbound call, the callee of an outbound one.
+    pub remote_party: &'a str,
+    /// Our phone number (DID) the call came in on or went out from.
+    pub number_id: Option<i64>,
+    pub number: Option<&'a str>,
+    pub agent_id: Option<i64>,
+    pub group_id: Option<i64>,
+}
+
+/// One line of the call history.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct CallRecord {
+    pub id: i64,
+    pub call_uuid: String,
+    pub direction: Direction,
+    pub kind: CallKind,
+    /// Start of the call (HIST-02 date/time), epoch ms.
+    pub started_at: i64,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub remote_party: String,
+    pub number_id: Option<i64>,
+    pub number: Option<String>,
+    pub agent_id: Option<i64>,
+    /// The agent's name, while the agent exists.
+    pub agent_name: Option<String>,
+    pub group_id: Option<i64>,
+    /// The group's name, while the group exists.
+    pub group_name: Option<String>,
+    /// Talk time from answer to end, in seconds; 0 for unanswered calls.
+    pub duration_secs: i64,
+    pub hangup_cause: Option<String>,
+    pub in_progress: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    call_uuid: String,
+    direction: String,
+    kind: String,
+    started_at: i64,
+    answered_at: Option<i64>,
+    ended_at: Option<i64>,
+    remote_party: String,
+    number_id: Option<i64>,
+    number: Option<String>,
+    agent_id: Option<i64>,
+    agent_name: Option<String>,
+    group_id: Option<i64>,
+    group_name: Option<String>,
+    duration_secs: i64,
+    hangup_cause: Option<String>,
+    in_progress: i64,
+}
+
+impl Row {
+    fn into_record(self) -> Result<CallRecord> {
+        Ok(CallRecord {
+            id: self.id,
+            call_uuid: self.call_uuid,
+            direction: Direction::from_db(&self.direction)?,
+            kind: CallKind::from_db(&self.kind)?,
+            started_at: self.started_at,
+            answered_at: self.answered_at,
+            ended_at: self.ended_at,
+            remote_party: self.remote_party,
+            number_id: self.number_id,
+            number: self.number,
+            agent_id: self.agent_id,
+            agent_name: self.agent_name,
+            group_id: self.group_id,
+            group_name: self.group_name,
+            duration_secs: self.duration_secs,
+            hangup_cause: self.hangup_cause,
+            in_progress: self.in_progress != 0,
+        })
+    }
+}
+
+const COLS: &str = "c.id, c.call_uuid, c.direction, c.kind, c.started_at, c.answered_at, \
+    c.ended_at, c.remote_party, c.number_id, c.number, c.agent_id, a.name AS agent_name, \
+    c.group_id, g.name AS group_name, c.duration_secs, c.hangup_cause, c.in_progress";
+
+const FROM: &str = "calls c LEFT JOIN agents a ON a.id = c.agent_id \
+    LEFT JOIN queue_groups g ON g.id = c.group_id";
+
+/// Search criteria of the history screen (HIST-01). Every field is optional.
+#[derive(Debug, Default, Clone)]
+pub struct CallFilter {
+    /// Calls started at or after this time (epoch ms).
+    pub from: Option<i64>,
+    /// Calls started before this time (epoch ms, exclusive).
+    pub to: Option<i64>,
+    /// Part of the other party's number.
+    pub party: Option<String>,
+    /// Part of our phone number.
+    pub number: Option<String>,
+    pub kind: Option<CallKind>,
+    pub agent_id: Option<i64>,
+    pub group_id: Option<i64>,
+    /// Talk time of at least this many seconds.
+    pub min_duration: Option<i64>,
+}
+
+/// Records the start of a call and appends `call.started`. Returns the row id.
+pub async fn start(conn: &mut Conn, c: &NewCall<'_>) -> Result<i64> {
+    let kind = c.direction.unanswered();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO calls (call_uuid, direction, kind, started_at, remote_party, number_id,
+            number, agent_id, group_id, duration_secs, in_progress)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 1) RETURNING id",
+    )
+    .bind(c.call_uuid)
+    .bind(c.direction.as_str())
+    .bind(kind.as_str())
+    .bind(c.started_at)
+    .bind(c.remote_party)
+    .bind(c.number_id)
+    .bind(c.number)
+    .bind(c.agent_id)
+    .bind(c.group_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    events::append(
+        conn,
+        &NewEvent {
+            at: c.started_at,
+            kind: "call.started",
+            call_id: Some(c.call_uuid),
+            agent_id: c.agent_id,
+            group_id: c.group_id,
+            data: json!({
+                "direction": c.direction.as_str(),
+                "remote_party": c.remote_party,
+                "number_id": c.number_id,
+                "number": c.number,
+            }),
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Records the answer of a call by `agent_id` (or by whoever the call already names) and
+/// appends `call.answered`. A call that is unknown, already answered or already ended is left
+/// as it is, without an event.
+pub async fn answered(
+    conn: &mut Conn,
+    call_uuid: &str,
+    at: i64,
+    agent_id: Option<i64>,
+) -> Result<()> {
+    let Some(call) = get(conn, call_uuid).await? else {
+        tracing::warn!(call_uuid, "answer of an unknown call ignored");
+        return Ok(());
+    };
+    if !call.in_progress || call.answered_at.is_some() {
+        return Ok(());
+    }
+    let agent_id = agent_id.or(call.agent_id);
+    let kind = call.direction.answered();
+    let n = sqlx::query(
+        "UPDATE calls SET answered_at = $1, agent_id = $2, kind = $3
+         WHERE call_uuid = $4 AND in_progress = 1 AND answered_at IS NULL",
+    )
+    .bind(at)
+    .bind(agent_id)
+    .bind(kind.as_str())
+    .bind(call_uuid)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(());
+    }
+    events::append(
+        conn,
+        &NewEvent {
+            at,
+            kind: "call.answered",
+            call_id: Some(call_uuid),
+            agent_id,
+            group_id: call.group_id,
+            data: json!({"kind": kind.as_str(), "wait_ms": (at - call.started_at).max(0)}),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records the end of a call with its hang-up cause and appends `call.ended`. Talk time is
+/// the whole seconds (rounded) from answer to end. A second end of the same call, or the end
+/// of an unknown call, does nothing.
+pub async fn ended(conn: &mut Conn, call_uuid: &str, at: i64, cause: &str) -> Result<()> {
+    let Some(call) = get(conn, call_uuid).await? else {
+        tracing::warn!(call_uuid, "end of an unknown call ignored");
+        return Ok(());
+    };
+    if !call.in_progress {
+        return Ok(());
+    }
+    let duration = call
+        .answered_at
+        .map(|a| ((at - a).max(0) + 500) / 1000)
+        .unwrap_or(0);
+    let n = sqlx::query(
+        "UPDATE calls SET ended_at = $1, duration_secs = $2, hangup_cause = $3, in_progress = 0
+         WHERE call_uuid = $4 AND in_progress = 1",
+    )
+    .bind(at)
+    .bind(duration)
+    .bind(cause)
+    .bind(call_uuid)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(());
+    }
+    events::append(
+        conn,
+        &NewEvent {
+            at,
+            kind: "call.ended",
+            call_id: Some(call_uuid),
+            agent_id: call.agent_id,
+            group_id: call.group_id,
+            data: json!({
+                "cause": cause,
+                "kind": call.kind.as_str(),
+                "answered": call.answered_at.is_some(),
+                "duration_secs": duration,
+            }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ends every call still in progress with the cause `interrupted`: at start-up, the calls
+/// that were in flight when the process stopped. Returns how many were closed.
+pub async fn close_interrupted(conn: &mut Conn, now: i64) -> Result<u64> {
+    let open: Vec<(String,)> =
+        sqlx::query_as("SELECT call_uuid FROM calls WHERE in_progress = 1 ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await?;
+    for (uuid,) in &open {
+        ended(conn, uuid, now, "interrupted").await?;
+    }
+    Ok(open.len() as u64)
+}
+
+pub async fn get(conn: &mut Conn, call_uuid: &str) -> Result<Option<CallRecord>> {
+    let row: Option<Row> =
+        sqlx::query_as(&format!("SELECT {COLS} FROM {FROM} WHERE c.call_uuid = $1"))
+            .bind(call_uuid)
+            .fetch_optional(&mut *conn)
+            .await?;
+    row.map(Row::into_record).transpose()
+}
+
+/// The call with row id `id`.
+pub async fn get_by_id(conn: &mut Conn, id: i64) -> Result<Option<CallRecord>> {
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLS} FROM {FROM} WHERE c.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(Row::into_record).transpose()
+}
+
+/// Calls matching `f`, newest first, and how many match in all.
+pub async fn list(conn: &mut Conn, f: &CallFilter, page: Page) -> Result<(Vec<CallRecord>, i64)> {
+    let mut filter = Filter::default();
+    filter.raw_int("c.started_at >= {}", f.from);
+    filter.raw_int("c.started_at < {}", f.to);
+    filter.contains("c.remote_party", f.party.as_deref());
+    filter.contains("c.number", f.number.as_deref());
+    filter.eq_text("c.kind", f.kind.map(CallKind::as_str));
+    filter.eq_int("c.agent_id", f.agent_id);
+    filter.eq_int("c.group_id", f.group_id);
+    filter.raw_int("c.duration_secs >= {}", f.min_duration);
+    let (rows, total): (Vec<Row>, i64) = query::list(
+        conn,
+        COLS,
+        FROM,
+        "c.started_at DESC, c.id DESC",
+        &filter,
+        page,
+    )
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(Row::into_record)
+        .collect::<Result<Vec<_>>>()?;
+    Ok((items, total))
+}
+
+/// An agent or a group offered in the history search (HIST-01).
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, sqlx::FromRow)]
+pub struct NamedRef {
+    pub id: i64,
+    pub name: String,
+}
+
+/// What the Agent and Group/Campaign selects of the history search offer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CallFilterChoices {
+    pub agents: Vec<NamedRef>,
+    pub groups: Vec<NamedRef>,
+}
+
+/// Every agent and group by name, for the search selects; needs no administration rights.
+pub async fn filter_choices(conn: &mut Conn) -> Result<CallFilterChoices> {
+    let agents = sqlx::query_as("SELECT id, name FROM agents ORDER BY name, id")
+        .fetch_all(&mut *conn)
+        .await?;
+    let groups = sqlx::query_as("SELECT id, name FROM queue_groups ORDER BY name, id")
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(CallFilterChoices { agents, groups })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_are_the_stored_names() {
+        for d in Direction::ALL {
+            assert_eq!(serde_json::to_value(d).unwrap(), json!(d.as_str()));
+        }
+        for k in CallKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), json!(k.as_str()));
+        }
+    }
+}

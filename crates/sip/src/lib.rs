@@ -1,3 +1,12 @@
-//! SIP edge. The registrar, trunks and B2BUA arrive with the telephony work; the crate exists
-//! now so that the dependency direction (edges → engine, never edge → edge) is fixed from the
-//! start.
+//! SIP edge: transports, registrar with our own digest authentication, trunks and the
+//! back-to-back user agent, on `rsipstack` (pinned; wrapped here so it can be replaced).
+
+pub mod auth_limiter;
+mod b2bua;
+pub mod digest;
+pub mod location;
+mod msg;
+mod routing;
+mod server;
+
+pub use server::{SipConfig, SipError, SipServer};

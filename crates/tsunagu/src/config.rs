@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use media::PortRange;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 #[derive(Debug, Args, Default)]
@@ -25,6 +25,13 @@ pub struct ServeArgs {
     /// SIP listen address (UDP and TCP) [default: 127.0.0.1:5060].
     #[arg(long, env = "TSUNAGU_SIP_ADDR")]
     pub sip_addr: Option<SocketAddr>,
+    /// SIP digest realm [default: tsunagu].
+    #[arg(long, env = "TSUNAGU_SIP_REALM")]
+    pub sip_realm: Option<String>,
+    /// Address written into SDP and Contact headers, when peers must reach another address than
+    /// the one SIP listens on (NAT) [default: the SIP listen address].
+    #[arg(long, env = "TSUNAGU_PUBLIC_IP")]
+    pub public_ip: Option<IpAddr>,
     /// UDP port range for RTP/RTCP, LO-HI [default: 10000-20000].
     #[arg(long, env = "TSUNAGU_RTP_PORTS")]
     pub rtp_ports: Option<PortRange>,
@@ -48,6 +55,8 @@ struct FileConfig {
     http_addr: Option<SocketAddr>,
     sip_addr: Option<SocketAddr>,
     rtp_ports: Option<PortRange>,
+    sip_realm: Option<String>,
+    public_ip: Option<IpAddr>,
     web_dir: Option<PathBuf>,
     demo: Option<bool>,
     secure_cookies: Option<bool>,
@@ -60,6 +69,8 @@ pub struct Config {
     pub http_addr: SocketAddr,
     pub sip_addr: SocketAddr,
     pub rtp_ports: PortRange,
+    pub sip_realm: String,
+    pub public_ip: Option<IpAddr>,
     pub web_dir: PathBuf,
     pub demo: bool,
     pub secure_cookies: bool,
@@ -91,6 +102,11 @@ impl Config {
                 .or(file.sip_addr)
                 .unwrap_or(([127, 0, 0, 1], 5060).into()),
             rtp_ports: args.rtp_ports.or(file.rtp_ports).unwrap_or_default(),
+            sip_realm: args
+                .sip_realm
+                .or(file.sip_realm)
+                .unwrap_or_else(|| "tsunagu".into()),
+            public_ip: args.public_ip.or(file.public_ip),
             web_dir: args
                 .web_dir
                 .or(file.web_dir)

@@ -29,14 +29,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
 }
 
 fn init_logging(format: &str) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info,rsipstack=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if format == "json" {
         builder.json().init();
@@ -50,7 +50,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging(&cli.log_format);
     match cli.command {
-        Command::Serve(args) => serve(Config::resolve(args)?).await,
+        Command::Serve(args) => serve(Config::resolve(*args)?).await,
         Command::Openapi => {
             println!(
                 "{}",
@@ -90,6 +90,30 @@ async fn serve(config: Config) -> Result<()> {
             tracing::info!("created administrator `admin` with the password from TSUNAGU_ADMIN_PASSWORD");
         }
     }
+    // A restart closes calls that were in flight: nothing vanishes from history.
+    {
+        let mut tx = store.begin().await?;
+        let closed = store::calls::close_interrupted(&mut tx, api::now_ms()).await?;
+        tx.commit().await?;
+        if closed > 0 {
+            tracing::warn!(
+                calls = closed,
+                "closed calls interrupted by the previous shutdown"
+            );
+        }
+    }
+    let sip = sip::SipServer::start(
+        sip::SipConfig {
+            listen: config.sip_addr,
+            realm: config.sip_realm.clone(),
+            public_ip: config.public_ip,
+            rtp_ports: config.rtp_ports,
+            rtp_idle_timeout: Duration::from_secs(60),
+        },
+        store.clone(),
+    )
+    .await
+    .context("starting SIP")?;
     if !config.web_dir.join("index.html").exists() {
         tracing::warn!(dir = %config.web_dir.display(), "web app not built: run `npm --prefix web run build`");
     }
@@ -115,6 +139,7 @@ async fn serve(config: Config) -> Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("HTTP server")?;
+    sip.shutdown().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -1,0 +1,726 @@
+//! One call through the back-to-back user agent: the caller's leg (answered by us), the legs we
+//! place towards phones, and the media relay between the caller and whoever answers. The
+//! decisions are made by `engine::call::Call`; this task carries them out on the wire.
+
+use crate::msg;
+use crate::routing::{self, Target};
+use crate::server::{self, Auth, DialogRoute, Shared};
+use engine::call::{Call, Command, EndCause};
+use media::relay::{spawn_relay, LegMedia, RelayConfig, RelayEvent, RelayHandle};
+use media::sdp::Sdp;
+use media::RtpEndpoint;
+use rsipstack::sip::{Request, Response, SipMessage};
+use rsipstack::transaction::transaction::{Transaction, TransactionEventSender};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use store::calls::{self, NewCall};
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LegRef {
+    Caller,
+    Callee(usize),
+}
+
+pub(crate) enum CallEvent {
+    /// CANCEL from the caller before our final response.
+    CallerCancel,
+    /// A BYE or re-INVITE in one of the call's dialogs.
+    InDialog {
+        leg: LegRef,
+        tx: Box<Transaction>,
+    },
+    LegRinging(usize),
+    LegAnswered {
+        leg: usize,
+        dialog: LegDialog,
+    },
+    LegFailed {
+        leg: usize,
+        status: u16,
+    },
+    Media(RelayEvent),
+}
+
+/// What the call needs of a callee's 2xx (the leg task keeps the rest for its BYE).
+pub(crate) struct LegDialog {
+    pub sdp: Option<Sdp>,
+}
+
+enum LegControl {
+    Cancel,
+    Bye,
+}
+
+fn reply(tx: &TransactionEventSender, req: &Request, status: u16, reason: &str, tag: &str) {
+    Shared::respond(tx, msg::response(req, status, reason, Some(tag), &[], None));
+}
+
+pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
+    let req = tx.original.clone();
+    let tag = msg::token();
+    if tx.send_trying().await.is_err() {
+        return;
+    }
+    let (Some(source), Some(call_id)) = (msg::source_addr(&req), msg::call_id(&req)) else {
+        let resp = msg::response(&req, 400, "Bad Request", Some(&tag), &[], None);
+        server::respond(&mut tx, resp).await.ok();
+        return;
+    };
+    let offer = match Sdp::parse(&String::from_utf8_lossy(req.body())) {
+        Ok(sdp) if sdp.audio_addr().is_some() => sdp,
+        _ => {
+            // Offerless INVITEs and non-audio sessions are not supported by the relay.
+            let resp = msg::response(
+                &req,
+                488,
+                "Not Acceptable Here: an audio SDP offer is required",
+                Some(&tag),
+                &[],
+                None,
+            );
+            server::respond(&mut tx, resp).await.ok();
+            return;
+        }
+    };
+    let caller = msg::from_user(&req).unwrap_or_else(|| "anonymous".into());
+    let dialed = msg::uri_user(&req.uri.to_string()).unwrap_or_default();
+    // A carrier calls our numbers; anything else must come from a registered phone. (On one
+    // host both share an address, so the dialled number decides.)
+    let from_trunk = match routing::is_trunk_source(&shared, source.ip()).await {
+        Ok(t) => t && routing::is_our_number(&shared, &dialed).await,
+        Err(()) => {
+            let resp = msg::response(&req, 500, "Server Internal Error", Some(&tag), &[], None);
+            server::respond(&mut tx, resp).await.ok();
+            return;
+        }
+    };
+    let routed = if from_trunk {
+        routing::inbound(&shared, &caller, &dialed).await
+    } else {
+        let terminal = match server::authenticate(&shared, &mut tx, true).await {
+            Ok(Auth::Ok(t)) => t,
+            _ => return,
+        };
+        routing::from_terminal(&shared, &terminal, &dialed).await
+    };
+    let mut routed = match routed {
+        Ok(r) => r,
+        Err(refusal) => {
+            if let Some(r) = &refusal.record {
+                record_refused(&shared, &call_id, r).await;
+            }
+            let resp = msg::response(&req, refusal.status, &refusal.reason, Some(&tag), &[], None);
+            server::respond(&mut tx, resp).await.ok();
+            return;
+        }
+    };
+
+    // Media: one endpoint faces the caller, one faces whichever phone answers.
+    let (caller_media, callee_media) =
+        match (shared.rtp.allocate().await, shared.rtp.allocate().await) {
+            (Ok(a), Ok(b)) => (a, b),
+            _ => {
+                tracing::warn!("RTP ports exhausted; refusing a call");
+                let resp = msg::response(
+                    &req,
+                    503,
+                    "Service Unavailable: no media ports",
+                    Some(&tag),
+                    &[],
+                    None,
+                );
+                server::respond(&mut tx, resp).await.ok();
+                return;
+            }
+        };
+
+    let started_at = shared.wall_ms();
+    let record = NewCall {
+        call_uuid: &call_id,
+        direction: routed.direction,
+        started_at,
+        remote_party: &routed.remote_party,
+        number_id: routed.number_id,
+        number: routed.number.as_deref(),
+        agent_id: routed.agent_id,
+        group_id: routed.group_id,
+    };
+    if let Err(e) = record_start(&shared, &record).await {
+        tracing::error!(error = %e, "cannot record call start; refusing the call");
+        let resp = msg::response(&req, 500, "Server Internal Error", Some(&tag), &[], None);
+        server::respond(&mut tx, resp).await.ok();
+        return;
+    }
+
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    shared.route_dialog(
+        &call_id,
+        DialogRoute {
+            call: events_tx.clone(),
+            leg: LegRef::Caller,
+        },
+    );
+    let responder = tx.tu_sender.clone();
+    // The caller's INVITE transaction keeps running: it retransmits our responses and brings
+    // CANCEL and ACK.
+    let cancel_events = events_tx.clone();
+    tokio::spawn(async move {
+        while let Some(m) = tx.receive().await {
+            if let SipMessage::Request(r) = m {
+                if r.method == rsipstack::sip::Method::Cancel {
+                    cancel_events.send(CallEvent::CallerCancel).ok();
+                }
+            }
+        }
+    });
+
+    let call = CallTask {
+        shared: shared.clone(),
+        req,
+        tag,
+        call_id,
+        source,
+        responder,
+        engine: Call::new(shared.now_ms(), routed.targets.len(), routed.ring_ms),
+        targets: routed.targets,
+        legs: Vec::new(),
+        offer,
+        caller_rtp: caller_media.rtp_addr(),
+        callee_rtp: callee_media.rtp_addr(),
+        caller_media: Some(caller_media),
+        callee_media: Some(callee_media),
+        relay: None,
+        events_tx,
+        caller_cseq: 0,
+        inbound: routed.direction == store::calls::Direction::Inbound,
+        _channel: routed.channel.take(),
+    };
+    call.run(events_rx).await;
+}
+
+async fn record_refused(shared: &Shared, call_id: &str, r: &routing::RefusedCall) {
+    let now = shared.wall_ms();
+    let c = NewCall {
+        call_uuid: call_id,
+        direction: r.direction,
+        started_at: now,
+        remote_party: &r.remote_party,
+        number_id: r.number_id,
+        number: r.number.as_deref(),
+        agent_id: r.agent_id,
+        group_id: None,
+    };
+    if let Ok(mut t) = shared.store.begin().await {
+        if calls::start(&mut t, &c).await.is_ok()
+            && calls::ended(&mut t, call_id, now, r.cause).await.is_ok()
+        {
+            t.commit().await.ok();
+        }
+    }
+}
+
+async fn record_start(shared: &Shared, c: &NewCall<'_>) -> Result<(), store::StoreError> {
+    let mut tx = shared.store.begin().await?;
+    calls::start(&mut tx, c).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+struct LegHandle {
+    control: mpsc::UnboundedSender<LegControl>,
+    call_id: String,
+    agent_id: Option<i64>,
+    answer: Option<Sdp>,
+}
+
+struct CallTask {
+    shared: Arc<Shared>,
+    req: Request,
+    tag: String,
+    call_id: String,
+    source: SocketAddr,
+    responder: TransactionEventSender,
+    engine: Call,
+    targets: Vec<Target>,
+    legs: Vec<LegHandle>,
+    offer: Sdp,
+    caller_media: Option<RtpEndpoint>,
+    callee_media: Option<RtpEndpoint>,
+    /// Our media addresses, kept after the endpoints move into the relay (re-INVITEs).
+    caller_rtp: SocketAddr,
+    callee_rtp: SocketAddr,
+    relay: Option<RelayHandle>,
+    events_tx: mpsc::UnboundedSender<CallEvent>,
+    caller_cseq: u32,
+    inbound: bool,
+    _channel: Option<routing::ChannelGuard>,
+}
+
+impl CallTask {
+    async fn run(mut self, mut events: mpsc::UnboundedReceiver<CallEvent>) {
+        loop {
+            self.execute().await;
+            if self.engine.is_ended() {
+                break;
+            }
+            let timeout = self.engine.poll_timeout();
+            let sleep = async {
+                match timeout {
+                    Some(at) => {
+                        let now = self.shared.now_ms();
+                        tokio::time::sleep(std::time::Duration::from_millis(at.saturating_sub(now)))
+                            .await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(ev) => self.handle(ev).await,
+                    None => break,
+                },
+                _ = sleep => self.engine.handle_timeout(self.shared.now_ms()),
+            }
+        }
+        // Let late messages of the dialogs reach us for a moment (a BYE crossing ours gets 200).
+        self.shared.forget_dialog(&self.call_id);
+        for leg in &self.legs {
+            self.shared.forget_dialog(&leg.call_id);
+        }
+        // Drain what is still queued so that transactions handed to us get an answer.
+        while let Ok(ev) = events.try_recv() {
+            if let CallEvent::InDialog { mut tx, .. } = ev {
+                let resp = msg::response(
+                    &tx.original,
+                    481,
+                    "Call/Transaction Does Not Exist",
+                    None,
+                    &[],
+                    None,
+                );
+                server::respond(&mut tx, resp).await.ok();
+            }
+        }
+    }
+
+    async fn handle(&mut self, ev: CallEvent) {
+        let now = self.shared.now_ms();
+        match ev {
+            CallEvent::CallerCancel => {
+                // The stack answered the CANCEL itself; the INVITE gets 487 with our tag.
+                reply(
+                    &self.responder,
+                    &self.req,
+                    487,
+                    "Request Terminated",
+                    &self.tag,
+                );
+                self.engine.handle_caller_hangup(now);
+            }
+            CallEvent::LegRinging(leg) => self.engine.handle_leg_ringing(now, leg),
+            CallEvent::LegAnswered { leg, dialog } => {
+                if let Some(l) = self.legs.get_mut(leg) {
+                    l.answer = dialog.sdp;
+                }
+                self.engine.handle_leg_answered(now, leg);
+            }
+            CallEvent::LegFailed { leg, status } => self.engine.handle_leg_failed(now, leg, status),
+            CallEvent::Media(RelayEvent::Idle) => {
+                tracing::info!(call = %self.call_id, "no RTP for too long; ending the call");
+                self.engine.handle_media_timeout(now);
+            }
+            CallEvent::Media(RelayEvent::Dtmf { leg, digit }) => self.record_dtmf(leg, digit).await,
+            CallEvent::Media(_) => {}
+            CallEvent::InDialog { leg, mut tx } => {
+                let is_bye = tx.original.method == rsipstack::sip::Method::Bye;
+                if is_bye {
+                    let resp = msg::response(&tx.original, 200, "OK", None, &[], None);
+                    server::respond(&mut tx, resp).await.ok();
+                    match leg {
+                        LegRef::Caller => self.engine.handle_caller_hangup(now),
+                        LegRef::Callee(l) => self.engine.handle_leg_hangup(now, l),
+                    }
+                } else {
+                    // A re-INVITE (session refresh or hold): answer with the same media
+                    // address; the relay keeps forwarding whatever flows.
+                    self.answer_reinvite(leg, &mut tx).await;
+                }
+            }
+        }
+    }
+
+    async fn answer_reinvite(&mut self, leg: LegRef, tx: &mut Transaction) {
+        let ours = match leg {
+            LegRef::Caller => self.caller_rtp,
+            LegRef::Callee(_) => self.callee_rtp,
+        };
+        let sdp = Sdp::parse(&String::from_utf8_lossy(tx.original.body()));
+        let (addr, Ok(mut sdp)) = (ours, sdp) else {
+            let resp = msg::response(&tx.original, 488, "Not Acceptable Here", None, &[], None);
+            server::respond(tx, resp).await.ok();
+            return;
+        };
+        if let (Some(relay), Some(remote)) = (&self.relay, sdp.audio_addr()) {
+            relay.set_remote(if leg == LegRef::Caller { 0 } else { 1 }, Some(remote));
+        }
+        // Mirror the peer's direction so hold (sendonly) is answered recvonly.
+        let dir = match sdp.direction() {
+            media::sdp::Direction::SendOnly => media::sdp::Direction::RecvOnly,
+            media::sdp::Direction::RecvOnly => media::sdp::Direction::SendOnly,
+            d => d,
+        };
+        sdp.set_direction(dir);
+        sdp.rewrite_audio(addr);
+        let body = sdp.to_string();
+        let contact = format!("<sip:tsunagu@{}>", self.shared.contact_addr);
+        let resp = msg::response(
+            &tx.original,
+            200,
+            "OK",
+            None,
+            &[("Contact", contact)],
+            Some(("application/sdp", body.as_bytes())),
+        );
+        server::respond(tx, resp).await.ok();
+    }
+
+    async fn record_dtmf(&self, leg: usize, digit: char) {
+        let Ok(mut conn) = self.shared.store.conn().await else {
+            return;
+        };
+        let e = store::events::NewEvent {
+            at: self.shared.wall_ms(),
+            kind: "call.dtmf",
+            call_id: Some(&self.call_id),
+            agent_id: None,
+            group_id: None,
+            data: serde_json::json!({"digit": digit.to_string(), "from": if leg == 0 { "caller" } else { "callee" }}),
+        };
+        store::events::append(&mut conn, &e).await.ok();
+    }
+
+    /// Carries out what the engine decided.
+    async fn execute(&mut self) {
+        while let Some(cmd) = self.engine.poll_command() {
+            match cmd {
+                Command::Ring { leg, target } => self.ring(leg, target),
+                Command::RingingToCaller => {
+                    reply(&self.responder, &self.req, 180, "Ringing", &self.tag)
+                }
+                Command::Cancel { leg } | Command::HangupLeg { leg } => {
+                    let ctl = if matches!(cmd, Command::Cancel { .. }) {
+                        LegControl::Cancel
+                    } else {
+                        LegControl::Bye
+                    };
+                    if let Some(l) = self.legs.get(leg) {
+                        l.control.send(ctl).ok();
+                    }
+                }
+                Command::Connect { leg } => self.connect(leg).await,
+                Command::HangupCaller => self.bye_caller(),
+                Command::RejectCaller { status } => {
+                    let reason = match status {
+                        486 => "Busy Here",
+                        480 => "Temporarily Unavailable",
+                        _ => "Service Unavailable",
+                    };
+                    reply(&self.responder, &self.req, status, reason, &self.tag);
+                }
+                Command::Ended { cause, .. } => {
+                    if let Some(relay) = self.relay.take() {
+                        self.record_media(relay.stats()).await;
+                    }
+                    self.record_end(cause).await;
+                }
+            }
+        }
+    }
+
+    fn ring(&mut self, leg: usize, target: usize) {
+        let Some(t) = self.targets.get(target) else {
+            return;
+        };
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let leg_call_id = format!("{}@tsunagu", msg::token());
+        let mut offer = self.offer.clone();
+        if let Some(m) = &self.callee_media {
+            offer.rewrite_audio(m.rtp_addr());
+        }
+        self.shared.route_dialog(
+            &leg_call_id,
+            DialogRoute {
+                call: self.events_tx.clone(),
+                leg: LegRef::Callee(leg),
+            },
+        );
+        self.legs.push(LegHandle {
+            control,
+            call_id: leg_call_id.clone(),
+            agent_id: t.agent_id,
+            answer: None,
+        });
+        tokio::spawn(run_leg(
+            self.shared.clone(),
+            leg,
+            t.clone(),
+            leg_call_id,
+            offer.to_string(),
+            self.events_tx.clone(),
+            control_rx,
+        ));
+    }
+
+    async fn connect(&mut self, leg: usize) {
+        let answer = self.legs.get_mut(leg).and_then(|l| l.answer.take());
+        let (Some(mut answer), Some(caller_media), Some(callee_media)) =
+            (answer, self.caller_media.take(), self.callee_media.take())
+        else {
+            // A 2xx without a usable answer: nothing can flow, so end both sides.
+            tracing::warn!(call = %self.call_id, "answer without SDP; ending the call");
+            reply(
+                &self.responder,
+                &self.req,
+                500,
+                "Server Internal Error",
+                &self.tag,
+            );
+            self.engine.handle_leg_hangup(self.shared.now_ms(), leg);
+            return;
+        };
+        let callee_remote = answer.audio_addr();
+        let callee_te = answer.telephone_event_pt();
+        answer.rewrite_audio(caller_media.rtp_addr());
+        let a = LegMedia {
+            remote: self.offer.audio_addr(),
+            telephone_event_pt: self.offer.telephone_event_pt(),
+            endpoint: caller_media,
+        };
+        let b = LegMedia {
+            remote: callee_remote,
+            telephone_event_pt: callee_te,
+            endpoint: callee_media,
+        };
+        let (media_tx, mut media_rx) = mpsc::unbounded_channel();
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            while let Some(e) = media_rx.recv().await {
+                if events.send(CallEvent::Media(e)).is_err() {
+                    break;
+                }
+            }
+        });
+        self.relay = Some(spawn_relay(
+            a,
+            b,
+            RelayConfig {
+                idle_timeout: self.shared.cfg.rtp_idle_timeout,
+            },
+            media_tx,
+        ));
+        let body = answer.to_string();
+        let contact = format!("<sip:tsunagu@{}>", self.shared.contact_addr);
+        let resp = msg::response(
+            &self.req,
+            200,
+            "OK",
+            Some(&self.tag),
+            &[("Contact", contact), ("Allow", msg::ALLOW.into())],
+            Some(("application/sdp", body.as_bytes())),
+        );
+        Shared::respond(&self.responder, resp);
+        // Inbound calls belong to whoever answered; outbound and internal ones to the caller.
+        let agent = self
+            .legs
+            .get(leg)
+            .and_then(|l| l.agent_id)
+            .filter(|_| self.inbound);
+        if let Ok(mut t) = self.shared.store.begin().await {
+            if calls::answered(&mut t, &self.call_id, self.shared.wall_ms(), agent)
+                .await
+                .is_ok()
+            {
+                t.commit().await.ok();
+            }
+        }
+    }
+
+    /// BYE towards the caller: our side of their dialog is the To of their INVITE.
+    fn bye_caller(&mut self) {
+        self.caller_cseq += 1;
+        let (Some(from), Some(to)) = (msg::header(&self.req, "To"), msg::header(&self.req, "From"))
+        else {
+            return;
+        };
+        let target = msg::header(&self.req, "Contact")
+            .map(|c| msg::addr_uri(&c))
+            .unwrap_or_else(|| format!("sip:{}", self.source));
+        let text = format!(
+            "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {from};tag={}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\nContent-Length: 0\r\n\r\n",
+            self.shared.contact_addr,
+            msg::token(),
+            self.tag,
+            self.call_id,
+            self.caller_cseq + 100,
+        );
+        if let Ok(req) = Request::try_from(text) {
+            server::send_request(&self.shared, req, self.source);
+        }
+    }
+
+    /// What the relay carried, per direction: proof that audio flowed both ways.
+    async fn record_media(&self, stats: media::relay::RelayStats) {
+        let Ok(mut conn) = self.shared.store.conn().await else {
+            return;
+        };
+        let [to_callee, to_caller] = stats.forwarded;
+        let e = store::events::NewEvent {
+            at: self.shared.wall_ms(),
+            kind: "call.media",
+            call_id: Some(&self.call_id),
+            agent_id: None,
+            group_id: None,
+            data: serde_json::json!({
+                "caller_to_callee_packets": to_callee.rtp_packets,
+                "callee_to_caller_packets": to_caller.rtp_packets,
+                "caller_to_callee_bytes": to_callee.rtp_bytes,
+                "callee_to_caller_bytes": to_caller.rtp_bytes,
+                "garbage": stats.garbage,
+            }),
+        };
+        store::events::append(&mut conn, &e).await.ok();
+    }
+
+    async fn record_end(&self, cause: EndCause) {
+        if let Ok(mut t) = self.shared.store.begin().await {
+            if calls::ended(&mut t, &self.call_id, self.shared.wall_ms(), cause.as_str())
+                .await
+                .is_ok()
+            {
+                t.commit().await.ok();
+            }
+        }
+        tracing::info!(call = %self.call_id, cause = cause.as_str(), "call ended");
+    }
+}
+
+/// One outgoing INVITE (to a registered phone or a trunk), and afterwards its dialog until BYE.
+async fn run_leg(
+    shared: Arc<Shared>,
+    leg: usize,
+    target: Target,
+    call_id: String,
+    offer: String,
+    events: mpsc::UnboundedSender<CallEvent>,
+    mut control: mpsc::UnboundedReceiver<LegControl>,
+) {
+    let local = shared.contact_addr;
+    let from_tag = msg::token();
+    let branch = format!("z9hG4bK{}", msg::token());
+    let from = format!("{};tag={from_tag}", target.from);
+    let extra: String = target
+        .headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let invite_text = format!(
+        "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:tsunagu@{local}>\r\n{extra}Allow: {}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
+        msg::ALLOW,
+        offer.len(),
+        uri = target.uri,
+    );
+    let failed = |status| {
+        events.send(CallEvent::LegFailed { leg, status }).ok();
+    };
+    let Ok(invite) = Request::try_from(invite_text) else {
+        failed(500);
+        return;
+    };
+    let Ok(key) = rsipstack::transaction::key::TransactionKey::from_request(
+        &invite,
+        rsipstack::transaction::key::TransactionRole::Client,
+    ) else {
+        failed(500);
+        return;
+    };
+    let mut tx = Transaction::new_client(key, invite.clone(), shared.endpoint.clone(), None);
+    let dest = target.dest;
+    tx.destination = Some(server::sip_addr(dest));
+    if tx.send().await.is_err() {
+        failed(503);
+        return;
+    }
+    let mut cancelled = false;
+    let ok: Response = loop {
+        tokio::select! {
+            m = tx.receive() => match m {
+                Some(SipMessage::Response(r)) => {
+                    let code = r.status_code.code();
+                    if code < 200 {
+                        if code == 180 || code == 183 {
+                            events.send(CallEvent::LegRinging(leg)).ok();
+                        }
+                    } else if code < 300 {
+                        tx.send_ack(None).await.ok();
+                        let dialog = LegDialog { sdp: Sdp::parse(&String::from_utf8_lossy(r.body())).ok() };
+                        events.send(CallEvent::LegAnswered { leg, dialog }).ok();
+                        break r;
+                    } else {
+                        failed(if cancelled { 487 } else { code });
+                        return;
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    // Timer B: the phone never answered the INVITE at all.
+                    failed(408);
+                    return;
+                }
+            },
+            ctl = control.recv() => match ctl {
+                Some(LegControl::Cancel) if !cancelled => {
+                    cancelled = true;
+                    let cancel = cancel_of(&invite);
+                    if let Some(c) = cancel {
+                        tx.send_cancel(c).await.ok();
+                    }
+                }
+                Some(_) => {}
+                None => return,
+            },
+        }
+    };
+    // Answered: wait for our own decision to hang up (a BYE from the phone goes to the call).
+    while let Some(ctl) = control.recv().await {
+        if matches!(ctl, LegControl::Bye | LegControl::Cancel) {
+            let remote_to = msg::header(&ok, "To").unwrap_or_default();
+            let target = msg::header(&ok, "Contact")
+                .map(|c| msg::addr_uri(&c))
+                .unwrap_or_else(|| target.uri.clone());
+            let text = format!(
+                "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {remote_to}\r\nCall-ID: {call_id}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+                msg::token()
+            );
+            if let Ok(bye) = Request::try_from(text) {
+                server::send_request(&shared, bye, dest);
+            }
+            break;
+        }
+    }
+}
+
+/// The CANCEL for an INVITE we sent: same Request-URI, Call-ID, From, To, top Via and CSeq
+/// number (RFC 3261 §9.1).
+fn cancel_of(invite: &Request) -> Option<Request> {
+    let via = msg::header(invite, "Via")?;
+    let (n, _) = msg::cseq(invite)?;
+    let text = format!(
+        "CANCEL {} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {n} CANCEL\r\nContent-Length: 0\r\n\r\n",
+        invite.uri,
+        msg::header(invite, "From")?,
+        msg::header(invite, "To")?,
+        msg::call_id(invite)?,
+    );
+    Request::try_from(text).ok()
+}

@@ -1,0 +1,1115 @@
+//! SIP digest authentication (RFC 2617, RFC 7616, RFC 8760), done by us because the stack's
+//! own check is defective (`nc` kept as a decimal `u8`, plain `==` comparison; see
+//! `shared/notes/rsipstack.md`).
+//!
+//! Sans-IO: strings in, verdicts out, time injected as [`Instant`].
+//!
+//! Nonces are stateless-verifiable: `base64url(issue_ms ‖ seq ‖ HMAC-SHA256(secret, realm ‖
+//! issue_ms ‖ seq)[..16])`, where `issue_ms` counts milliseconds from the first time this
+//! [`DigestAuth`] saw the clock and `seq` is a per-instance counter (so two challenges in the
+//! same millisecond still get different nonces, and each client has its own `nc` sequence).
+//! Only nonces that have been *used* with `qop=auth` are remembered, in a bounded map
+//! `nonce → last nc`, pruned as nonces expire.
+//!
+//! Give every process start a fresh random `secret`: nonces from a previous run are then
+//! "unknown" and answered with [`Verdict::Stale`] (the client retries at once with the new
+//! nonce, without asking its user for a password).
+//!
+//! What the caller still checks: that `credentials.uri` is the Request-URI of the request
+//! (RFC 3261 §22.4 leaves the strictness to the server), and that `credentials.username` is the
+//! account whose password it passes to [`DigestAuth::verify`].
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use md5::Md5;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Longest Authorization header value we parse (real ones are a few hundred bytes).
+pub const MAX_HEADER_LEN: usize = 4096;
+/// Default bound of the `nonce → last nc` map (see [`DigestAuth::with_max_tracked_nonces`]).
+pub const DEFAULT_MAX_TRACKED_NONCES: usize = 65_536;
+
+const NONCE_MAC_LEN: usize = 16;
+const NONCE_RAW_LEN: usize = 8 + 8 + NONCE_MAC_LEN;
+const NONCE_DOMAIN: &[u8] = b"tsunagu-sip-nonce-v1";
+
+/// Digest hash algorithm (the `-sess` variants are not offered and not accepted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    Md5,
+    Sha256,
+}
+
+impl Algorithm {
+    /// The token used in the `algorithm=` parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha256 => "SHA-256",
+        }
+    }
+
+    /// Parse an `algorithm=` token (case-insensitive).
+    pub fn from_token(token: &str) -> Option<Self> {
+        if token.eq_ignore_ascii_case("MD5") {
+            Some(Algorithm::Md5)
+        } else if token.eq_ignore_ascii_case("SHA-256") {
+            Some(Algorithm::Sha256)
+        } else {
+            None
+        }
+    }
+
+    fn hash_hex(self, data: &[u8]) -> String {
+        match self {
+            Algorithm::Md5 => hex(&Md5::digest(data)),
+            Algorithm::Sha256 => hex(&Sha256::digest(data)),
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an Authorization / Proxy-Authorization header value could not be parsed.
+/// The server answers these with 400 (or simply a fresh 401/407 challenge).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    #[error("authorization header too long ({0} bytes)")]
+    TooLong(usize),
+    #[error("authorization scheme is not Digest")]
+    NotDigest,
+    #[error("malformed digest parameters: {0}")]
+    Syntax(&'static str),
+    #[error("duplicate digest parameter `{0}`")]
+    DuplicateParam(String),
+    #[error("missing or empty digest parameter `{0}`")]
+    MissingParam(&'static str),
+    #[error("unsupported digest algorithm `{0}`")]
+    UnsupportedAlgorithm(String),
+    #[error("nc must be 8 hexadecimal digits, got `{0}`")]
+    BadNonceCount(String),
+}
+
+/// Parsed digest credentials (the parameters of an Authorization header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub realm: String,
+    pub nonce: String,
+    pub uri: String,
+    pub response: String,
+    pub algorithm: Algorithm,
+    pub qop: Option<String>,
+    pub nc: Option<String>,
+    pub cnonce: Option<String>,
+    pub opaque: Option<String>,
+}
+
+/// Result of [`DigestAuth::verify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Authenticated.
+    Ok,
+    /// The digest is right for the nonce the client used, but that nonce is expired or not one
+    /// of ours (e.g. issued before a restart): re-challenge with `stale=true`.
+    Stale,
+    /// Bad response (wrong password), wrong realm, replayed or non-increasing `nc`,
+    /// unsupported qop: re-challenge normally and count an authentication failure.
+    Wrong,
+}
+
+/// Digest authentication for one realm: issues challenges and verifies credentials.
+#[derive(Debug)]
+pub struct DigestAuth {
+    realm: String,
+    secret: [u8; 32],
+    nonce_ttl: Duration,
+    /// The origin of nonce timestamps, fixed at the first call that sees the clock.
+    epoch: Option<Instant>,
+    /// Sequence number of the next nonce.
+    next_seq: u64,
+    /// Nonces used with qop=auth → last accepted nc, ordered by issue time.
+    nonce_counts: BTreeMap<NonceKey, u32>,
+    max_tracked: usize,
+    /// Highest key ever evicted from `nonce_counts` for lack of room: nonces at or below it that
+    /// are not tracked any more are answered Stale instead of risking an nc replay.
+    evicted_up_to: Option<NonceKey>,
+}
+
+/// (issue time in ms since epoch, sequence number): unique per issued nonce and ordered by age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct NonceKey {
+    issued_ms: u64,
+    seq: u64,
+}
+
+impl DigestAuth {
+    /// `secret` keys the nonce MAC (use 32 random bytes per process start); `nonce_ttl` is how
+    /// long a nonce is accepted after it was issued (e.g. 5 minutes).
+    pub fn new(realm: &str, secret: [u8; 32], nonce_ttl: Duration) -> Self {
+        Self {
+            realm: realm.to_owned(),
+            secret,
+            nonce_ttl,
+            epoch: None,
+            next_seq: 0,
+            nonce_counts: BTreeMap::new(),
+            max_tracked: DEFAULT_MAX_TRACKED_NONCES,
+            evicted_up_to: None,
+        }
+    }
+
+    /// Bound the `nonce → last nc` map (default [`DEFAULT_MAX_TRACKED_NONCES`], minimum 1).
+    /// When it is full the oldest nonce is forgotten, and later uses of it get [`Verdict::Stale`].
+    pub fn with_max_tracked_nonces(mut self, max: usize) -> Self {
+        self.max_tracked = max.max(1);
+        self
+    }
+
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// Number of nonces currently tracked for nc replay protection.
+    pub fn tracked_nonces(&self) -> usize {
+        self.nonce_counts.len()
+    }
+
+    /// WWW-Authenticate / Proxy-Authenticate header values to send with a 401/407: one per
+    /// algorithm (SHA-256 first, then MD5), `qop="auth"`, a fresh nonce (shared by both), and
+    /// `stale=true` when asked.
+    pub fn challenges(&mut self, now: Instant, stale: bool) -> Vec<String> {
+        let now_ms = self.clock_ms(now);
+        self.prune(now_ms);
+        let nonce = self.issue_nonce(now_ms);
+        [Algorithm::Sha256, Algorithm::Md5]
+            .into_iter()
+            .map(|algorithm| {
+                let mut value = format!(
+                    "Digest realm=\"{}\", nonce=\"{}\", algorithm={}, qop=\"auth\"",
+                    quote_escape(&self.realm),
+                    nonce,
+                    algorithm
+                );
+                if stale {
+                    value.push_str(", stale=true");
+                }
+                value
+            })
+            .collect()
+    }
+
+    /// Parse an Authorization / Proxy-Authorization header value: `Digest` followed by
+    /// parameters, quoted or not, in any order, with commas and `\`-escapes inside quotes.
+    /// Unknown parameters are ignored; duplicates are an error.
+    pub fn parse_credentials(header_value: &str) -> Result<Credentials, DigestError> {
+        if header_value.len() > MAX_HEADER_LEN {
+            return Err(DigestError::TooLong(header_value.len()));
+        }
+        let value = header_value.trim();
+        let (scheme, rest) = match value.find(|c: char| c.is_ascii_whitespace()) {
+            Some(i) => (&value[..i], &value[i..]),
+            None => (value, ""),
+        };
+        if !scheme.eq_ignore_ascii_case("Digest") {
+            return Err(DigestError::NotDigest);
+        }
+        let params = parse_params(rest)?;
+
+        let mut username = None;
+        let mut realm = None;
+        let mut nonce = None;
+        let mut uri = None;
+        let mut response = None;
+        let mut algorithm = None;
+        let mut qop = None;
+        let mut nc = None;
+        let mut cnonce = None;
+        let mut opaque = None;
+        for (name, value) in params {
+            let slot = match name.as_str() {
+                "username" => &mut username,
+                "realm" => &mut realm,
+                "nonce" => &mut nonce,
+                "uri" => &mut uri,
+                "response" => &mut response,
+                "algorithm" => &mut algorithm,
+                "qop" => &mut qop,
+                "nc" => &mut nc,
+                "cnonce" => &mut cnonce,
+                "opaque" => &mut opaque,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(DigestError::DuplicateParam(name));
+            }
+            *slot = Some(value);
+        }
+
+        fn required(v: Option<String>, name: &'static str) -> Result<String, DigestError> {
+            match v {
+                Some(v) if !v.is_empty() => Ok(v),
+                _ => Err(DigestError::MissingParam(name)),
+            }
+        }
+        let algorithm = match algorithm {
+            None => Algorithm::Md5,
+            Some(token) => {
+                Algorithm::from_token(&token).ok_or(DigestError::UnsupportedAlgorithm(token))?
+            }
+        };
+        let qop = qop.filter(|q| !q.is_empty());
+        if let Some(nc) = &nc {
+            if nc.len() != 8 || !nc.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(DigestError::BadNonceCount(nc.clone()));
+            }
+        }
+        let (nc, cnonce) = if qop.is_some() {
+            (Some(required(nc, "nc")?), Some(required(cnonce, "cnonce")?))
+        } else {
+            (nc, cnonce)
+        };
+        Ok(Credentials {
+            username: required(username, "username")?,
+            realm: realm.ok_or(DigestError::MissingParam("realm"))?,
+            nonce: required(nonce, "nonce")?,
+            uri: required(uri, "uri")?,
+            response: required(response, "response")?,
+            algorithm,
+            qop,
+            nc,
+            cnonce,
+            opaque,
+        })
+    }
+
+    /// Verify `creds` for a request with `method` against the plaintext `password` of
+    /// `creds.username`. On [`Verdict::Ok`] with qop the `nc` is remembered, so the same or a
+    /// lower `nc` for that nonce is refused from then on.
+    pub fn verify(
+        &mut self,
+        now: Instant,
+        method: &str,
+        creds: &Credentials,
+        password: &str,
+    ) -> Verdict {
+        let now_ms = self.clock_ms(now);
+        self.prune(now_ms);
+
+        if creds.realm != self.realm {
+            return Verdict::Wrong;
+        }
+        let nc = match &creds.qop {
+            None => None,
+            Some(qop) if qop.eq_ignore_ascii_case("auth") => {
+                match (creds.nc.as_deref().and_then(parse_nc), &creds.cnonce) {
+                    (Some(nc), Some(_)) if nc > 0 => Some(nc),
+                    _ => return Verdict::Wrong,
+                }
+            }
+            Some(_) => return Verdict::Wrong,
+        };
+        let Some(expected) = compute_response(creds, method, password) else {
+            return Verdict::Wrong;
+        };
+        let given = creds.response.to_ascii_lowercase();
+        if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+            return Verdict::Wrong;
+        }
+
+        // The client knows the password; now judge the nonce.
+        let Some(key) = self.decode_nonce(&creds.nonce) else {
+            return Verdict::Stale;
+        };
+        if !self.is_fresh(key, now_ms) {
+            return Verdict::Stale;
+        }
+        let Some(nc) = nc else {
+            // RFC 2069 client: no nonce count, nothing to track.
+            return Verdict::Ok;
+        };
+        match self.nonce_counts.get_mut(&key) {
+            Some(last) => {
+                if nc <= *last {
+                    return Verdict::Wrong;
+                }
+                *last = nc;
+            }
+            None => {
+                if self.evicted_up_to.is_some_and(|floor| key <= floor) {
+                    return Verdict::Stale;
+                }
+                while self.nonce_counts.len() >= self.max_tracked {
+                    match self.nonce_counts.pop_first() {
+                        Some((old, _)) => {
+                            self.evicted_up_to =
+                                Some(self.evicted_up_to.map_or(old, |f| f.max(old)))
+                        }
+                        None => break,
+                    }
+                }
+                self.nonce_counts.insert(key, nc);
+            }
+        }
+        Verdict::Ok
+    }
+
+    fn clock_ms(&mut self, now: Instant) -> u64 {
+        let epoch = *self.epoch.get_or_insert(now);
+        u64::try_from(now.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.nonce_ttl.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn is_fresh(&self, key: NonceKey, now_ms: u64) -> bool {
+        key.issued_ms <= now_ms && now_ms - key.issued_ms <= self.ttl_ms()
+    }
+
+    fn prune(&mut self, now_ms: u64) {
+        let ttl = self.ttl_ms();
+        while let Some((key, _)) = self.nonce_counts.first_key_value() {
+            if now_ms.saturating_sub(key.issued_ms) > ttl {
+                self.nonce_counts.pop_first();
+            } else {
+                break;
+            }
+        }
+        if self
+            .evicted_up_to
+            .is_some_and(|floor| now_ms.saturating_sub(floor.issued_ms) > ttl)
+        {
+            // Everything at or below the floor is expired anyway.
+            self.evicted_up_to = None;
+        }
+    }
+
+    fn nonce_mac(&self, issued_ms: u64, seq: u64) -> HmacSha256 {
+        let mut mac = match HmacSha256::new_from_slice(&self.secret) {
+            Ok(mac) => mac,
+            // HMAC accepts keys of any length; this arm is unreachable.
+            Err(_) => unreachable!("HMAC-SHA256 takes keys of any length"),
+        };
+        mac.update(NONCE_DOMAIN);
+        mac.update(&(self.realm.len() as u64).to_be_bytes());
+        mac.update(self.realm.as_bytes());
+        mac.update(&issued_ms.to_be_bytes());
+        mac.update(&seq.to_be_bytes());
+        mac
+    }
+
+    fn issue_nonce(&mut self, now_ms: u64) -> String {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let tag = self.nonce_mac(now_ms, seq).finalize().into_bytes();
+        let mut raw = [0u8; NONCE_RAW_LEN];
+        raw[..8].copy_from_slice(&now_ms.to_be_bytes());
+        raw[8..16].copy_from_slice(&seq.to_be_bytes());
+        raw[16..].copy_from_slice(&tag[..NONCE_MAC_LEN]);
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// The nonce's key if it is one of ours (MAC checks), whatever its age.
+    fn decode_nonce(&self, nonce: &str) -> Option<NonceKey> {
+        if nonce.len() > 64 {
+            return None;
+        }
+        let raw = URL_SAFE_NO_PAD.decode(nonce).ok()?;
+        if raw.len() != NONCE_RAW_LEN {
+            return None;
+        }
+        let issued_ms = u64::from_be_bytes(raw.get(..8)?.try_into().ok()?);
+        let seq = u64::from_be_bytes(raw.get(8..16)?.try_into().ok()?);
+        self.nonce_mac(issued_ms, seq)
+            .verify_truncated_left(raw.get(16..)?)
+            .ok()?;
+        Some(NonceKey { issued_ms, seq })
+    }
+}
+
+/// The `response` value that `creds` should carry for a request with `method` and `password`
+/// (lowercase hex): RFC 2617/7616 with `qop=auth`, RFC 2069 without qop. `creds.response` itself
+/// is ignored, so the client side (trunk registration, outgoing INVITE) can use this to fill it.
+/// `None` if qop is not `auth` or `nc`/`cnonce` are missing.
+pub fn compute_response(creds: &Credentials, method: &str, password: &str) -> Option<String> {
+    let alg = creds.algorithm;
+    let ha1 = alg.hash_hex(format!("{}:{}:{}", creds.username, creds.realm, password).as_bytes());
+    let ha2 = alg.hash_hex(format!("{}:{}", method, creds.uri).as_bytes());
+    let kd = match &creds.qop {
+        None => format!("{}:{}:{}", ha1, creds.nonce, ha2),
+        Some(qop) if qop.eq_ignore_ascii_case("auth") => format!(
+            "{}:{}:{}:{}:{}:{}",
+            ha1,
+            creds.nonce,
+            creds.nc.as_deref()?,
+            creds.cnonce.as_deref()?,
+            qop,
+            ha2
+        ),
+        Some(_) => return None,
+    };
+    Some(alg.hash_hex(kd.as_bytes()))
+}
+
+fn parse_nc(nc: &str) -> Option<u32> {
+    if nc.len() != 8 || !nc.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(nc, 16).ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn quote_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Parse `name=value` pairs separated by commas; values are tokens or quoted strings.
+/// Names are lowercased; quoted values are unescaped.
+pub(crate) fn parse_params(input: &str) -> Result<Vec<(String, String)>, DigestError> {
+    let mut params = Vec::new();
+    let mut chars = input.chars().peekable();
+    loop {
+        // Skip separators between parameters (empty list elements are allowed, RFC 7230 #rule).
+        while chars
+            .peek()
+            .is_some_and(|&c| c == ',' || c.is_ascii_whitespace())
+        {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut name = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c == ',' || c.is_ascii_whitespace() || c == '"' {
+                break;
+            }
+            name.push(c.to_ascii_lowercase());
+            chars.next();
+        }
+        if name.is_empty() {
+            return Err(DigestError::Syntax("expected a parameter name"));
+        }
+        while chars.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+            chars.next();
+        }
+        if chars.next() != Some('=') {
+            return Err(DigestError::Syntax("expected `=` after a parameter name"));
+        }
+        while chars.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            let mut closed = false;
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => {
+                        closed = true;
+                        break;
+                    }
+                    '\\' => match chars.next() {
+                        Some(escaped) => value.push(escaped),
+                        None => break,
+                    },
+                    _ => value.push(c),
+                }
+            }
+            if !closed {
+                return Err(DigestError::Syntax("unterminated quoted string"));
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' || c.is_ascii_whitespace() {
+                    break;
+                }
+                if c == '"' || c == '=' {
+                    return Err(DigestError::Syntax("unexpected character in a token"));
+                }
+                value.push(c);
+                chars.next();
+            }
+        }
+        while chars.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+            chars.next();
+        }
+        match chars.peek() {
+            None | Some(',') => {}
+            Some(_) => return Err(DigestError::Syntax("expected `,` between parameters")),
+        }
+        params.push((name, value));
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: [u8; 32] = [7; 32];
+    const TTL: Duration = Duration::from_secs(300);
+
+    fn auth() -> DigestAuth {
+        DigestAuth::new("tsunagu.example", SECRET, TTL)
+    }
+
+    fn challenge_param(challenge: &str, name: &str) -> String {
+        let rest = challenge.strip_prefix("Digest ").unwrap();
+        parse_params(rest)
+            .unwrap()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .unwrap()
+    }
+
+    /// What a client builds from a challenge, computed independently of `compute_response`.
+    fn client_creds(
+        alg: Algorithm,
+        user: &str,
+        realm: &str,
+        password: &str,
+        nonce: &str,
+        nc: Option<u32>,
+    ) -> Credentials {
+        let h = |s: String| alg.hash_hex(s.as_bytes());
+        let uri = "sip:tsunagu.example";
+        let ha1 = h(format!("{user}:{realm}:{password}"));
+        let ha2 = h(format!("REGISTER:{uri}"));
+        let (qop, nc, cnonce, response) = match nc {
+            Some(nc) => {
+                let nc = format!("{nc:08x}");
+                let r = h(format!("{ha1}:{nonce}:{nc}:0a4f113b:auth:{ha2}"));
+                (
+                    Some("auth".to_owned()),
+                    Some(nc),
+                    Some("0a4f113b".to_owned()),
+                    r,
+                )
+            }
+            None => (None, None, None, h(format!("{ha1}:{nonce}:{ha2}"))),
+        };
+        Credentials {
+            username: user.to_owned(),
+            realm: realm.to_owned(),
+            nonce: nonce.to_owned(),
+            uri: uri.to_owned(),
+            response,
+            algorithm: alg,
+            qop,
+            nc,
+            cnonce,
+            opaque: None,
+        }
+    }
+
+    #[test]
+    fn rfc2617_example_md5() {
+        let header = r#"Digest username="Mufasa",
+                 realm="testrealm@host.com",
+                 nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093",
+                 uri="/dir/index.html",
+                 qop=auth,
+                 nc=00000001,
+                 cnonce="0a4f113b",
+                 response="6629fae49393a05397450978507c4ef1",
+                 opaque="5ccc069c403ebaf9f0171e9517f40e41""#;
+        let creds = DigestAuth::parse_credentials(header).unwrap();
+        assert_eq!(creds.username, "Mufasa");
+        assert_eq!(creds.algorithm, Algorithm::Md5);
+        assert_eq!(creds.qop.as_deref(), Some("auth"));
+        assert_eq!(creds.nc.as_deref(), Some("00000001"));
+        assert_eq!(
+            creds.opaque.as_deref(),
+            Some("5ccc069c403ebaf9f0171e9517f40e41")
+        );
+        assert_eq!(
+            compute_response(&creds, "GET", "Circle Of Life").as_deref(),
+            Some("6629fae49393a05397450978507c4ef1")
+        );
+        // Through verify: the digest is right but the nonce is not ours → Stale, not Ok.
+        let mut a = DigestAuth::new("testrealm@host.com", SECRET, TTL);
+        let now = Instant::now();
+        assert_eq!(
+            a.verify(now, "GET", &creds, "Circle Of Life"),
+            Verdict::Stale
+        );
+        assert_eq!(
+            a.verify(now, "GET", &creds, "circle of life"),
+            Verdict::Wrong
+        );
+    }
+
+    #[test]
+    fn rfc7616_example_sha256_and_md5() {
+        let base = Credentials {
+            username: "Mufasa".into(),
+            realm: "http-auth@example.org".into(),
+            nonce: "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v".into(),
+            uri: "/dir/index.html".into(),
+            response: String::new(),
+            algorithm: Algorithm::Sha256,
+            qop: Some("auth".into()),
+            nc: Some("00000001".into()),
+            cnonce: Some("f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ".into()),
+            opaque: Some("FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS".into()),
+        };
+        assert_eq!(
+            compute_response(&base, "GET", "Circle of Life").as_deref(),
+            Some("753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1")
+        );
+        let md5 = Credentials {
+            algorithm: Algorithm::Md5,
+            ..base
+        };
+        assert_eq!(
+            compute_response(&md5, "GET", "Circle of Life").as_deref(),
+            Some("8ca523f5e9506fed4657c9700eebdbec")
+        );
+        let header = r#"Digest username="Mufasa", realm="http-auth@example.org", uri="/dir/index.html", algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", nc=00000001, cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", qop=auth, response="753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS""#;
+        let parsed = DigestAuth::parse_credentials(header).unwrap();
+        assert_eq!(parsed.algorithm, Algorithm::Sha256);
+        assert_eq!(
+            compute_response(&parsed, "GET", "Circle of Life").as_deref(),
+            Some(parsed.response.as_str())
+        );
+    }
+
+    #[test]
+    fn challenges_sha256_first_then_md5_with_stale_flag() {
+        let mut a = auth();
+        let now = Instant::now();
+        let c = a.challenges(now, false);
+        assert_eq!(c.len(), 2);
+        assert!(c[0].starts_with("Digest realm=\"tsunagu.example\""));
+        assert!(c[0].contains("algorithm=SHA-256"));
+        assert!(c[1].contains("algorithm=MD5"));
+        assert!(c.iter().all(|v| v.contains("qop=\"auth\"")));
+        assert!(c.iter().all(|v| !v.contains("stale")));
+        assert_eq!(
+            challenge_param(&c[0], "nonce"),
+            challenge_param(&c[1], "nonce")
+        );
+        let stale = a.challenges(now, true);
+        assert!(stale.iter().all(|v| v.ends_with(", stale=true")));
+        // Fresh nonce every time, even in the same instant.
+        assert_ne!(
+            challenge_param(&c[0], "nonce"),
+            challenge_param(&stale[0], "nonce")
+        );
+    }
+
+    #[test]
+    fn full_round_trip_both_algorithms() {
+        for alg in [Algorithm::Sha256, Algorithm::Md5] {
+            let mut a = auth();
+            let now = Instant::now();
+            let idx = if alg == Algorithm::Sha256 { 0 } else { 1 };
+            let nonce = challenge_param(&a.challenges(now, false)[idx], "nonce");
+            let creds = client_creds(alg, "1001", "tsunagu.example", "pw", &nonce, Some(1));
+            // Through the header text, as the server will see it.
+            let header = format!(
+                "Digest username=\"{}\",realm=\"{}\",nonce=\"{}\",uri=\"{}\",response=\"{}\",algorithm={},qop=auth,nc={},cnonce=\"{}\"",
+                creds.username,
+                creds.realm,
+                creds.nonce,
+                creds.uri,
+                creds.response,
+                alg,
+                creds.nc.as_deref().unwrap(),
+                creds.cnonce.as_deref().unwrap()
+            );
+            let parsed = DigestAuth::parse_credentials(&header).unwrap();
+            assert_eq!(parsed, creds);
+            assert_eq!(a.verify(now, "REGISTER", &parsed, "pw"), Verdict::Ok);
+            assert_eq!(a.tracked_nonces(), 1);
+        }
+    }
+
+    #[test]
+    fn nc_rolls_past_0000000a_to_00000010_and_beyond() {
+        let mut a = auth();
+        let t0 = Instant::now();
+        let nonce = challenge_param(&a.challenges(t0, false)[0], "nonce");
+        for nc in 1..=0x10u32 {
+            let creds = client_creds(
+                Algorithm::Sha256,
+                "1001",
+                "tsunagu.example",
+                "pw",
+                &nonce,
+                Some(nc),
+            );
+            if nc == 0x0a {
+                assert_eq!(creds.nc.as_deref(), Some("0000000a"));
+            }
+            assert_eq!(
+                a.verify(
+                    t0 + Duration::from_secs(u64::from(nc)),
+                    "REGISTER",
+                    &creds,
+                    "pw"
+                ),
+                Verdict::Ok,
+                "nc={nc:08x}"
+            );
+        }
+        // Gaps are fine as long as nc increases; 0x100 would be 0 in a u8.
+        let creds = client_creds(
+            Algorithm::Md5,
+            "1001",
+            "tsunagu.example",
+            "pw",
+            &nonce,
+            Some(0x100),
+        );
+        assert_eq!(
+            a.verify(t0 + Duration::from_secs(20), "REGISTER", &creds, "pw"),
+            Verdict::Ok
+        );
+    }
+
+    #[test]
+    fn replayed_or_lower_nc_is_wrong() {
+        let mut a = auth();
+        let now = Instant::now();
+        let nonce = challenge_param(&a.challenges(now, false)[0], "nonce");
+        let c5 = client_creds(
+            Algorithm::Sha256,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &nonce,
+            Some(5),
+        );
+        let c3 = client_creds(
+            Algorithm::Sha256,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &nonce,
+            Some(3),
+        );
+        assert_eq!(a.verify(now, "REGISTER", &c5, "pw"), Verdict::Ok);
+        assert_eq!(a.verify(now, "REGISTER", &c5, "pw"), Verdict::Wrong);
+        assert_eq!(a.verify(now, "REGISTER", &c3, "pw"), Verdict::Wrong);
+        // nc 00000000 is never valid (counting starts at 1).
+        let n2 = challenge_param(&a.challenges(now, false)[0], "nonce");
+        let c0 = client_creds(
+            Algorithm::Sha256,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &n2,
+            Some(0),
+        );
+        assert_eq!(a.verify(now, "REGISTER", &c0, "pw"), Verdict::Wrong);
+    }
+
+    #[test]
+    fn separate_nonces_have_separate_counters() {
+        let mut a = auth();
+        let now = Instant::now();
+        let n1 = challenge_param(&a.challenges(now, false)[0], "nonce");
+        let n2 = challenge_param(&a.challenges(now, false)[0], "nonce");
+        assert_ne!(n1, n2);
+        for n in [&n1, &n2] {
+            let c = client_creds(Algorithm::Sha256, "u", "tsunagu.example", "pw", n, Some(1));
+            assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Ok);
+        }
+    }
+
+    #[test]
+    fn expired_nonce_is_stale_and_then_forgotten() {
+        let mut a = auth();
+        let t0 = Instant::now();
+        let nonce = challenge_param(&a.challenges(t0, false)[0], "nonce");
+        let c1 = client_creds(
+            Algorithm::Sha256,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &nonce,
+            Some(1),
+        );
+        let c2 = client_creds(
+            Algorithm::Sha256,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &nonce,
+            Some(2),
+        );
+        assert_eq!(a.verify(t0, "REGISTER", &c1, "pw"), Verdict::Ok);
+        assert_eq!(a.verify(t0 + TTL, "REGISTER", &c2, "pw"), Verdict::Ok);
+        let late = t0 + TTL + Duration::from_millis(1);
+        let c3 = client_creds(
+            Algorithm::Sha256,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &nonce,
+            Some(3),
+        );
+        assert_eq!(a.verify(late, "REGISTER", &c3, "pw"), Verdict::Stale);
+        assert_eq!(a.tracked_nonces(), 0, "pruned on expiry");
+        // Expired and wrong password: Wrong, not Stale.
+        assert_eq!(a.verify(late, "REGISTER", &c3, "nope"), Verdict::Wrong);
+    }
+
+    #[test]
+    fn foreign_or_forged_nonce_is_stale_only_with_right_digest() {
+        let mut a = auth();
+        let now = Instant::now();
+        let nonce = challenge_param(&a.challenges(now, false)[0], "nonce");
+        // Same realm, other secret (e.g. before a restart).
+        let mut other = DigestAuth::new("tsunagu.example", [9; 32], TTL);
+        let foreign = challenge_param(&other.challenges(now, false)[0], "nonce");
+        let c = client_creds(
+            Algorithm::Md5,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &foreign,
+            Some(1),
+        );
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Stale);
+        assert_eq!(a.verify(now, "REGISTER", &c, "bad"), Verdict::Wrong);
+        // A tampered nonce (timestamp changed) fails the MAC.
+        let mut raw = URL_SAFE_NO_PAD.decode(&nonce).unwrap();
+        raw[7] ^= 1;
+        let tampered = URL_SAFE_NO_PAD.encode(raw);
+        let c = client_creds(
+            Algorithm::Md5,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &tampered,
+            Some(1),
+        );
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Stale);
+        let c = client_creds(
+            Algorithm::Md5,
+            "u",
+            "tsunagu.example",
+            "pw",
+            "garbage",
+            Some(1),
+        );
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Stale);
+    }
+
+    #[test]
+    fn wrong_password_realm_method_or_qop_is_wrong() {
+        let mut a = auth();
+        let now = Instant::now();
+        let nonce = challenge_param(&a.challenges(now, false)[0], "nonce");
+        let c = client_creds(
+            Algorithm::Sha256,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &nonce,
+            Some(1),
+        );
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw2"), Verdict::Wrong);
+        assert_eq!(a.verify(now, "INVITE", &c, "pw"), Verdict::Wrong);
+        let other_realm = client_creds(Algorithm::Sha256, "u", "evil", "pw", &nonce, Some(1));
+        assert_eq!(
+            a.verify(now, "REGISTER", &other_realm, "pw"),
+            Verdict::Wrong
+        );
+        let auth_int = Credentials {
+            qop: Some("auth-int".into()),
+            ..c.clone()
+        };
+        assert_eq!(a.verify(now, "REGISTER", &auth_int, "pw"), Verdict::Wrong);
+        // A failed attempt does not consume the nc.
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Ok);
+        // Uppercase hex from a sloppy client is accepted once.
+        let mut a2 = auth();
+        let n2 = challenge_param(&a2.challenges(now, false)[0], "nonce");
+        let mut up = client_creds(Algorithm::Md5, "u", "tsunagu.example", "pw", &n2, Some(1));
+        up.response = up.response.to_ascii_uppercase();
+        assert_eq!(a2.verify(now, "REGISTER", &up, "pw"), Verdict::Ok);
+    }
+
+    #[test]
+    fn legacy_rfc2069_without_qop() {
+        let mut a = auth();
+        let now = Instant::now();
+        let nonce = challenge_param(&a.challenges(now, false)[1], "nonce");
+        let c = client_creds(Algorithm::Md5, "u", "tsunagu.example", "pw", &nonce, None);
+        let header = format!(
+            "Digest username=\"u\", realm=\"tsunagu.example\", nonce=\"{nonce}\", uri=\"sip:tsunagu.example\", response=\"{}\"",
+            c.response
+        );
+        let parsed = DigestAuth::parse_credentials(&header).unwrap();
+        assert_eq!(parsed.qop, None);
+        assert_eq!(a.verify(now, "REGISTER", &parsed, "pw"), Verdict::Ok);
+        assert_eq!(a.verify(now, "REGISTER", &parsed, "xx"), Verdict::Wrong);
+        assert_eq!(
+            a.verify(
+                now + TTL + Duration::from_secs(1),
+                "REGISTER",
+                &parsed,
+                "pw"
+            ),
+            Verdict::Stale
+        );
+    }
+
+    #[test]
+    fn bounded_nonce_map_evicts_oldest_and_then_says_stale() {
+        let mut a = auth().with_max_tracked_nonces(2);
+        let now = Instant::now();
+        let nonces: Vec<String> = (0..3)
+            .map(|_| challenge_param(&a.challenges(now, false)[0], "nonce"))
+            .collect();
+        for n in &nonces {
+            let c = client_creds(Algorithm::Sha256, "u", "tsunagu.example", "pw", n, Some(1));
+            assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Ok);
+        }
+        assert_eq!(a.tracked_nonces(), 2);
+        // The evicted first nonce cannot be replayed: Stale forces a new challenge.
+        let c = client_creds(
+            Algorithm::Sha256,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &nonces[0],
+            Some(1),
+        );
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Stale);
+        let c = client_creds(
+            Algorithm::Sha256,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &nonces[2],
+            Some(2),
+        );
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Ok);
+    }
+
+    #[test]
+    fn parser_accepts_any_order_quotes_commas_and_escapes() {
+        let h = r#"digest   response="abc" ,uri="sip:a@b;transport=udp", nonce=n1,REALM="a, \"quoted\" realm", username = "x\\y",  algorithm="sha-256", qop="auth", nc=0000000A, cnonce="c,c", extra=1,,"#;
+        let c = DigestAuth::parse_credentials(h).unwrap();
+        assert_eq!(c.username, r"x\y");
+        assert_eq!(c.realm, r#"a, "quoted" realm"#);
+        assert_eq!(c.nonce, "n1");
+        assert_eq!(c.uri, "sip:a@b;transport=udp");
+        assert_eq!(c.algorithm, Algorithm::Sha256);
+        assert_eq!(c.nc.as_deref(), Some("0000000A"));
+        assert_eq!(c.cnonce.as_deref(), Some("c,c"));
+        assert_eq!(c.response, "abc");
+    }
+
+    #[test]
+    fn malformed_headers_are_errors() {
+        let ok = r#"Digest username="u", realm="r", nonce="n", uri="sip:x", response="r""#;
+        assert!(DigestAuth::parse_credentials(ok).is_ok());
+        let cases: &[(&str, DigestError)] = &[
+            ("", DigestError::NotDigest),
+            ("Basic dXNlcjpwdw==", DigestError::NotDigest),
+            ("Digest", DigestError::MissingParam("username")),
+            (
+                r#"Digest username="u", realm="r", nonce="n", uri="sip:x""#,
+                DigestError::MissingParam("response"),
+            ),
+            (
+                r#"Digest username="", realm="r", nonce="n", uri="sip:x", response="r""#,
+                DigestError::MissingParam("username"),
+            ),
+            (
+                r#"Digest username="u, realm=r"#,
+                DigestError::Syntax("unterminated quoted string"),
+            ),
+            (
+                r#"Digest username="u" realm="r""#,
+                DigestError::Syntax("expected `,` between parameters"),
+            ),
+            (
+                r#"Digest username"#,
+                DigestError::Syntax("expected `=` after a parameter name"),
+            ),
+            (
+                r#"Digest =x"#,
+                DigestError::Syntax("expected a parameter name"),
+            ),
+            (
+                r#"Digest username="u", username="v", realm="r", nonce="n", uri="sip:x", response="r""#,
+                DigestError::DuplicateParam("username".into()),
+            ),
+            (
+                r#"Digest username="u", realm="r", nonce="n", uri="sip:x", response="r", algorithm=MD5-sess"#,
+                DigestError::UnsupportedAlgorithm("MD5-sess".into()),
+            ),
+            (
+                r#"Digest username="u", realm="r", nonce="n", uri="sip:x", response="r", qop=auth, nc=1, cnonce="c""#,
+                DigestError::BadNonceCount("1".into()),
+            ),
+            (
+                r#"Digest username="u", realm="r", nonce="n", uri="sip:x", response="r", qop=auth, nc=0000000g, cnonce="c""#,
+                DigestError::BadNonceCount("0000000g".into()),
+            ),
+            (
+                r#"Digest username="u", realm="r", nonce="n", uri="sip:x", response="r", qop=auth, cnonce="c""#,
+                DigestError::MissingParam("nc"),
+            ),
+            (
+                r#"Digest username="u", realm="r", nonce="n", uri="sip:x", response="r", qop=auth, nc=00000001"#,
+                DigestError::MissingParam("cnonce"),
+            ),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(
+                DigestAuth::parse_credentials(header).as_ref(),
+                Err(expected),
+                "{header}"
+            );
+        }
+        let long = format!("Digest username=\"{}\"", "a".repeat(MAX_HEADER_LEN));
+        assert!(matches!(
+            DigestAuth::parse_credentials(&long),
+            Err(DigestError::TooLong(_))
+        ));
+        // Non-ASCII and control bytes never panic.
+        for junk in [
+            "Digest ünïcode=\"✓\", x=y",
+            "Digest a=\"\\",
+            "Digest \u{0}=\u{0}",
+        ] {
+            let _ = DigestAuth::parse_credentials(junk);
+        }
+    }
+}

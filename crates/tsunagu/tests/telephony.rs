@@ -1,0 +1,650 @@
+//! Telephony end to end: the real `tsunagu` binary with its demo data, SIPp as the carrier and
+//! as agents' phones, all on loopback. Each test checks what SIP said, that audio crossed the
+//! relay both ways where a call was answered, and the call-history record.
+
+use serde_json::Value;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/sipp")
+        .join(name)
+}
+
+/// A UDP port nobody uses right now (SIPp binds it a moment later).
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A port free for both UDP and TCP (SIP listens on both).
+fn free_sip_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+struct Tsunagu {
+    child: Child,
+    http: String,
+    sip: String,
+    data: tempfile::TempDir,
+    client: reqwest::Client,
+    csrf: String,
+}
+
+impl Drop for Tsunagu {
+    fn drop(&mut self) {
+        self.child.start_kill().ok();
+    }
+}
+
+impl Tsunagu {
+    async fn start() -> Tsunagu {
+        let data = tempfile::tempdir().unwrap();
+        let http_port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let sip_port = free_sip_port();
+        // An RTP range of our own per test, so that parallel tests never collide.
+        let base = 20000 + (sip_port as u32 % 200) * 200;
+        let child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
+            .args(["serve", "--demo", "--data-dir"])
+            .arg(data.path())
+            .args(["--http-addr", &format!("127.0.0.1:{http_port}")])
+            .args(["--sip-addr", &format!("127.0.0.1:{sip_port}")])
+            .args(["--rtp-ports", &format!("{}-{}", base, base + 199)])
+            .args(["--web-dir", "/nonexistent"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let http = format!("http://127.0.0.1:{http_port}");
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        for _ in 0..200 {
+            if client
+                .get(format!("{http}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let me: Value = client
+            .post(format!("{http}/api/v1/auth/login"))
+            .json(&serde_json::json!({"login_id": "admin", "password": "Admin1234"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+        Tsunagu {
+            child,
+            http,
+            sip: format!("127.0.0.1:{sip_port}"),
+            data,
+            client,
+            csrf,
+        }
+    }
+
+    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.http))
+            .header("x-csrf-token", &self.csrf);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {v}");
+        v
+    }
+
+    async fn calls(&self) -> Vec<Value> {
+        self.api(reqwest::Method::GET, "/api/v1/calls", None).await["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    async fn agent_id(&self, login: &str) -> i64 {
+        self.api(
+            reqwest::Method::GET,
+            &format!("/api/v1/agents?login_id={login}"),
+            None,
+        )
+        .await["items"][0]["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Events of one call from the log.
+    async fn events(&self, call_id: &str) -> Vec<(String, Value)> {
+        let store = store::Store::open_data_dir(self.data.path()).await.unwrap();
+        let mut conn = store.conn().await.unwrap();
+        store::events::read_after(&mut conn, 0, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.call_id.as_deref() == Some(call_id))
+            .map(|e| (e.kind, e.data))
+            .collect()
+    }
+
+    /// Starts SIPp against Tsunagu with these extra arguments.
+    fn sipp(&self, scenario_file: &Path, args: &[&str]) -> Child {
+        Command::new("sipp")
+            .arg(&self.sip)
+            .arg("-sf")
+            .arg(scenario_file)
+            .args(["-m", "1", "-nostdin", "-timeout", "40", "-timeout_error"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sipp (Debian package sip-tester) must be installed")
+    }
+
+    /// A phone for `user`: one SIPp answering with `answer_scenario`, registered by another.
+    async fn phone(&self, user: &str, answer_scenario: &str, answer_after_ms: u32) -> Child {
+        let port = free_udp_port();
+        let media = free_udp_port();
+        let phone = self.sipp(
+            &scenario(answer_scenario),
+            &[
+                "-p",
+                &port.to_string(),
+                "-mp",
+                &media.to_string(),
+                "-rtp_echo",
+                "-d",
+                &answer_after_ms.to_string(),
+            ],
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let reg = self.sipp(
+            &scenario("register.xml"),
+            &[
+                "-p",
+                &free_udp_port().to_string(),
+                "-au",
+                user,
+                "-ap",
+                &format!("demo{user}"),
+                "-key",
+                "user",
+                user,
+                "-key",
+                "contact_port",
+                &port.to_string(),
+            ],
+        );
+        assert!(finished_ok(reg, 10).await, "registration of {user} failed");
+        phone
+    }
+
+    fn carrier(&self, scenario_file: &Path, caller: &str, talk_ms: u32) -> Child {
+        self.sipp(
+            scenario_file,
+            &[
+                "-s",
+                "0312345678",
+                "-key",
+                "caller",
+                caller,
+                "-d",
+                &talk_ms.to_string(),
+                "-p",
+                &free_udp_port().to_string(),
+                "-mp",
+                &free_udp_port().to_string(),
+            ],
+        )
+    }
+}
+
+async fn finished_ok(mut child: Child, secs: u64) -> bool {
+    match tokio::time::timeout(Duration::from_secs(secs), child.wait()).await {
+        Ok(Ok(status)) => status.success(),
+        _ => {
+            child.start_kill().ok();
+            false
+        }
+    }
+}
+
+/// carrier_refused.xml expecting `status`.
+fn refused_scenario(dir: &Path, status: u16) -> PathBuf {
+    let text = std::fs::read_to_string(scenario("carrier_refused.xml"))
+        .unwrap()
+        .replace("EXPECTED", &status.to_string());
+    let path = dir.join(format!("refused_{status}.xml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn media_packets(events: &[(String, Value)]) -> (u64, u64) {
+    let m = events
+        .iter()
+        .find(|(k, _)| k == "call.media")
+        .map(|(_, d)| d.clone())
+        .unwrap_or_default();
+    (
+        m["caller_to_callee_packets"].as_u64().unwrap_or(0),
+        m["callee_to_caller_packets"].as_u64().unwrap_or(0),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answered_call_relays_audio_both_ways_and_is_in_history() {
+    let t = Tsunagu::start().await;
+    let phone = t.phone("201", "answer.xml", 500).await;
+    let carrier = t.carrier(&scenario("carrier.xml"), "09011112222", 2000);
+    assert!(finished_ok(carrier, 30).await, "carrier call failed");
+    assert!(
+        finished_ok(phone, 10).await,
+        "the phone did not see the call through"
+    );
+    let calls = t.calls().await;
+    assert_eq!(calls.len(), 1);
+    let c = &calls[0];
+    assert_eq!(c["kind"], "incoming");
+    assert_eq!(c["remote_party"], "09011112222");
+    assert_eq!(c["number"], "0312345678");
+    assert_eq!(c["hangup_cause"], "caller_hangup");
+    assert_eq!(c["agent_id"].as_i64(), Some(t.agent_id("201").await));
+    assert!(c["answered_at"].as_i64().is_some() && c["ended_at"].as_i64().is_some());
+    let events = t.events(c["call_uuid"].as_str().unwrap()).await;
+    let (to_agent, to_caller) = media_packets(&events);
+    assert!(
+        to_agent >= 20 && to_caller >= 20,
+        "RTP both ways: {to_agent} / {to_caller}"
+    );
+    // The carrier's RFC 4733 digit reached the engine as a digit.
+    assert!(
+        events
+            .iter()
+            .any(|(k, d)| k == "call.dtmf" && d["digit"] == "1" && d["from"] == "caller"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_hangs_up() {
+    let t = Tsunagu::start().await;
+    let phone = t.phone("201", "answer_hangup.xml", 300).await;
+    // The carrier would talk for 20 s; the agent hangs up after 2 s and the carrier must get
+    // a BYE, which carrier.xml does not expect: it fails on it, and that is the point checked
+    // through history instead.
+    let carrier = t.carrier(&scenario("carrier.xml"), "09011112222", 20_000);
+    assert!(
+        finished_ok(phone, 20).await,
+        "the agent's BYE was not answered"
+    );
+    drop(carrier);
+    let c = &t.calls().await[0];
+    assert_eq!(
+        (c["kind"].as_str(), c["hangup_cause"].as_str()),
+        (Some("incoming"), Some("callee_hangup"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn caller_cancels_before_answer() {
+    let t = Tsunagu::start().await;
+    let phone = t.phone("201", "ring.xml", 0).await;
+    let carrier = t.carrier(&scenario("carrier_cancel.xml"), "09011112222", 1000);
+    assert!(
+        finished_ok(carrier, 20).await,
+        "CANCEL did not give 200 + 487"
+    );
+    assert!(finished_ok(phone, 10).await, "the phone was not cancelled");
+    let c = &t.calls().await[0];
+    assert_eq!(
+        (c["kind"].as_str(), c["hangup_cause"].as_str()),
+        (Some("incoming_missed"), Some("caller_cancelled"))
+    );
+    assert!(c["answered_at"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ring_all_second_member_answers_others_stop_ringing() {
+    let t = Tsunagu::start().await;
+    let first = t.phone("201", "ring.xml", 0).await;
+    let second = t.phone("202", "answer.xml", 1000).await;
+    let third = t.phone("203", "ring.xml", 0).await;
+    let carrier = t.carrier(&scenario("carrier.xml"), "09011112222", 1500);
+    assert!(finished_ok(carrier, 30).await);
+    assert!(finished_ok(second, 10).await);
+    assert!(finished_ok(first, 10).await, "201 kept ringing");
+    assert!(finished_ok(third, 10).await, "203 kept ringing");
+    let c = &t.calls().await[0];
+    assert_eq!(c["agent_id"].as_i64(), Some(t.agent_id("202").await));
+    assert_eq!(c["group_id"].as_i64(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_blocked_channel_limit_unregistered() {
+    let t = Tsunagu::start().await;
+    let dir = t.data.path();
+    // Blocked caller: 603, recorded as blocked.
+    t.api(
+        reqwest::Method::POST,
+        "/api/v1/incoming-blocks",
+        Some(serde_json::json!({"number": "0800000000", "remarks": "spam"})),
+    )
+    .await;
+    assert!(finished_ok(t.carrier(&refused_scenario(dir, 603), "0800000000", 0), 20).await);
+    // Nobody registered: 480, an unanswered incoming call.
+    assert!(finished_ok(t.carrier(&refused_scenario(dir, 480), "09033334444", 0), 30).await);
+    // Channel limit 1 with one call up: the second is refused with 503 and never recorded.
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/numbers/1",
+        Some(serde_json::json!({"max_channels": 1})),
+    )
+    .await;
+    let phone = t.phone("201", "answer.xml", 200).await;
+    let first = t.carrier(&scenario("carrier.xml"), "09055556666", 4000);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        finished_ok(t.carrier(&refused_scenario(dir, 503), "09077778888", 0), 20).await,
+        "over the channel limit"
+    );
+    assert!(finished_ok(first, 30).await);
+    drop(phone);
+
+    let calls = t.calls().await;
+    let by_party = |p: &str| calls.iter().find(|c| c["remote_party"] == p).cloned();
+    assert_eq!(by_party("0800000000").unwrap()["hangup_cause"], "blocked");
+    let unreg = by_party("09033334444").unwrap();
+    assert_eq!(
+        (unreg["kind"].as_str(), unreg["hangup_cause"].as_str()),
+        (Some("incoming_missed"), Some("unavailable"))
+    );
+    assert!(
+        by_party("09077778888").is_none(),
+        "channel-limit refusals are not in history"
+    );
+    assert_eq!(by_party("09055556666").unwrap()["kind"], "incoming");
+    assert_eq!(calls.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_password_malformed_messages_and_options() {
+    let t = Tsunagu::start().await;
+    let reg = t.sipp(
+        &scenario("register.xml"),
+        &[
+            "-p",
+            &free_udp_port().to_string(),
+            "-au",
+            "201",
+            "-ap",
+            "wrongpass",
+            "-key",
+            "user",
+            "201",
+            "-key",
+            "contact_port",
+            "5999",
+        ],
+    );
+    assert!(
+        !finished_ok(reg, 10).await,
+        "a wrong password must not register"
+    );
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    for garbage in [&b"\x00\x01garbage"[..], b"INVITE sip:x SIP/2.0\r\n\r\n", b"INVITE sip:0312345678@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\nCSeq: 1 INVITE\r\n\r\n"] {
+        sock.send_to(garbage, &t.sip).unwrap();
+    }
+    // Still alive and answering.
+    let port = sock.local_addr().unwrap().port();
+    let options = format!(
+        "OPTIONS sip:{sip} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-opt1\r\nFrom: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:{sip}>\r\nCall-ID: opt-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        sip = t.sip
+    );
+    sock.send_to(options.as_bytes(), &t.sip).unwrap();
+    let mut buf = [0u8; 4096];
+    let mut got = String::new();
+    while let Ok((n, _)) = sock.recv_from(&mut buf) {
+        got = String::from_utf8_lossy(&buf[..n]).to_string();
+        if got.contains("opt-1") {
+            break;
+        }
+    }
+    assert!(
+        got.starts_with("SIP/2.0 200") && got.contains("Allow:"),
+        "{got}"
+    );
+    assert!(
+        t.calls().await.is_empty(),
+        "malformed INVITEs leave no history"
+    );
+}
+
+impl Tsunagu {
+    /// Phone `user` dials `number`; `expected` is the final status (200 = answered and hung up
+    /// after 1 s).
+    fn dial(&self, user: &str, number: &str, expected: u16) -> Child {
+        let file = if expected == 200 {
+            scenario("dial.xml")
+        } else {
+            let text = std::fs::read_to_string(scenario("dial_refused.xml"))
+                .unwrap()
+                .replace("EXPECTED", &expected.to_string());
+            let path = self
+                .data
+                .path()
+                .join(format!("dial_{expected}_{number}.xml"));
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        self.sipp(
+            &file,
+            &[
+                "-s",
+                number,
+                "-au",
+                user,
+                "-ap",
+                &format!("demo{user}"),
+                "-key",
+                "user",
+                user,
+                "-d",
+                "1000",
+                "-p",
+                &free_udp_port().to_string(),
+                "-mp",
+                &free_udp_port().to_string(),
+            ],
+        )
+    }
+
+    /// The carrier's outbound side: answers and logs the caller-ID headers to a file.
+    async fn trunk_uas(&self) -> (Child, PathBuf) {
+        let port = free_udp_port();
+        let log = self.data.path().join(format!("trunk_{port}.log"));
+        self.api(reqwest::Method::PATCH, "/api/v1/trunks/1", Some(serde_json::json!({"outbound_host": format!("127.0.0.1:{port}"), "caller_id_header": "both"}))).await;
+        let child = self.sipp(
+            &scenario("trunk_uas.xml"),
+            &[
+                "-p",
+                &port.to_string(),
+                "-mp",
+                &free_udp_port().to_string(),
+                "-trace_logs",
+                "-log_file",
+                log.to_str().unwrap(),
+            ],
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        (child, log)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outbound_call_carries_the_agents_caller_id() {
+    let t = Tsunagu::start().await;
+    let (trunk, log) = t.trunk_uas().await;
+    assert!(
+        finished_ok(t.dial("201", "0398765432", 200), 30).await,
+        "outbound call failed"
+    );
+    assert!(finished_ok(trunk, 10).await);
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        seen.contains("FROM= <sip:0312345678@") && seen.contains("PAI= <sip:0312345678@"),
+        "{seen}"
+    );
+    assert!(seen.contains("RURI=INVITE sip:0398765432@"), "{seen}");
+    let c = &t.calls().await[0];
+    assert_eq!(
+        (c["direction"].as_str(), c["kind"].as_str()),
+        (Some("outbound"), Some("outgoing"))
+    );
+    assert_eq!(
+        (c["remote_party"].as_str(), c["number"].as_str()),
+        (Some("0398765432"), Some("0312345678"))
+    );
+    assert_eq!(c["agent_id"].as_i64(), Some(t.agent_id("201").await));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outbound_184_withholds_and_prefix_picks_the_number() {
+    let t = Tsunagu::start().await;
+    let (trunk, log) = t.trunk_uas().await;
+    assert!(finished_ok(t.dial("201", "1840398765432", 200), 30).await);
+    assert!(finished_ok(trunk, 10).await);
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        seen.contains("anonymous.invalid")
+            && seen.contains("PRIVACY= id")
+            && seen.contains("PAI= <sip:0312345678@"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("RURI=INVITE sip:0398765432@"),
+        "184 is not sent to the carrier: {seen}"
+    );
+
+    // 発信仕分け: prefix 9 sends the call out on another number the agent is offered.
+    let n = t
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/numbers",
+            Some(serde_json::json!({"number": "0501112222", "name": "Sales", "prefix": "9"})),
+        )
+        .await;
+    let id201 = t.agent_id("201").await;
+    t.api(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/agents/{id201}"),
+        Some(serde_json::json!({"number_ids": [1, n["id"]]})),
+    )
+    .await;
+    let (trunk, log) = t.trunk_uas().await;
+    assert!(finished_ok(t.dial("201", "90398765432", 200), 30).await);
+    assert!(finished_ok(trunk, 10).await);
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        seen.contains("FROM= <sip:0501112222@") && seen.contains("RURI=INVITE sip:0398765432@"),
+        "{seen}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outbound_refusals_restricted_and_prohibited() {
+    let t = Tsunagu::start().await;
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/trunks/1",
+        Some(serde_json::json!({"outbound_host": format!("127.0.0.1:{}", free_udp_port())})),
+    )
+    .await;
+    t.api(
+        reqwest::Method::POST,
+        "/api/v1/outbound-restrictions",
+        Some(serde_json::json!({"number": "0120999999", "remarks": "no"})),
+    )
+    .await;
+    assert!(
+        finished_ok(t.dial("201", "0120999999", 403), 20).await,
+        "restricted destination"
+    );
+    // 外線発信禁止: no caller number, no external calls.
+    let id202 = t.agent_id("202").await;
+    t.api(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/agents/{id202}"),
+        Some(serde_json::json!({"caller_number_id": null})),
+    )
+    .await;
+    assert!(
+        finished_ok(t.dial("202", "0398765432", 403), 20).await,
+        "external calls prohibited"
+    );
+    // A wrong digest password on INVITE is refused too.
+    let calls = t.calls().await;
+    assert_eq!(
+        calls.len(),
+        1,
+        "only the restricted attempt is recorded: {calls:?}"
+    );
+    assert_eq!(
+        (
+            calls[0]["hangup_cause"].as_str(),
+            calls[0]["direction"].as_str()
+        ),
+        (Some("restricted"), Some("outbound"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn internal_call_between_extensions() {
+    let t = Tsunagu::start().await;
+    let phone = t.phone("202", "answer.xml", 300).await;
+    assert!(
+        finished_ok(t.dial("201", "202", 200), 30).await,
+        "extension call failed"
+    );
+    assert!(finished_ok(phone, 10).await);
+    let c = &t.calls().await[0];
+    assert_eq!(
+        (
+            c["direction"].as_str(),
+            c["kind"].as_str(),
+            c["remote_party"].as_str()
+        ),
+        (Some("internal"), Some("outgoing"), Some("202"))
+    );
+    assert_eq!(c["agent_id"].as_i64(), Some(t.agent_id("201").await));
+}

@@ -35,8 +35,20 @@ fn free_sip_port() -> u16 {
     }
 }
 
+fn spawn_server(args: &[String]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tsunagu"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
 struct Tsunagu {
     child: Child,
+    args: Vec<String>,
     http: String,
     sip: String,
     data: tempfile::TempDir,
@@ -61,37 +73,53 @@ impl Tsunagu {
         let sip_port = free_sip_port();
         // An RTP range of our own per test, so that parallel tests never collide.
         let base = 20000 + (sip_port as u32 % 200) * 200;
-        let child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
-            .args(["serve", "--demo", "--data-dir"])
-            .arg(data.path())
-            .args(["--http-addr", &format!("127.0.0.1:{http_port}")])
-            .args(["--sip-addr", &format!("127.0.0.1:{sip_port}")])
-            .args(["--rtp-ports", &format!("{}-{}", base, base + 199)])
-            .args(["--web-dir", "/nonexistent"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let http = format!("http://127.0.0.1:{http_port}");
+        let args: Vec<String> = vec![
+            "serve".into(),
+            "--demo".into(),
+            "--data-dir".into(),
+            data.path().display().to_string(),
+            "--http-addr".into(),
+            format!("127.0.0.1:{http_port}"),
+            "--sip-addr".into(),
+            format!("127.0.0.1:{sip_port}"),
+            "--rtp-ports".into(),
+            format!("{}-{}", base, base + 199),
+            "--web-dir".into(),
+            "/nonexistent".into(),
+        ];
+        let child = spawn_server(&args);
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .build()
             .unwrap();
+        let mut t = Tsunagu {
+            child,
+            args,
+            http: format!("http://127.0.0.1:{http_port}"),
+            sip: format!("127.0.0.1:{sip_port}"),
+            data,
+            client,
+            csrf: String::new(),
+        };
+        t.wait_and_login().await;
+        t
+    }
+
+    async fn wait_and_login(&mut self) {
         for _ in 0..200 {
-            if client
-                .get(format!("{http}/healthz"))
+            let health = self
+                .client
+                .get(format!("{}/healthz", self.http))
                 .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
+                .await;
+            if health.is_ok_and(|r| r.status().is_success()) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let me: Value = client
-            .post(format!("{http}/api/v1/auth/login"))
+        let me: Value = self
+            .client
+            .post(format!("{}/api/v1/auth/login", self.http))
             .json(&serde_json::json!({"login_id": "admin", "password": "Admin1234"}))
             .send()
             .await
@@ -99,15 +127,15 @@ impl Tsunagu {
             .json()
             .await
             .unwrap();
-        let csrf = me["csrf_token"].as_str().unwrap().to_owned();
-        Tsunagu {
-            child,
-            http,
-            sip: format!("127.0.0.1:{sip_port}"),
-            data,
-            client,
-            csrf,
-        }
+        self.csrf = me["csrf_token"].as_str().unwrap().to_owned();
+    }
+
+    /// Kills the server with no chance to clean up (a crash) and starts it again on the same
+    /// data directory and ports.
+    async fn crash_and_restart(&mut self) {
+        self.child.kill().await.ok();
+        self.child = spawn_server(&self.args);
+        self.wait_and_login().await;
     }
 
     async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -647,4 +675,59 @@ async fn internal_call_between_extensions() {
         (Some("internal"), Some("outgoing"), Some("202"))
     );
     assert_eq!(c["agent_id"].as_i64(), Some(t.agent_id("201").await));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_auth_failures_block_the_source() {
+    let t = Tsunagu::start().await;
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let register = |n: u32, auth: &str| {
+        format!(
+            "REGISTER sip:{sip} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-scan{n}\r\nFrom: <sip:201@127.0.0.1>;tag=s{n}\r\nTo: <sip:201@127.0.0.1>\r\nCall-ID: scan-{n}\r\nCSeq: {n} REGISTER\r\nContact: <sip:201@127.0.0.1:{port}>\r\n{auth}Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            sip = t.sip
+        )
+    };
+    let mut status = |text: String| -> String {
+        sock.send_to(text.as_bytes(), &t.sip).unwrap();
+        let mut buf = [0u8; 4096];
+        let (n, _) = sock.recv_from(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // A scanner guessing passwords: well-formed digests with wrong responses.
+    for n in 1..=10 {
+        let auth = "Authorization: Digest username=\"201\", realm=\"tsunagu\", nonce=\"bogus\", uri=\"sip:127.0.0.1\", response=\"00000000000000000000000000000000\"\r\n";
+        assert!(
+            status(register(n, auth)).starts_with("SIP/2.0 403"),
+            "wrong credentials are refused"
+        );
+    }
+    // Now even a first, unauthenticated REGISTER is refused instead of challenged.
+    assert!(
+        status(register(11, "")).starts_with("SIP/2.0 403"),
+        "the source is blocked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_closes_calls_in_flight_as_interrupted() {
+    let mut t = Tsunagu::start().await;
+    let phone = t.phone("201", "answer.xml", 200).await;
+    let carrier = t.carrier(&scenario("carrier.xml"), "09011112222", 30_000);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let live = t.calls().await;
+    assert_eq!(live[0]["in_progress"], true, "{live:?}");
+    t.crash_and_restart().await;
+    drop((phone, carrier));
+    let c = &t.calls().await[0];
+    assert_eq!(
+        (c["in_progress"].as_bool(), c["hangup_cause"].as_str()),
+        (Some(false), Some("interrupted"))
+    );
+    assert_eq!(c["kind"], "incoming", "it had been answered");
 }

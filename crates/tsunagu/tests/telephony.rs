@@ -689,7 +689,7 @@ async fn repeated_auth_failures_block_the_source() {
             sip = t.sip
         )
     };
-    let mut status = |text: String| -> String {
+    let status = |text: String| -> String {
         sock.send_to(text.as_bytes(), &t.sip).unwrap();
         let mut buf = [0u8; 4096];
         let (n, _) = sock.recv_from(&mut buf).unwrap();

@@ -18,6 +18,8 @@ async fn upload(c: &Client, file: Vec<u8>, field: &str) -> Resp {
         .http
         .post(format!("{}/api/v1/outbound-restrictions/upload", c.base))
         .header("x-csrf-token", c.csrf.clone().unwrap_or_default())
+        // A refused oversized body leaves the connection unusable; never reuse it.
+        .header("connection", "close")
         .multipart(form)
         .send()
         .await
@@ -277,7 +279,10 @@ async fn csv_upload_in_utf8_and_shift_jis() {
         .as_str()
         .unwrap()
         .contains("multipart"));
-    let big = "0311119999\n".repeat(6 * 1024 * 1024 / 11).into_bytes();
+    // Just over the 5 MiB limit, so the whole body is sent before the 413 comes back.
+    let big = "0311119999\n"
+        .repeat(5 * 1024 * 1024 / 11 + 200)
+        .into_bytes();
     let r = upload(&sv, big, "file").await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
     assert_eq!(

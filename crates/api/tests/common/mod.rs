@@ -112,6 +112,9 @@ impl Client {
             .http
             .request(method, format!("{}{}", self.base, path))
             .header("content-type", "application/json")
+            // Bodies sent raw include refused oversized ones, after which the server drops
+            // the connection: never reuse it.
+            .header("connection", "close")
             .body(body.to_owned());
         if let Some(t) = &self.csrf {
             req = req.header("x-csrf-token", t);

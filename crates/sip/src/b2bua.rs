@@ -40,6 +40,11 @@ pub(crate) enum CallEvent {
         status: u16,
     },
     Media(RelayEvent),
+    /// A re-INVITE moved a side's media (0 = caller, 1 = callee).
+    PeerMedia {
+        side: usize,
+        addr: Option<SocketAddr>,
+    },
 }
 
 /// What the call needs of a callee's 2xx (the leg task keeps the rest for its BYE).
@@ -50,6 +55,11 @@ pub(crate) struct LegDialog {
 enum LegControl {
     Cancel,
     Bye,
+    /// Send this SDP offer in a re-INVITE; the answer (if any) comes back.
+    Reinvite {
+        offer: String,
+        reply: tokio::sync::oneshot::Sender<Option<Sdp>>,
+    },
 }
 
 fn reply(tx: &TransactionEventSender, req: &Request, status: u16, reason: &str, tag: &str) {
@@ -192,7 +202,7 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
         callee_media: Some(callee_media),
         relay: None,
         events_tx,
-        caller_cseq: 0,
+        caller_cseq: Arc::new(std::sync::atomic::AtomicU32::new(100)),
         inbound: routed.direction == store::calls::Direction::Inbound,
         _channel: routed.channel.take(),
     };
@@ -252,7 +262,8 @@ struct CallTask {
     callee_rtp: SocketAddr,
     relay: Option<RelayHandle>,
     events_tx: mpsc::UnboundedSender<CallEvent>,
-    caller_cseq: u32,
+    /// CSeq of the requests we send in the caller's dialog (our own sequence space).
+    caller_cseq: Arc<std::sync::atomic::AtomicU32>,
     inbound: bool,
     _channel: Option<routing::ChannelGuard>,
 }
@@ -332,6 +343,11 @@ impl CallTask {
             }
             CallEvent::Media(RelayEvent::Dtmf { leg, digit }) => self.record_dtmf(leg, digit).await,
             CallEvent::Media(_) => {}
+            CallEvent::PeerMedia { side, addr } => {
+                if let Some(relay) = &self.relay {
+                    relay.set_remote(side, addr);
+                }
+            }
             CallEvent::InDialog { leg, mut tx } => {
                 let is_bye = tx.original.method == rsipstack::sip::Method::Bye;
                 if is_bye {
@@ -341,13 +357,124 @@ impl CallTask {
                         LegRef::Caller => self.engine.handle_caller_hangup(now),
                         LegRef::Callee(l) => self.engine.handle_leg_hangup(now, l),
                     }
+                } else if self.relay.is_some() {
+                    self.pass_reinvite(leg, tx);
                 } else {
-                    // A re-INVITE (session refresh or hold): answer with the same media
-                    // address; the relay keeps forwarding whatever flows.
+                    // Before the answer there is no other side to ask: answer it ourselves
+                    // with the same media address.
                     self.answer_reinvite(leg, &mut tx).await;
                 }
             }
         }
+    }
+
+    /// Passes a re-INVITE (hold, unhold, a new address) to the other side of the bridge and
+    /// answers it with the other side's answer, each SDP rewritten to our own addresses.
+    fn pass_reinvite(&mut self, leg: LegRef, mut tx: Box<Transaction>) {
+        let Ok(mut offer) = Sdp::parse(&String::from_utf8_lossy(tx.original.body())) else {
+            let resp = msg::response(&tx.original, 488, "Not Acceptable Here", None, &[], None);
+            tokio::spawn(async move { server::respond(&mut tx, resp).await.ok() });
+            return;
+        };
+        let (from_side, to_side) = match leg {
+            LegRef::Caller => (0, 1),
+            LegRef::Callee(_) => (1, 0),
+        };
+        if let Some(relay) = &self.relay {
+            relay.set_remote(from_side, offer.audio_addr());
+        }
+        let (toward_other, toward_sender) = if from_side == 0 {
+            (self.callee_rtp, self.caller_rtp)
+        } else {
+            (self.caller_rtp, self.callee_rtp)
+        };
+        offer.rewrite_audio(toward_other);
+        let offer = offer.to_string();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        match leg {
+            LegRef::Caller => {
+                let Some(l) = self.engine.answered_leg().and_then(|l| self.legs.get(l)) else {
+                    return;
+                };
+                l.control.send(LegControl::Reinvite { offer, reply }).ok();
+            }
+            LegRef::Callee(_) => {
+                let request = self.caller_reinvite(&offer);
+                let shared = self.shared.clone();
+                let dest = self.source;
+                tokio::spawn(async move {
+                    let answer = match request {
+                        Some(req) => server::reinvite(&shared, req, dest)
+                            .await
+                            .filter(|r| r.status_code.code() < 300)
+                            .and_then(|r| Sdp::parse(&String::from_utf8_lossy(r.body())).ok()),
+                        None => None,
+                    };
+                    reply.send(answer).ok();
+                });
+            }
+        }
+        let events = self.events_tx.clone();
+        let contact = format!("<sip:tsunagu@{}>", self.shared.contact_addr);
+        tokio::spawn(async move {
+            let answer = tokio::time::timeout(std::time::Duration::from_secs(32), answer)
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .flatten();
+            let resp = match answer {
+                Some(mut sdp) => {
+                    events
+                        .send(CallEvent::PeerMedia {
+                            side: to_side,
+                            addr: sdp.audio_addr(),
+                        })
+                        .ok();
+                    sdp.rewrite_audio(toward_sender);
+                    let body = sdp.to_string();
+                    msg::response(
+                        &tx.original,
+                        200,
+                        "OK",
+                        None,
+                        &[("Contact", contact)],
+                        Some(("application/sdp", body.as_bytes())),
+                    )
+                }
+                None => msg::response(
+                    &tx.original,
+                    488,
+                    "Not Acceptable Here: the other side refused",
+                    None,
+                    &[],
+                    None,
+                ),
+            };
+            server::respond(&mut tx, resp).await.ok();
+            // Keep the transaction running: it absorbs the ACK and retransmits our 200.
+            while tx.receive().await.is_some() {}
+        });
+    }
+
+    /// A re-INVITE towards the caller, in the dialog of their INVITE.
+    fn caller_reinvite(&self, offer: &str) -> Option<Request> {
+        let from = msg::header(&self.req, "To")?;
+        let to = msg::header(&self.req, "From")?;
+        let target = msg::header(&self.req, "Contact")
+            .map(|c| msg::addr_uri(&c))
+            .unwrap_or_else(|| format!("sip:{}", self.source));
+        let cseq = self
+            .caller_cseq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let local = self.shared.contact_addr;
+        let text = format!(
+            "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {from};tag={}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:tsunagu@{local}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
+            msg::token(),
+            self.tag,
+            self.call_id,
+            offer.len(),
+        );
+        Request::try_from(text).ok()
     }
 
     async fn answer_reinvite(&mut self, leg: LegRef, tx: &mut Transaction) {
@@ -548,7 +675,9 @@ impl CallTask {
 
     /// BYE towards the caller: our side of their dialog is the To of their INVITE.
     fn bye_caller(&mut self) {
-        self.caller_cseq += 1;
+        let cseq = self
+            .caller_cseq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (Some(from), Some(to)) = (msg::header(&self.req, "To"), msg::header(&self.req, "From"))
         else {
             return;
@@ -562,7 +691,7 @@ impl CallTask {
             msg::token(),
             self.tag,
             self.call_id,
-            self.caller_cseq + 100,
+            cseq,
         );
         if let Ok(req) = Request::try_from(text) {
             server::send_request(&self.shared, req, self.source);
@@ -692,14 +821,37 @@ async fn run_leg(
         }
     };
     // Answered: wait for our own decision to hang up (a BYE from the phone goes to the call).
+    let mut cseq = 1;
     while let Some(ctl) = control.recv().await {
+        if let LegControl::Reinvite { offer, reply } = ctl {
+            cseq += 1;
+            let remote_to = msg::header(&ok, "To").unwrap_or_default();
+            let target_uri = msg::header(&ok, "Contact")
+                .map(|c| msg::addr_uri(&c))
+                .unwrap_or_else(|| target.uri.clone());
+            let text = format!(
+                "INVITE {target_uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {remote_to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:tsunagu@{local}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
+                msg::token(),
+                offer.len(),
+            );
+            let answer = match Request::try_from(text) {
+                Ok(req) => server::reinvite(&shared, req, dest)
+                    .await
+                    .filter(|r| r.status_code.code() < 300)
+                    .and_then(|r| Sdp::parse(&String::from_utf8_lossy(r.body())).ok()),
+                Err(_) => None,
+            };
+            reply.send(answer).ok();
+            continue;
+        }
         if matches!(ctl, LegControl::Bye | LegControl::Cancel) {
+            cseq += 1;
             let remote_to = msg::header(&ok, "To").unwrap_or_default();
             let target = msg::header(&ok, "Contact")
                 .map(|c| msg::addr_uri(&c))
                 .unwrap_or_else(|| target.uri.clone());
             let text = format!(
-                "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {remote_to}\r\nCall-ID: {call_id}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+                "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {remote_to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} BYE\r\nContent-Length: 0\r\n\r\n",
                 msg::token()
             );
             if let Ok(bye) = Request::try_from(text) {

@@ -667,6 +667,35 @@ pub(crate) fn send_request(shared: &Arc<Shared>, req: Request, dest: SocketAddr)
     });
 }
 
+/// Sends an INVITE inside an existing dialog (a re-INVITE) and waits for its final response;
+/// a 2xx is ACKed. `None` when the peer never answered.
+pub(crate) async fn reinvite(
+    shared: &Arc<Shared>,
+    req: Request,
+    dest: SocketAddr,
+) -> Option<rsipstack::sip::Response> {
+    let key = rsipstack::transaction::key::TransactionKey::from_request(
+        &req,
+        rsipstack::transaction::key::TransactionRole::Client,
+    )
+    .ok()?;
+    let mut tx = Transaction::new_client(key, req, shared.endpoint.clone(), None);
+    tx.destination = Some(sip_addr(dest));
+    tx.send().await.ok()?;
+    while let Some(m) = tx.receive().await {
+        if let SipMessage::Response(r) = m {
+            let code = r.status_code.code();
+            if code >= 200 {
+                if code < 300 {
+                    tx.send_ack(None).await.ok();
+                }
+                return Some(r);
+            }
+        }
+    }
+    None
+}
+
 pub(crate) fn sip_addr(addr: SocketAddr) -> rsipstack::transport::SipAddr {
     rsipstack::transport::SipAddr::new(rsipstack::sip::Transport::Udp, addr.into())
 }

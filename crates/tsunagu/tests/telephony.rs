@@ -731,3 +731,23 @@ async fn a_crash_closes_calls_in_flight_as_interrupted() {
     );
     assert_eq!(c["kind"], "incoming", "it had been answered");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hold_reinvite_is_passed_through_to_the_agent() {
+    let t = Tsunagu::start().await;
+    let phone = t.phone("201", "answer_hold.xml", 200).await;
+    let carrier = t.carrier(&scenario("carrier_hold.xml"), "09011112222", 0);
+    assert!(
+        finished_ok(carrier, 30).await,
+        "the carrier's hold was not answered recvonly"
+    );
+    assert!(
+        finished_ok(phone, 10).await,
+        "the phone never saw the hold re-INVITE"
+    );
+    let c = &t.calls().await[0];
+    assert_eq!(
+        (c["kind"].as_str(), c["hangup_cause"].as_str()),
+        (Some("incoming"), Some("caller_hangup"))
+    );
+}

@@ -4,8 +4,11 @@
 //! domain vocabulary the edges and the store share; the queue and call state machines build on
 //! it (see `docs/architecture.md`).
 
+pub mod acd;
+pub mod agent_state;
 pub mod call;
 pub mod ring_strategy;
+mod rng;
 pub mod route_target;
 
 pub use ring_strategy::RingStrategy;

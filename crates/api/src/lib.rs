@@ -12,6 +12,7 @@ pub mod resources;
 pub mod routes;
 pub mod seed;
 pub mod validate;
+pub mod wav;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -34,6 +35,8 @@ pub struct ApiConfig {
     pub secure_cookies: bool,
     /// Directory of the built web app (`web/dist`).
     pub web_dir: PathBuf,
+    /// Where voice files are kept (`<data-dir>/voice`), one `<id>.wav` per record.
+    pub voice_dir: PathBuf,
 }
 
 #[derive(Clone)]

@@ -25,6 +25,8 @@ use utoipa::OpenApi;
     crate::resources::outbound_restrictions::OutboundRestrictionInput,
     crate::resources::outbound_restrictions::UploadResult,
     crate::resources::outbound_restrictions::UploadLineError,
+    crate::resources::voice_files::VoiceFile,
+    crate::resources::voice_files::VoiceFileInput,
     store::agents::Agent,
     store::roles::Role,
     store::terminals::Terminal,
@@ -102,21 +104,32 @@ fn operation(r: &Route) -> Value {
         );
     }
     if let Some((field, _)) = r.upload {
+        let mut props = Map::new();
+        props.insert(field.into(), json!({"type": "string", "format": "binary"}));
+        for (name, ty, description) in r.form {
+            props.insert(
+                (*name).into(),
+                json!({"type": ty, "description": description}),
+            );
+        }
         op.insert(
             "requestBody".into(),
             json!({"required": true, "content": {"multipart/form-data": {"schema": {
                 "type": "object",
                 "required": [field],
-                "properties": {field: {"type": "string", "format": "binary"}}
+                "properties": props
             }}}}),
         );
     }
     let mut responses = Map::new();
-    let ok = match r.ok.1 {
-        Some(s) => {
+    let ok = match (r.ok.1, r.produces) {
+        (_, Some(media)) => {
+            json!({"description": "Success", "content": {media: {"schema": {"type": "string", "format": "binary"}}}})
+        }
+        (Some(s), None) => {
             json!({"description": "Success", "content": {"application/json": {"schema": schema_ref(s)}}})
         }
-        None => json!({"description": "Success"}),
+        (None, None) => json!({"description": "Success"}),
     };
     responses.insert(r.ok.0.to_string(), ok);
     if let Some((_, limit)) = r.upload {
@@ -128,10 +141,7 @@ fn operation(r: &Route) -> Value {
             "413".into(),
             error_response(&format!("The file is larger than {} MiB", limit >> 20)),
         );
-        responses.insert(
-            "422".into(),
-            error_response("The file is not CSV text (UTF-8 or Shift_JIS)"),
-        );
+        responses.insert("422".into(), error_response(r.upload_invalid));
     }
     if r.body.is_some() {
         responses.insert(

@@ -6,7 +6,7 @@ use crate::auth::{self, Access};
 use crate::extract::ApiQuery;
 use crate::resources::{
     self, agent_statuses, agents, calls, groups, incoming_blocks, numbers, outbound_restrictions,
-    roles, terminals, trunks, Paging,
+    roles, terminals, trunks, voice_files, Paging,
 };
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -31,6 +31,12 @@ pub struct Route {
     pub query: &'static [&'static str],
     /// For a file upload: the multipart field that carries the file, and the size limit.
     pub upload: Option<(&'static str, usize)>,
+    /// Text fields sent beside the file in the same form: (name, JSON type, description).
+    pub form: &'static [(&'static str, &'static str, &'static str)],
+    /// What a 422 of the upload means.
+    pub upload_invalid: &'static str,
+    /// Media type of a success body that is not JSON (a download).
+    pub produces: Option<&'static str>,
     handler: MethodRouter<AppState>,
 }
 
@@ -50,6 +56,9 @@ where
         ok: (200, None),
         query: &[],
         upload: None,
+        form: &[],
+        upload_invalid: "",
+        produces: None,
         handler: on(filter, handler),
     }
 }
@@ -83,6 +92,159 @@ impl Route {
         self.handler = self.handler.layer(DefaultBodyLimit::max(limit + 64 * 1024));
         self
     }
+
+    /// Text fields of an upload form, and what its 422 means.
+    fn form(
+        mut self,
+        fields: &'static [(&'static str, &'static str, &'static str)],
+        invalid: &'static str,
+    ) -> Self {
+        self.form = fields;
+        self.upload_invalid = invalid;
+        self
+    }
+
+    /// A success body of this media type instead of JSON.
+    fn produces(mut self, media: &'static str) -> Self {
+        self.produces = Some(media);
+        self
+    }
+}
+
+const VOICE_FORM: &[(&str, &str, &str)] = &[
+    ("name", "string", "Name (required)"),
+    (
+        "voicemail",
+        "boolean",
+        "Voicemail after playing: true or false (default false)",
+    ),
+    (
+        "notify_email",
+        "boolean",
+        "Email recorded messages: true or false (default false)",
+    ),
+    (
+        "email",
+        "string",
+        "Address for notifications; required when notify_email is true",
+    ),
+];
+const WAV_INVALID: &str = "A field is invalid, or the file is not an 8000 Hz mono 16-bit PCM WAV \
+    of at most 10 minutes (the message beside `file` says what was found)";
+
+/// Voice files (VOICE-*): the file is uploaded as multipart, the fields edited as JSON.
+fn voice_file_routes(v: &mut Vec<Route>) {
+    const BASE: &str = "/api/v1/voice-files";
+    const ITEM: &str = "/api/v1/voice-files/{id}";
+    const TAG: &str = "VoiceFiles";
+    v.push(
+        route(
+            Method::GET,
+            BASE,
+            Access::Perm("voice.view"),
+            voice_files::list,
+        )
+        .doc(TAG, "List VoiceFiles")
+        .ok(200, Some("List:VoiceFile"))
+        .query(&["name", PAGING[0], PAGING[1]]),
+    );
+    v.push(
+        route(
+            Method::POST,
+            BASE,
+            Access::Perm("voice.update"),
+            voice_files::create,
+        )
+        .doc(
+            TAG,
+            "Create VoiceFile: multipart form with the WAV in `file` (8000 Hz mono 16-bit \
+                 PCM, at most 10 minutes and 20 MiB) and the fields as text",
+        )
+        .upload("file", voice_files::MAX_UPLOAD)
+        .form(VOICE_FORM, WAV_INVALID)
+        .ok(201, Some("VoiceFile")),
+    );
+    v.push(
+        route(
+            Method::GET,
+            ITEM,
+            Access::Perm("voice.view"),
+            voice_files::get,
+        )
+        .doc(TAG, "Get VoiceFile")
+        .ok(200, Some("VoiceFile")),
+    );
+    v.push(
+        route(
+            Method::PATCH,
+            ITEM,
+            Access::Perm("voice.update"),
+            voice_files::update,
+        )
+        .doc(
+            TAG,
+            "Update VoiceFile (fields only; replace the audio with PUT …/file)",
+        )
+        .body("VoiceFileInput")
+        .ok(200, Some("VoiceFile")),
+    );
+    v.push(
+        route(
+            Method::DELETE,
+            ITEM,
+            Access::Perm("voice.delete"),
+            voice_files::delete,
+        )
+        .doc(
+            TAG,
+            "Delete VoiceFile and its audio (refused while a group or a number uses it)",
+        )
+        .ok(204, None),
+    );
+    v.push(
+        route(
+            Method::PUT,
+            "/api/v1/voice-files/{id}/file",
+            Access::Perm("voice.update"),
+            voice_files::replace_file,
+        )
+        .doc(
+            TAG,
+            "Replace the audio of VoiceFile (multipart, field `file`)",
+        )
+        .upload("file", voice_files::MAX_UPLOAD)
+        .form(&[], WAV_INVALID)
+        .ok(200, Some("VoiceFile")),
+    );
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/voice-files/{id}/download",
+            Access::Perm("voice.view"),
+            voice_files::download,
+        )
+        .doc(
+            TAG,
+            "Download the WAV file (as an attachment; ranges supported)",
+        )
+        .produces("audio/wav"),
+    );
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/voice-files/{id}/history",
+            Access::Perm("voice.view"),
+            |State(s): State<AppState>,
+             Extension(me): Extension<Arc<auth::CurrentUser>>,
+             Path(id): Path<String>,
+             ApiQuery(p): ApiQuery<Paging>| {
+                resources::history("voice_file", s, me, id, p)
+            },
+        )
+        .doc(TAG, "Change history of VoiceFile")
+        .ok(200, Some("List:Change"))
+        .query(&PAGING),
+    );
 }
 
 const PAGING: [&str; 2] = ["offset", "limit"];
@@ -313,8 +475,10 @@ pub fn table() -> Vec<Route> {
              header optional; UTF-8 or Shift_JIS)",
         )
         .upload("file", outbound_restrictions::MAX_UPLOAD)
+        .form(&[], "The file is not CSV text (UTF-8 or Shift_JIS)")
         .ok(200, Some("UploadResult")),
     );
+    voice_file_routes(&mut v);
     v.push(
         route(
             Method::GET,

@@ -97,6 +97,41 @@ pub fn color(errors: &mut Errors, field: &str, v: &str) {
     }
 }
 
+/// A required email address: one `@`, a dotted domain, no blanks or markup.
+pub fn email(errors: &mut Errors, field: &str, v: &str) {
+    if v.is_empty() {
+        errors.push(FieldError::new(
+            field,
+            "required",
+            "This field is required.",
+        ));
+        return;
+    }
+    let ok = v.len() <= 254
+        && v.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && local.len() <= 64
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        })
+        && !v.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';')
+        });
+    if !ok {
+        errors.push(FieldError::new(
+            field,
+            "format",
+            "Enter an email address like name@example.com.",
+        ));
+    }
+}
+
 /// Empty, or an http(s) URL (NUM-07 pop-ups).
 pub fn url(errors: &mut Errors, field: &str, v: &str) {
     if v.is_empty() {
@@ -197,5 +232,24 @@ mod tests {
         text(&mut e, "n", "<script>alert(1)</script>", 64);
         text(&mut e, "n", "O'Brien; DROP TABLE", 64);
         assert_eq!(e.len(), 1, "markup is refused, apostrophes are just text");
+        let mut e = Vec::new();
+        email(&mut e, "m", "ops@example.co.jp");
+        email(&mut e, "m", "o'brien+vm@mail.example.com");
+        assert!(e.is_empty(), "{e:?}");
+        for bad in [
+            "",
+            "ops",
+            "ops@",
+            "@example.com",
+            "a@b",
+            "a b@example.com",
+            "a@ex..com",
+            "a@b@c.com",
+            "<a>@x.com",
+        ] {
+            let mut e = Vec::new();
+            email(&mut e, "m", bad);
+            assert_eq!(e.len(), 1, "{bad}");
+        }
     }
 }

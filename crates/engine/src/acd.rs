@@ -13,7 +13,7 @@ use crate::agent_state::{
 use crate::call::Millis;
 use crate::rng::Rng;
 use crate::{RingStrategy, RouteTarget};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 pub type CallId = u64;
@@ -80,7 +80,7 @@ pub enum Command {
 }
 
 /// Every queue step, for the event log and the realtime projection (RT).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum QueueEvent {
     Entered {

@@ -6,7 +6,7 @@
 //! group. A phone that is not registered makes the agent Offline everywhere (STATUS-02).
 
 use crate::call::Millis;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub type AgentId = i64;
 pub type GroupId = i64;
@@ -14,7 +14,7 @@ pub type GroupId = i64;
 pub type StatusId = i64;
 
 /// Why an agent is paused. Every custom status is a kind of Paused (AST-03).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "status_id", rename_all = "snake_case")]
 pub enum Pause {
     /// Plain 停止.
@@ -28,7 +28,7 @@ pub enum Pause {
 }
 
 /// The agent's own choice for a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", content = "pause", rename_all = "snake_case")]
 pub enum Readiness {
     Available,
@@ -45,7 +45,7 @@ pub enum Activity {
 }
 
 /// The status shown for an agent in a group (STATUS-02).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", content = "pause", rename_all = "snake_case")]
 pub enum AgentStatus {
     Offline,
@@ -57,7 +57,7 @@ pub enum AgentStatus {
 }
 
 /// Who or what changed a status: every change is an event with its reason (STATUS-08/09).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "by", content = "agent_id", rename_all = "snake_case")]
 pub enum ChangedBy {
     /// The agent themselves.

@@ -38,6 +38,14 @@ pub struct GroupFields {
     pub display_name: String,
     pub color_fg: String,
     pub color_bg: String,
+    /// GROUP-24 応答音声: voice file played first when a call arrives.
+    pub greeting_voice_id: Option<i64>,
+    /// GROUP-25 呼中音声: voice file played periodically while the call waits.
+    pub queue_voice_id: Option<i64>,
+    /// GROUP-26 保留音: music on hold.
+    pub hold_voice_id: Option<i64>,
+    /// GROUP-27 着信判別音声: played only to the agent on answer.
+    pub answer_voice_id: Option<i64>,
     pub members: Vec<Member>,
 }
 
@@ -62,6 +70,10 @@ impl Default for GroupFields {
             display_name: String::new(),
             color_fg: "#ffffff".into(),
             color_bg: "#777777".into(),
+            greeting_voice_id: None,
+            queue_voice_id: None,
+            hold_voice_id: None,
+            answer_voice_id: None,
             members: Vec::new(),
         }
     }
@@ -98,6 +110,10 @@ struct Row {
     display_name: String,
     color_fg: String,
     color_bg: String,
+    greeting_voice_id: Option<i64>,
+    queue_voice_id: Option<i64>,
+    hold_voice_id: Option<i64>,
+    answer_voice_id: Option<i64>,
     #[sqlx(flatten)]
     stamps: Stamps,
 }
@@ -105,7 +121,8 @@ struct Row {
 const COLS: &str = "id, name, extension, strategy, max_answering, max_waiting, overflow_kind, \
     overflow_id, timeout_secs, timeout_kind, timeout_id, ring_time, queue_start_delay, \
     no_answer_pause, no_answer_pause_time, acw_status_id, acw_time, display_name, color_fg, \
-    color_bg, created_at, created_by, updated_at, updated_by";
+    color_bg, greeting_voice_id, queue_voice_id, hold_voice_id, answer_voice_id, created_at, \
+    created_by, updated_at, updated_by";
 
 #[derive(Debug, Default)]
 pub struct GroupFilter {
@@ -147,6 +164,10 @@ async fn hydrate(conn: &mut Conn, r: Row) -> Result<Group> {
             display_name: r.display_name,
             color_fg: r.color_fg,
             color_bg: r.color_bg,
+            greeting_voice_id: r.greeting_voice_id,
+            queue_voice_id: r.queue_voice_id,
+            hold_voice_id: r.hold_voice_id,
+            answer_voice_id: r.answer_voice_id,
             members: members
                 .into_iter()
                 .map(|(agent_id, skill_level)| Member {
@@ -216,9 +237,10 @@ pub async fn insert(
         "INSERT INTO queue_groups (name, extension, strategy, max_answering, max_waiting,
             overflow_kind, overflow_id, timeout_secs, timeout_kind, timeout_id, ring_time,
             queue_start_delay, no_answer_pause, no_answer_pause_time, acw_status_id, acw_time,
-            display_name, color_fg, color_bg, created_at, created_by, updated_at, updated_by)
+            display_name, color_fg, color_bg, greeting_voice_id, queue_voice_id, hold_voice_id,
+            answer_voice_id, created_at, created_by, updated_at, updated_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $20, $21)
+            $19, $20, $21, $22, $23, $24, $25, $24, $25)
          RETURNING id",
     )
     .bind(&f.name)
@@ -240,6 +262,10 @@ pub async fn insert(
     .bind(&f.display_name)
     .bind(&f.color_fg)
     .bind(&f.color_bg)
+    .bind(f.greeting_voice_id)
+    .bind(f.queue_voice_id)
+    .bind(f.hold_voice_id)
+    .bind(f.answer_voice_id)
     .bind(now)
     .bind(actor)
     .fetch_one(&mut *conn)
@@ -261,8 +287,9 @@ pub async fn update(
             timeout_kind = $9, timeout_id = $10, ring_time = $11, queue_start_delay = $12,
             no_answer_pause = $13, no_answer_pause_time = $14, acw_status_id = $15,
             acw_time = $16, display_name = $17, color_fg = $18, color_bg = $19,
-            updated_at = $20, updated_by = $21
-         WHERE id = $22",
+            greeting_voice_id = $20, queue_voice_id = $21, hold_voice_id = $22,
+            answer_voice_id = $23, updated_at = $24, updated_by = $25
+         WHERE id = $26",
     )
     .bind(&f.name)
     .bind(f.extension.as_deref())
@@ -283,6 +310,10 @@ pub async fn update(
     .bind(&f.display_name)
     .bind(&f.color_fg)
     .bind(&f.color_bg)
+    .bind(f.greeting_voice_id)
+    .bind(f.queue_voice_id)
+    .bind(f.hold_voice_id)
+    .bind(f.answer_voice_id)
     .bind(now)
     .bind(actor)
     .bind(id)

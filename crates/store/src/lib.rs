@@ -22,6 +22,7 @@ pub mod sessions;
 pub mod terminals;
 pub mod text_enum;
 pub mod trunks;
+pub mod voice_files;
 
 use serde::Serialize;
 use sqlx::any::AnyPoolOptions;

@@ -13,6 +13,7 @@ struct Migration {
 const INIT: &str = include_str!("../migrations/0001_init.sql");
 const BLOCKS_RESTRICTIONS_CALLS: &str =
     include_str!("../migrations/0003_blocks_restrictions_calls.sql");
+const VOICE_FILES: &str = include_str!("../migrations/0004_voice_files.sql");
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -32,6 +33,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "blocks_restrictions_calls",
         sqlite: BLOCKS_RESTRICTIONS_CALLS,
         postgres: BLOCKS_RESTRICTIONS_CALLS,
+    },
+    Migration {
+        version: 4,
+        name: "voice_files",
+        sqlite: VOICE_FILES,
+        postgres: VOICE_FILES,
     },
 ];
 

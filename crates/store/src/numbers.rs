@@ -268,7 +268,8 @@ pub async fn target_exists(conn: &mut Conn, t: RouteTarget) -> Result<bool> {
     match t.kind {
         TargetKind::Group => crate::exists(conn, "queue_groups", t.id).await,
         TargetKind::Agent => crate::exists(conn, "agents", t.id).await,
-        // Voice files, IVRs and external forwarding arrive with later features.
-        TargetKind::VoiceFile | TargetKind::Ivr | TargetKind::Forward => Ok(false),
+        TargetKind::VoiceFile => crate::exists(conn, "voice_files", t.id).await,
+        // IVRs and external forwarding arrive with later features.
+        TargetKind::Ivr | TargetKind::Forward => Ok(false),
     }
 }

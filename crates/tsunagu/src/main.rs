@@ -123,6 +123,7 @@ async fn serve(config: Config) -> Result<()> {
         ApiConfig {
             secure_cookies: config.secure_cookies,
             web_dir: config.web_dir.clone(),
+            voice_dir: config.data_dir.join("voice"),
         },
     );
     tokio::spawn(purge_sessions(store.clone()));

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 use store::groups::{self, Group, GroupFields, GroupFilter, Member};
 use store::numbers::TargetDto;
-use store::{agent_statuses, agents, Conn};
+use store::{agent_statuses, agents, voice_files, Conn};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -57,6 +57,22 @@ pub struct GroupInput {
     pub display_name: Option<String>,
     pub color_fg: Option<String>,
     pub color_bg: Option<String>,
+    /// GROUP-24 応答音声 (voice file id; null = not set).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, nullable)]
+    pub greeting_voice_id: Option<Option<i64>>,
+    /// GROUP-25 呼中音声.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, nullable)]
+    pub queue_voice_id: Option<Option<i64>>,
+    /// GROUP-26 保留音.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, nullable)]
+    pub hold_voice_id: Option<Option<i64>>,
+    /// GROUP-27 着信判別音声.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, nullable)]
+    pub answer_voice_id: Option<Option<i64>>,
     pub members: Option<Vec<MemberInput>>,
 }
 
@@ -121,6 +137,16 @@ fn apply(f: &mut GroupFields, i: GroupInput) {
     if let Some(v) = i.color_bg {
         f.color_bg = v.trim().to_owned();
     }
+    for (slot, v) in [
+        (&mut f.greeting_voice_id, i.greeting_voice_id),
+        (&mut f.queue_voice_id, i.queue_voice_id),
+        (&mut f.hold_voice_id, i.hold_voice_id),
+        (&mut f.answer_voice_id, i.answer_voice_id),
+    ] {
+        if let Some(v) = v {
+            *slot = v;
+        }
+    }
     if let Some(v) = i.members {
         f.members = v
             .into_iter()
@@ -182,6 +208,22 @@ async fn validate(conn: &mut Conn, id: Option<i64>, f: &GroupFields) -> ApiResul
                 "unknown",
                 format!("There is no agent status {s}."),
             ));
+        }
+    }
+    for (field, v) in [
+        ("greeting_voice_id", f.greeting_voice_id),
+        ("queue_voice_id", f.queue_voice_id),
+        ("hold_voice_id", f.hold_voice_id),
+        ("answer_voice_id", f.answer_voice_id),
+    ] {
+        if let Some(v) = v {
+            if voice_files::get(conn, v).await?.is_none() {
+                e.push(FieldError::new(
+                    field,
+                    "unknown",
+                    format!("There is no voice file {v}."),
+                ));
+            }
         }
     }
     let mut seen = Vec::new();

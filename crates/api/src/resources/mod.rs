@@ -13,6 +13,7 @@ pub mod outbound_restrictions;
 pub mod roles;
 pub mod terminals;
 pub mod trunks;
+pub mod voice_files;
 
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};

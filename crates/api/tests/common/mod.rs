@@ -32,6 +32,7 @@ pub async fn start(demo: bool) -> Server {
         ApiConfig {
             secure_cookies: false,
             web_dir,
+            voice_dir: dir.path().join("voice"),
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

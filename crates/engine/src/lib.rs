@@ -7,6 +7,7 @@
 pub mod acd;
 pub mod agent_state;
 pub mod call;
+pub mod realtime;
 pub mod ring_strategy;
 mod rng;
 pub mod route_target;

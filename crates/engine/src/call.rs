@@ -100,6 +100,8 @@ enum State {
 
 #[derive(Debug)]
 pub struct Call {
+    /// Legs are added and stopped by the ACD, which also decides when the call gives up.
+    managed: bool,
     state: State,
     legs: Vec<LegState>,
     /// Failure statuses of legs, to choose the caller's final response.
@@ -113,6 +115,7 @@ impl Call {
     /// once as unavailable.
     pub fn new(now: Millis, targets: usize, ring_ms: Millis) -> Call {
         let mut call = Call {
+            managed: false,
             state: State::Ringing,
             legs: Vec::with_capacity(targets),
             failures: Vec::new(),
@@ -132,6 +135,56 @@ impl Call {
             call.fail(now, EndCause::Unavailable);
         }
         call
+    }
+
+    /// A call waiting in a queue: it rings whoever the ACD chooses (`add_leg`), never times
+    /// out or fails on its own, and ends early only when the ACD gives up (`give_up`) or the
+    /// caller hangs up.
+    /// The caller hears ringback (180) at once while queued: music and announcements come with
+    /// the media player.
+    pub fn queued() -> Call {
+        Call {
+            managed: true,
+            state: State::Ringing,
+            legs: Vec::new(),
+            failures: Vec::new(),
+            sent_ringing: true,
+            commands: VecDeque::from([Command::RingingToCaller]),
+        }
+    }
+
+    /// Rings one more target (queued calls): returns its leg.
+    pub fn add_leg(&mut self, _now: Millis) -> Option<LegId> {
+        if self.state != State::Ringing {
+            return None;
+        }
+        let leg = self.legs.len();
+        self.legs.push(LegState::Calling {
+            deadline: Millis::MAX,
+        });
+        self.commands.push_back(Command::Ring { leg, target: leg });
+        Some(leg)
+    }
+
+    /// Stops a leg that is still ringing (the ACD moved on).
+    pub fn cancel_leg(&mut self, leg: LegId) {
+        if let Some(s) = self.legs.get_mut(leg) {
+            if matches!(s, LegState::Calling { .. }) {
+                *s = LegState::Cancelled;
+                self.commands.push_back(Command::Cancel { leg });
+            }
+        }
+    }
+
+    /// The ACD gives up on a queued call (busy, no destination): the caller is refused.
+    pub fn give_up(&mut self, now: Millis, cause: EndCause) {
+        if self.state != State::Ringing {
+            return;
+        }
+        for leg in 0..self.legs.len() {
+            self.cancel_leg(leg);
+        }
+        self.fail(now, cause);
     }
 
     pub fn is_ended(&self) -> bool {
@@ -228,7 +281,7 @@ impl Call {
     }
 
     fn fail_if_no_leg_left(&mut self, now: Millis) {
-        if self.state != State::Ringing {
+        if self.state != State::Ringing || self.managed {
             return;
         }
         if self
@@ -592,5 +645,54 @@ mod properties {
             prop_assert_eq!(ended == 1, c.is_ended());
             if targets == 0 { prop_assert_eq!(ended, 1); }
         }
+    }
+}
+
+#[cfg(test)]
+mod queued_tests {
+    use super::*;
+
+    fn drain(c: &mut Call) -> Vec<Command> {
+        std::iter::from_fn(|| c.poll_command()).collect()
+    }
+
+    #[test]
+    fn queued_calls_ring_on_demand_and_do_not_fail_on_their_own() {
+        let mut c = Call::queued();
+        assert_eq!(
+            drain(&mut c),
+            vec![Command::RingingToCaller],
+            "ringback while queued"
+        );
+        assert_eq!(c.add_leg(0), Some(0));
+        assert_eq!(drain(&mut c), vec![Command::Ring { leg: 0, target: 0 }]);
+        c.handle_leg_failed(10, 0, 486);
+        assert!(!c.is_ended(), "the ACD decides, not the last failure");
+        assert_eq!(c.add_leg(20), Some(1));
+        c.cancel_leg(1);
+        assert_eq!(
+            drain(&mut c),
+            vec![
+                Command::Ring { leg: 1, target: 1 },
+                Command::Cancel { leg: 1 }
+            ]
+        );
+        c.add_leg(30);
+        drain(&mut c);
+        c.give_up(40, EndCause::Busy);
+        assert_eq!(
+            drain(&mut c),
+            vec![
+                Command::Cancel { leg: 2 },
+                Command::RejectCaller { status: 486 },
+                Command::Ended {
+                    cause: EndCause::Busy,
+                    answered_leg: None,
+                    answered_at: None,
+                    ended_at: 40
+                }
+            ]
+        );
+        assert_eq!(c.add_leg(50), None);
     }
 }

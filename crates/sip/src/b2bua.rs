@@ -3,6 +3,7 @@
 //! decisions are made by `engine::call::Call`; this task carries them out on the wire.
 
 use crate::msg;
+use crate::queue::{AcdCommand, QueueInput};
 use crate::routing::{self, Target};
 use crate::server::{self, Auth, DialogRoute, Shared};
 use engine::call::{Call, Command, EndCause};
@@ -40,6 +41,8 @@ pub(crate) enum CallEvent {
         status: u16,
     },
     Media(RelayEvent),
+    /// What the ACD decided for a queued call.
+    Acd(AcdCommand),
     /// A re-INVITE moved a side's media (0 = caller, 1 = callee).
     PeerMedia {
         side: usize,
@@ -185,14 +188,21 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
         }
     });
 
+    let queue = routed.queue;
+    let acd_call = queue.map(|_| shared.next_queue_call());
+    let engine = match queue {
+        Some(_) => Call::queued(),
+        None => Call::new(shared.now_ms(), routed.targets.len(), routed.ring_ms),
+    };
     let call = CallTask {
+        acd_call,
         shared: shared.clone(),
         req,
         tag,
         call_id,
         source,
         responder,
-        engine: Call::new(shared.now_ms(), routed.targets.len(), routed.ring_ms),
+        engine,
         targets: routed.targets,
         legs: Vec::new(),
         offer,
@@ -204,8 +214,17 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
         events_tx,
         caller_cseq: Arc::new(std::sync::atomic::AtomicU32::new(100)),
         inbound: routed.direction == store::calls::Direction::Inbound,
+        acd_gave_up: false,
         _channel: routed.channel.take(),
     };
+    if let (Some(group), Some(id)) = (queue, acd_call) {
+        shared.queue.send(QueueInput::Arrived {
+            call: id,
+            sip_call_id: call.call_id.clone(),
+            group,
+            events: call.events_tx.clone(),
+        });
+    }
     call.run(events_rx).await;
 }
 
@@ -221,12 +240,16 @@ async fn record_refused(shared: &Shared, call_id: &str, r: &routing::RefusedCall
         agent_id: r.agent_id,
         group_id: None,
     };
-    if let Ok(mut t) = shared.store.begin().await {
-        if calls::start(&mut t, &c).await.is_ok()
-            && calls::ended(&mut t, call_id, now, r.cause).await.is_ok()
-        {
-            t.commit().await.ok();
-        }
+    let result = async {
+        let mut t = shared.store.begin().await?;
+        calls::start(&mut t, &c).await?;
+        calls::ended(&mut t, call_id, now, r.cause).await?;
+        t.commit().await?;
+        Ok::<(), store::StoreError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, call = call_id, "could not write call history");
     }
 }
 
@@ -242,9 +265,14 @@ struct LegHandle {
     call_id: String,
     agent_id: Option<i64>,
     answer: Option<Sdp>,
+    /// The phone answered but the ACD has not yet said whether this agent gets the call.
+    answered: bool,
+    failed: bool,
 }
 
 struct CallTask {
+    /// The call's id in the ACD when it came through a group's queue.
+    acd_call: Option<u64>,
     shared: Arc<Shared>,
     req: Request,
     tag: String,
@@ -265,6 +293,8 @@ struct CallTask {
     /// CSeq of the requests we send in the caller's dialog (our own sequence space).
     caller_cseq: Arc<std::sync::atomic::AtomicU32>,
     inbound: bool,
+    /// The ACD ended the call itself (divert): it needs no report of the end.
+    acd_gave_up: bool,
     _channel: Option<routing::ChannelGuard>,
 }
 
@@ -333,10 +363,36 @@ impl CallTask {
             CallEvent::LegAnswered { leg, dialog } => {
                 if let Some(l) = self.legs.get_mut(leg) {
                     l.answer = dialog.sdp;
+                    l.answered = true;
                 }
-                self.engine.handle_leg_answered(now, leg);
+                match (self.acd_call, self.legs.get(leg).and_then(|l| l.agent_id)) {
+                    // The ACD decides which answer wins (Connect or Stop comes back).
+                    (Some(call), Some(agent)) => {
+                        self.shared.queue.send(QueueInput::Answered { call, agent })
+                    }
+                    _ => self.engine.handle_leg_answered(now, leg),
+                }
             }
-            CallEvent::LegFailed { leg, status } => self.engine.handle_leg_failed(now, leg, status),
+            CallEvent::LegFailed { leg, status } => {
+                self.engine.handle_leg_failed(now, leg, status);
+                if let Some(l) = self.legs.get_mut(leg) {
+                    l.failed = true;
+                }
+                if let (Some(call), Some(agent)) =
+                    (self.acd_call, self.legs.get(leg).and_then(|l| l.agent_id))
+                {
+                    // An agent fails only when every one of their phones has.
+                    let all_failed = self
+                        .legs
+                        .iter()
+                        .filter(|l| l.agent_id == Some(agent))
+                        .all(|l| l.failed);
+                    if all_failed {
+                        self.shared.queue.send(QueueInput::Failed { call, agent });
+                    }
+                }
+            }
+            CallEvent::Acd(cmd) => self.handle_acd(now, cmd).await,
             CallEvent::Media(RelayEvent::Idle) => {
                 tracing::info!(call = %self.call_id, "no RTP for too long; ending the call");
                 self.engine.handle_media_timeout(now);
@@ -364,6 +420,64 @@ impl CallTask {
                     // with the same media address.
                     self.answer_reinvite(leg, &mut tx).await;
                 }
+            }
+        }
+    }
+
+    /// Carries out the ACD's decision for this queued call.
+    async fn handle_acd(&mut self, now: u64, cmd: AcdCommand) {
+        match cmd {
+            AcdCommand::Ring(agent) => {
+                let from = format!(
+                    "<sip:{}@{}>",
+                    msg::from_user(&self.req).unwrap_or_else(|| "anonymous".into()),
+                    self.shared.contact_addr.ip()
+                );
+                let targets = match self.shared.store.conn().await {
+                    Ok(mut conn) => {
+                        routing::agent_targets(&self.shared, &mut conn, agent, &from).await
+                    }
+                    Err(_) => Vec::new(),
+                };
+                if targets.is_empty() {
+                    // Unregistered since the ACD last heard: it must move on.
+                    if let Some(call) = self.acd_call {
+                        self.shared.queue.send(QueueInput::Failed { call, agent });
+                    }
+                }
+                for t in targets {
+                    self.targets.push(t);
+                    self.engine.add_leg(now);
+                }
+            }
+            AcdCommand::Stop(agent) => {
+                for (leg, l) in self.legs.iter().enumerate() {
+                    if l.agent_id == Some(agent) {
+                        self.engine.cancel_leg(leg);
+                        if l.answered {
+                            // Answered too late: the ACD gave the call to someone else.
+                            l.control.send(LegControl::Bye).ok();
+                        }
+                    }
+                }
+            }
+            AcdCommand::Connect(agent) => {
+                let leg = self
+                    .legs
+                    .iter()
+                    .position(|l| l.agent_id == Some(agent) && l.answered);
+                if let Some(leg) = leg {
+                    self.engine.handle_leg_answered(now, leg);
+                }
+            }
+            AcdCommand::Divert(target) => {
+                self.acd_gave_up = true;
+                let cause = match target {
+                    None => EndCause::Busy,
+                    // Other destinations (voice files, IVR, forwarding) come with those features.
+                    Some(_) => EndCause::Unavailable,
+                };
+                self.engine.give_up(now, cause);
             }
         }
     }
@@ -555,7 +669,17 @@ impl CallTask {
                     };
                     reply(&self.responder, &self.req, status, reason, &self.tag);
                 }
-                Command::Ended { cause, .. } => {
+                Command::Ended {
+                    cause,
+                    answered_leg,
+                    ..
+                } => {
+                    if let (Some(call), false) = (self.acd_call, self.acd_gave_up) {
+                        self.shared.queue.send(match answered_leg {
+                            Some(_) => QueueInput::Ended { call },
+                            None => QueueInput::CallerHangup { call },
+                        });
+                    }
                     if let Some(relay) = self.relay.take() {
                         self.record_media(relay.stats()).await;
                     }
@@ -587,6 +711,8 @@ impl CallTask {
             call_id: leg_call_id.clone(),
             agent_id: t.agent_id,
             answer: None,
+            answered: false,
+            failed: false,
         });
         tokio::spawn(run_leg(
             self.shared.clone(),
@@ -663,13 +789,16 @@ impl CallTask {
             .get(leg)
             .and_then(|l| l.agent_id)
             .filter(|_| self.inbound);
-        if let Ok(mut t) = self.shared.store.begin().await {
-            if calls::answered(&mut t, &self.call_id, self.shared.wall_ms(), agent)
-                .await
-                .is_ok()
-            {
-                t.commit().await.ok();
-            }
+        let at = self.shared.wall_ms();
+        let result = async {
+            let mut t = self.shared.store.begin().await?;
+            calls::answered(&mut t, &self.call_id, at, agent).await?;
+            t.commit().await?;
+            Ok::<(), store::StoreError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, call = %self.call_id, "could not write call history");
         }
     }
 
@@ -722,13 +851,16 @@ impl CallTask {
     }
 
     async fn record_end(&self, cause: EndCause) {
-        if let Ok(mut t) = self.shared.store.begin().await {
-            if calls::ended(&mut t, &self.call_id, self.shared.wall_ms(), cause.as_str())
-                .await
-                .is_ok()
-            {
-                t.commit().await.ok();
-            }
+        let at = self.shared.wall_ms();
+        let result = async {
+            let mut t = self.shared.store.begin().await?;
+            calls::ended(&mut t, &self.call_id, at, cause.as_str()).await?;
+            t.commit().await?;
+            Ok::<(), store::StoreError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, call = %self.call_id, "could not write call history");
         }
         tracing::info!(call = %self.call_id, cause = cause.as_str(), "call ended");
     }

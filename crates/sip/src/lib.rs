@@ -6,7 +6,9 @@ mod b2bua;
 pub mod digest;
 pub mod location;
 mod msg;
+mod queue;
 mod routing;
 mod server;
 
+pub use queue::QueueHandle;
 pub use server::{SipConfig, SipError, SipServer};

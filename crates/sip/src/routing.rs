@@ -37,6 +37,8 @@ pub(crate) struct Routed {
     pub group_id: Option<i64>,
     pub agent_id: Option<i64>,
     pub channel: Option<ChannelGuard>,
+    /// The group whose queue (the ACD) chooses who rings; `targets` is then empty.
+    pub queue: Option<i64>,
 }
 
 /// A call refused before ringing anyone.
@@ -205,6 +207,7 @@ pub(crate) async fn inbound(
         group_id: None,
         agent_id: None,
         channel: Some(channel),
+        queue: None,
     };
     match number.fields.route {
         Some(RouteTarget {
@@ -218,17 +221,15 @@ pub(crate) async fn inbound(
             kind: TargetKind::Group,
             id,
         }) => {
-            routed.group_id = Some(id);
-            let group = store::groups::get(&mut conn, id)
-                .await
-                .ok()
-                .flatten()
-                .ok_or_else(|| refuse(404, "Not Found: the number's group no longer exists"))?;
-            routed.ring_ms = ring_ms(group.fields.ring_time);
-            for m in &group.fields.members {
-                let mut t = agent_targets(shared, &mut conn, m.agent_id, &from).await;
-                routed.targets.append(&mut t);
+            if !matches!(store::groups::get(&mut conn, id).await, Ok(Some(_))) {
+                return Err(refuse(
+                    404,
+                    "Not Found: the number's group no longer exists",
+                ));
             }
+            // The group's queue decides who rings, when, and for how long.
+            routed.group_id = Some(id);
+            routed.queue = Some(id);
         }
         Some(RouteTarget { kind, .. }) => {
             return Err(refuse(
@@ -251,7 +252,12 @@ fn ring_ms(secs: i64) -> u64 {
 }
 
 /// Every live registration of every terminal linked to an agent.
-async fn agent_targets(shared: &Shared, conn: &mut Conn, agent_id: i64, from: &str) -> Vec<Target> {
+pub(crate) async fn agent_targets(
+    shared: &Shared,
+    conn: &mut Conn,
+    agent_id: i64,
+    from: &str,
+) -> Vec<Target> {
     let filter = store::terminals::TerminalFilter {
         agent_id: Some(agent_id),
         ..Default::default()
@@ -320,6 +326,7 @@ pub(crate) async fn from_terminal(
         group_id: None,
         agent_id: terminal.fields.agent_id,
         channel: None,
+        queue: None,
     };
     match owner {
         Some((kind, id)) if kind == "agent" => {
@@ -464,6 +471,7 @@ async fn outbound(
         group_id: None,
         agent_id: Some(agent.id),
         channel: None,
+        queue: None,
     })
 }
 

@@ -66,6 +66,8 @@ pub(crate) struct Shared {
     /// Calls in progress per phone number, for its channel limit.
     pub channels: Mutex<HashMap<i64, i64>>,
     pub rtp: RtpPool,
+    pub queue: crate::queue::QueueHandle,
+    next_call: std::sync::atomic::AtomicU64,
     started: Instant,
 }
 
@@ -73,6 +75,12 @@ impl Shared {
     /// Milliseconds on the engine's clock.
     pub fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// A fresh id for a call entering the ACD.
+    pub fn next_queue_call(&self) -> u64 {
+        self.next_call
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn wall_ms(&self) -> i64 {
@@ -168,6 +176,8 @@ impl SipServer {
             dialogs: Mutex::new(HashMap::new()),
             channels: Mutex::new(HashMap::new()),
             rtp: RtpPool::new(media_ip, cfg.rtp_ports),
+            queue: crate::queue::spawn(store.clone()),
+            next_call: std::sync::atomic::AtomicU64::new(1),
             cfg,
             store,
             endpoint: inner.clone(),
@@ -548,6 +558,10 @@ async fn register(shared: &Arc<Shared>, tx: &mut Transaction) -> Result<(), rsip
             ("Contact", format!("<{}>;expires={secs}", b.contact))
         })
         .collect();
+    if came_online || went_offline {
+        // The ACD first: a phone that has just been told 200 OK may get a call at once.
+        notify_queue(shared, &terminal, came_online).await;
+    }
     let resp = msg::response(&req, 200, "OK", Some(&msg::token()), &extra, None);
     respond(tx, resp).await?;
     if came_online || went_offline {
@@ -597,6 +611,7 @@ fn split_contacts(v: &str) -> Vec<String> {
 }
 
 /// A terminal came online or went offline: an event for the agent-state projection (STATUS-02).
+/// Records a terminal's registration change in the event log.
 async fn terminal_event(shared: &Shared, terminal: &store::terminals::Terminal, online: bool) {
     let kind = if online {
         "terminal.online"
@@ -620,6 +635,43 @@ async fn terminal_event(shared: &Shared, terminal: &store::terminals::Terminal, 
     }
 }
 
+/// The agent is online while any of their phones is registered (STATUS-02).
+async fn notify_queue(shared: &Shared, terminal: &store::terminals::Terminal, online: bool) {
+    let Some(agent) = terminal.fields.agent_id else {
+        return;
+    };
+    let agent_online = online || {
+        let filter = store::terminals::TerminalFilter {
+            agent_id: Some(agent),
+            ..Default::default()
+        };
+        let phones = match shared.store.conn().await {
+            Ok(mut conn) => store::terminals::list(
+                &mut conn,
+                &filter,
+                store::Page {
+                    offset: 0,
+                    limit: 100,
+                },
+            )
+            .await
+            .map(|(t, _)| t)
+            .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let now = Instant::now();
+        shared
+            .location
+            .lock()
+            .map(|l| phones.iter().any(|t| l.is_online(now, &t.fields.username)))
+            .unwrap_or(false)
+    };
+    shared.queue.send(crate::queue::QueueInput::Online {
+        agent,
+        online: agent_online,
+    });
+}
+
 async fn expire_bindings(shared: &Arc<Shared>) {
     let gone = shared
         .location
@@ -632,6 +684,7 @@ async fn expire_bindings(shared: &Arc<Shared>) {
         };
         if let Ok(Some(t)) = store::terminals::by_username(&mut conn, &username).await {
             drop(conn);
+            notify_queue(shared, &t, false).await;
             terminal_event(shared, &t, false).await;
         }
     }

@@ -389,8 +389,22 @@ async fn refusals_blocked_channel_limit_unregistered() {
     )
     .await;
     assert!(finished_ok(t.carrier(&refused_scenario(dir, 603), "0800000000", 0), 20).await);
-    // Nobody registered: 480, an unanswered incoming call.
+    // A number routed to an agent whose phone is not registered: 480, an unanswered incoming
+    // call. (Through a group the caller would wait in the queue instead.)
+    let id203 = t.agent_id("203").await;
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/numbers/1",
+        Some(serde_json::json!({"route": {"kind": "agent", "id": id203}})),
+    )
+    .await;
     assert!(finished_ok(t.carrier(&refused_scenario(dir, 480), "09033334444", 0), 30).await);
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/numbers/1",
+        Some(serde_json::json!({"route": {"kind": "group", "id": 1}})),
+    )
+    .await;
     // Channel limit 1 with one call up: the second is refused with 503 and never recorded.
     t.api(
         reqwest::Method::PATCH,
@@ -750,4 +764,92 @@ async fn hold_reinvite_is_passed_through_to_the_agent() {
         (c["kind"].as_str(), c["hangup_cause"].as_str()),
         (Some("incoming"), Some("caller_hangup"))
     );
+}
+
+/// Events of the log with a given kind prefix, as (kind, call_id).
+async fn queue_events(t: &Tsunagu) -> Vec<(String, Option<String>)> {
+    let store = store::Store::open_data_dir(t.data.path()).await.unwrap();
+    let mut conn = store.conn().await.unwrap();
+    store::events::read_after(&mut conn, 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind.starts_with("queue."))
+        .map(|e| (e.kind, e.call_id))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queue_burst_round_robin_overflow_timeout_abandon() {
+    let t = Tsunagu::start().await;
+    let (a201, a202) = (t.agent_id("201").await, t.agent_id("202").await);
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/groups/1",
+        Some(serde_json::json!({
+            "strategy": "round_robin", "max_waiting": 1, "timeout": 6, "ring_time": 5,
+            "members": [{"agent_id": a201, "skill_level": 0}, {"agent_id": a202, "skill_level": 0}]
+        })),
+    )
+    .await;
+    // The ACD picks up group changes within 2 s.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let p201 = t.phone("201", "answer.xml", 300).await;
+    let p202 = t.phone("202", "answer.xml", 300).await;
+    let dir = t.data.path();
+    let c1 = t.carrier(&scenario("carrier.xml"), "0900000001", 4000);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let c2 = t.carrier(&scenario("carrier.xml"), "0900000002", 4000);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Both agents busy: the third waits (max waiting 1) and times out after 6 s -> busy.
+    let c3 = t.carrier(&refused_scenario(dir, 486), "0900000003", 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The queue is full: the fourth overflows at once -> busy (no overflow destination).
+    let c4 = t.carrier(&refused_scenario(dir, 486), "0900000004", 0);
+    assert!(finished_ok(c4, 10).await, "overflow");
+    assert!(finished_ok(c3, 15).await, "timeout");
+    // The fifth waits and gives up: an abandon.
+    let c5 = t.carrier(&scenario("carrier_cancel.xml"), "0900000005", 1000);
+    assert!(finished_ok(c5, 15).await, "abandon");
+    assert!(finished_ok(c1, 20).await && finished_ok(c2, 20).await);
+    assert!(finished_ok(p201, 10).await && finished_ok(p202, 10).await);
+
+    let calls = t.calls().await;
+    let by = |p: &str| {
+        calls
+            .iter()
+            .find(|c| c["remote_party"] == p)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        by("0900000001")["agent_id"].as_i64(),
+        Some(a201),
+        "round robin: 201 first"
+    );
+    assert_eq!(
+        by("0900000002")["agent_id"].as_i64(),
+        Some(a202),
+        "then 202"
+    );
+    for p in ["0900000003", "0900000004"] {
+        assert_eq!(
+            (by(p)["kind"].as_str(), by(p)["hangup_cause"].as_str()),
+            (Some("incoming_missed"), Some("busy")),
+            "{p}"
+        );
+    }
+    assert_eq!(by("0900000005")["hangup_cause"], "caller_cancelled");
+    let events = queue_events(&t).await;
+    let of = |kind: &str, party: &str| {
+        let id = by(party)["call_uuid"].as_str().unwrap().to_owned();
+        events
+            .iter()
+            .any(|(k, c)| k == kind && c.as_deref() == Some(id.as_str()))
+    };
+    assert!(of("queue.answered", "0900000001") && of("queue.answered", "0900000002"));
+    assert!(of("queue.timed_out", "0900000003"), "{events:?}");
+    assert!(of("queue.overflowed", "0900000004"));
+    assert!(of("queue.abandoned", "0900000005"));
+    assert!(of("queue.completed", "0900000001"));
 }

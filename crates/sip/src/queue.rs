@@ -1,0 +1,341 @@
+//! Drives the ACD (`engine::acd::Acd`): one task owns it, feeds it what calls and phones do,
+//! hands its commands to the calls, and writes every queue step to the event log.
+
+use crate::b2bua::CallEvent;
+use engine::acd::{Acd, CallId, Command, GroupConfig, QueueEvent};
+use engine::agent_state::{AgentId, AgentStatus, ChangedBy, GroupId, Readiness};
+use engine::RouteTarget;
+use std::collections::HashMap;
+use std::time::Duration;
+use store::{Page, Store};
+use tokio::sync::{mpsc, oneshot};
+
+/// What the ACD asks of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AcdCommand {
+    Ring(AgentId),
+    Stop(AgentId),
+    Connect(AgentId),
+    /// Leave the group: to a destination, or busy when `None`.
+    Divert(Option<RouteTarget>),
+}
+
+pub(crate) enum QueueInput {
+    Arrived {
+        call: CallId,
+        sip_call_id: String,
+        group: GroupId,
+        events: mpsc::UnboundedSender<CallEvent>,
+    },
+    Answered {
+        call: CallId,
+        agent: AgentId,
+    },
+    Failed {
+        call: CallId,
+        agent: AgentId,
+    },
+    CallerHangup {
+        call: CallId,
+    },
+    Ended {
+        call: CallId,
+    },
+    Online {
+        agent: AgentId,
+        online: bool,
+    },
+    SetReadiness {
+        agent: AgentId,
+        group: Option<GroupId>,
+        readiness: Readiness,
+        by: ChangedBy,
+    },
+    Status {
+        agent: AgentId,
+        reply: oneshot::Sender<Vec<(GroupId, AgentStatus)>>,
+    },
+}
+
+/// A cheap handle to the ACD task.
+#[derive(Clone)]
+pub struct QueueHandle {
+    tx: mpsc::UnboundedSender<QueueInput>,
+}
+
+impl QueueHandle {
+    pub(crate) fn send(&self, input: QueueInput) {
+        self.tx.send(input).ok();
+    }
+
+    /// The agent's status in each of their groups.
+    pub async fn agent_status(&self, agent: AgentId) -> Vec<(GroupId, AgentStatus)> {
+        let (reply, rx) = oneshot::channel();
+        self.send(QueueInput::Status { agent, reply });
+        rx.await.unwrap_or_default()
+    }
+
+    /// Changes an agent's readiness in one group or all (`group = None`, the white tag).
+    pub fn set_readiness(
+        &self,
+        agent: AgentId,
+        group: Option<GroupId>,
+        readiness: Readiness,
+        by: ChangedBy,
+    ) {
+        self.send(QueueInput::SetReadiness {
+            agent,
+            group,
+            readiness,
+            by,
+        });
+    }
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn ms(secs: i64) -> u64 {
+    u64::try_from(secs).unwrap_or(0) * 1000
+}
+
+fn config_of(g: &store::groups::Group) -> GroupConfig {
+    let f = &g.fields;
+    GroupConfig {
+        id: g.id,
+        strategy: f.strategy,
+        members: f
+            .members
+            .iter()
+            .map(|m| (m.agent_id, m.skill_level))
+            .collect(),
+        max_answering: usize::try_from(f.max_answering).unwrap_or(0),
+        max_waiting: usize::try_from(f.max_waiting).unwrap_or(0),
+        overflow: f.overflow,
+        timeout_ms: f.timeout.map(ms),
+        timeout_target: f.timeout_target,
+        ring_ms: ms(f.ring_time).max(1000),
+        queue_start_delay_ms: ms(f.queue_start_delay),
+        no_answer_pause: f.no_answer_pause,
+        no_answer_pause_ms: ms(f.no_answer_pause_time),
+        acw: f.acw_status_id.map(|s| (s, ms(f.acw_time))),
+    }
+}
+
+async fn load_groups(store: &Store) -> Option<Vec<GroupConfig>> {
+    let mut conn = store.conn().await.ok()?;
+    let (groups, _) = store::groups::list(
+        &mut conn,
+        &Default::default(),
+        Page {
+            offset: 0,
+            limit: 10_000,
+        },
+    )
+    .await
+    .ok()?;
+    Some(groups.iter().map(config_of).collect())
+}
+
+pub(crate) fn spawn(store: Store) -> QueueHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(store, rx));
+    QueueHandle { tx }
+}
+
+struct Driver {
+    acd: Acd,
+    store: Store,
+    calls: HashMap<CallId, (String, mpsc::UnboundedSender<CallEvent>)>,
+    /// Calls that ended: forgotten once their last events are written.
+    finished: Vec<CallId>,
+    configs: HashMap<GroupId, GroupConfig>,
+}
+
+async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<QueueInput>) {
+    let mut d = Driver {
+        acd: Acd::new(wall_ms()),
+        store,
+        calls: HashMap::new(),
+        finished: Vec::new(),
+        configs: HashMap::new(),
+    };
+    d.reload().await;
+    // Group settings are edited in the web app; the ACD picks changes up within seconds.
+    let mut reload = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        let due = d.acd.poll_timeout();
+        let sleep = async {
+            match due {
+                Some(at) => {
+                    tokio::time::sleep(Duration::from_millis(at.saturating_sub(wall_ms()))).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            input = rx.recv() => match input {
+                Some(i) => d.handle(i),
+                None => break,
+            },
+            _ = sleep => d.acd.handle_timeout(wall_ms()),
+            _ = reload.tick() => d.reload().await,
+        }
+        d.flush().await;
+    }
+}
+
+impl Driver {
+    async fn reload(&mut self) {
+        let Some(configs) = load_groups(&self.store).await else {
+            return;
+        };
+        for cfg in configs {
+            if self.configs.get(&cfg.id) != Some(&cfg) {
+                self.configs.insert(cfg.id, cfg.clone());
+                self.acd.configure_group(wall_ms(), cfg);
+            }
+        }
+    }
+
+    fn handle(&mut self, input: QueueInput) {
+        let now = wall_ms();
+        match input {
+            QueueInput::Arrived {
+                call,
+                sip_call_id,
+                group,
+                events,
+            } => {
+                self.calls.insert(call, (sip_call_id, events));
+                self.acd.handle_call_arrived(now, call, group);
+            }
+            QueueInput::Answered { call, agent } => {
+                self.acd.handle_agent_answered(now, call, agent)
+            }
+            QueueInput::Failed { call, agent } => self.acd.handle_agent_failed(now, call, agent),
+            QueueInput::CallerHangup { call } => {
+                self.acd.handle_caller_hangup(now, call);
+                self.finished.push(call);
+            }
+            QueueInput::Ended { call } => {
+                self.acd.handle_call_ended(now, call);
+                self.finished.push(call);
+            }
+            QueueInput::Online { agent, online } => {
+                self.acd.handle_agent_online(now, agent, online)
+            }
+            QueueInput::SetReadiness {
+                agent,
+                group,
+                readiness,
+                by,
+            } => self
+                .acd
+                .handle_set_readiness(now, agent, group, readiness, by),
+            QueueInput::Status { agent, reply } => {
+                let statuses = self
+                    .configs
+                    .values()
+                    .filter(|c| c.members.iter().any(|(a, _)| *a == agent))
+                    .map(|c| (c.id, self.acd.status(agent, c.id)))
+                    .collect();
+                reply.send(statuses).ok();
+            }
+        }
+    }
+
+    /// Hands commands to their calls and writes the events.
+    async fn flush(&mut self) {
+        while let Some(cmd) = self.acd.poll_command() {
+            let (call, what) = match cmd {
+                Command::Ring { call, agent } => (call, AcdCommand::Ring(agent)),
+                Command::StopRinging { call, agent } => (call, AcdCommand::Stop(agent)),
+                Command::Connect { call, agent } => (call, AcdCommand::Connect(agent)),
+                Command::Divert { call, target } => (call, AcdCommand::Divert(target)),
+                // Announcements and music on hold come with the media player.
+                Command::StartWaiting { .. } => continue,
+            };
+            // The call task reports its end in every case (also after a divert); the entry
+            // stays until then so that late events still name the call.
+            if let Some((_, events)) = self.calls.get(&call) {
+                events.send(CallEvent::Acd(what)).ok();
+            }
+        }
+        let mut batch = Vec::new();
+        while let Some(e) = self.acd.poll_event() {
+            batch.push(e);
+        }
+        if !batch.is_empty() {
+            if let Err(e) = self.write(&batch).await {
+                tracing::error!(error = %e, "could not record queue events");
+            }
+        }
+        for call in self.finished.drain(..) {
+            self.calls.remove(&call);
+        }
+    }
+
+    async fn write(&self, batch: &[QueueEvent]) -> Result<(), store::StoreError> {
+        let mut tx = self.store.begin().await?;
+        for e in batch {
+            let (kind, call, agent, group) = describe(e);
+            let call_id = call.and_then(|c| self.calls.get(&c).map(|(id, _)| id.clone()));
+            let data = serde_json::to_value(e).unwrap_or_default();
+            let row = store::events::NewEvent {
+                at: i64::try_from(wall_ms()).unwrap_or(i64::MAX),
+                kind,
+                call_id: call_id.as_deref(),
+                agent_id: agent,
+                group_id: group,
+                data,
+            };
+            store::events::append(&mut tx, &row).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn describe(
+    e: &QueueEvent,
+) -> (
+    &'static str,
+    Option<CallId>,
+    Option<AgentId>,
+    Option<GroupId>,
+) {
+    match e {
+        QueueEvent::Entered { call, group, .. } => {
+            ("queue.entered", Some(*call), None, Some(*group))
+        }
+        QueueEvent::Rang {
+            call, group, agent, ..
+        } => ("queue.rang", Some(*call), Some(*agent), Some(*group)),
+        QueueEvent::NoAnswer {
+            call, group, agent, ..
+        } => ("queue.no_answer", Some(*call), Some(*agent), Some(*group)),
+        QueueEvent::Answered {
+            call, group, agent, ..
+        } => ("queue.answered", Some(*call), Some(*agent), Some(*group)),
+        QueueEvent::Abandoned { call, group, .. } => {
+            ("queue.abandoned", Some(*call), None, Some(*group))
+        }
+        QueueEvent::Overflowed { call, group, .. } => {
+            ("queue.overflowed", Some(*call), None, Some(*group))
+        }
+        QueueEvent::TimedOut { call, group, .. } => {
+            ("queue.timed_out", Some(*call), None, Some(*group))
+        }
+        QueueEvent::Completed {
+            call, group, agent, ..
+        } => ("queue.completed", Some(*call), Some(*agent), Some(*group)),
+        QueueEvent::AgentStatus { agent, group, .. } => {
+            ("agent.status", None, Some(*agent), *group)
+        }
+    }
+}

@@ -9,6 +9,12 @@ export function formatDateTime(ms: number | null | undefined): string {
     d.getMinutes(),
   )}:${pad(d.getSeconds())}`;
 }
+/** A length in milliseconds -> `m:ss.s` (voice files). */
+export function formatClock(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '';
+  const tenths = Math.floor(ms / 100);
+  return `${Math.floor(tenths / 600)}:${pad(Math.floor(tenths / 10) % 60)}.${tenths % 10}`;
+}
 /** Epoch milliseconds -> `YYYY-MM-DD` (list "updated" columns, UI-18). */
 export function formatDate(ms: number | null | undefined): string {
   return formatDateTime(ms).slice(0, 10);

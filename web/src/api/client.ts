@@ -111,6 +111,50 @@ export async function upload<T>(path: string, file: File): Promise<T> {
   return data as T;
 }
 
+/**
+ * Sends a multipart form with XMLHttpRequest so that the upload progress can be shown
+ * (`onProgress` gets 0…1). Errors as for `request`.
+ */
+export function sendForm<T>(
+  method: 'POST' | 'PUT',
+  path: string,
+  form: FormData,
+  onProgress?: (fraction: number) => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, path);
+    xhr.setRequestHeader('Accept', 'application/json');
+    if (csrfToken) xhr.setRequestHeader('X-CSRF-Token', csrfToken);
+    xhr.withCredentials = true;
+    if (onProgress) {
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+      };
+    }
+    xhr.onerror = () => reject(new ApiError(0, [], 'network error'));
+    xhr.onload = () => {
+      let data: unknown = undefined;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : undefined;
+      } catch {
+        data = undefined;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(data as T);
+        return;
+      }
+      const errors =
+        data && typeof data === 'object' && Array.isArray((data as { errors?: unknown }).errors)
+          ? (data as { errors: ApiErrorItem[] }).errors
+          : [];
+      if (xhr.status === 401) unauthorizedListeners.forEach((fn) => fn());
+      reject(new ApiError(xhr.status, errors, `HTTP ${xhr.status}`));
+    };
+    xhr.send(form);
+  });
+}
+
 export const api = {
   get: <T>(path: string, opts?: { silent401?: boolean }) => request<T>('GET', path, undefined, opts),
   post: <T>(path: string, body?: unknown, opts?: { silent401?: boolean }) =>

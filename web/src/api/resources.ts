@@ -1,4 +1,4 @@
-import { api, collection, upload } from './client';
+import { api, collection, sendForm, upload } from './client';
 import type {
   Agent,
   AgentInput,
@@ -21,6 +21,8 @@ import type {
   Trunk,
   TrunkInput,
   UploadResult,
+  VoiceFile,
+  VoiceFileInput,
 } from './types';
 
 export const agents = collection<Agent, AgentInput>('agents');
@@ -34,6 +36,21 @@ export const incomingBlocks = collection<IncomingBlock, IncomingBlockInput>('inc
 export const outboundRestrictions = collection<OutboundRestriction, OutboundRestrictionInput>('outbound-restrictions');
 /** RESTRICT-05: register restrictions from a CSV file. */
 export const uploadRestrictions = (file: File) => upload<UploadResult>('/api/v1/outbound-restrictions/upload', file);
+/** VOICE-*: the fields are edited as JSON; the audio goes up as multipart (with progress). */
+export const voiceFiles = collection<VoiceFile, VoiceFileInput>('voice-files');
+export const createVoiceFile = (fields: VoiceFileInput, file: File | null, onProgress?: (f: number) => void) => {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) {
+    if (v !== undefined && v !== null) form.append(k, String(v));
+  }
+  if (file) form.append('file', file);
+  return sendForm<VoiceFile>('POST', voiceFiles.base, form, onProgress);
+};
+export const replaceVoiceFile = (id: number | string, file: File, onProgress?: (f: number) => void) => {
+  const form = new FormData();
+  form.append('file', file);
+  return sendForm<VoiceFile>('PUT', `${voiceFiles.base}/${encodeURIComponent(String(id))}/file`, form, onProgress);
+};
 /** Call history is read-only: only list and get are served. */
 export const calls = collection<CallRecord, never>('calls');
 export const callChoices = () => api.get<CallFilterChoices>('/api/v1/calls/choices');

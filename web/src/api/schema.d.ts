@@ -661,6 +661,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/voice-files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List VoiceFiles */
+        get: operations["get_voice_files"];
+        put?: never;
+        /** Create VoiceFile: multipart form with the WAV in `file` (8000 Hz mono 16-bit PCM, at most 10 minutes and 20 MiB) and the fields as text */
+        post: operations["post_voice_files"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voice-files/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get VoiceFile */
+        get: operations["get_voice_files__id_"];
+        put?: never;
+        post?: never;
+        /** Delete VoiceFile and its audio (refused while a group or a number uses it) */
+        delete: operations["delete_voice_files__id_"];
+        options?: never;
+        head?: never;
+        /** Update VoiceFile (fields only; replace the audio with PUT …/file) */
+        patch: operations["patch_voice_files__id_"];
+        trace?: never;
+    };
+    "/api/v1/voice-files/{id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download the WAV file (as an attachment; ranges supported) */
+        get: operations["get_voice_files__id__download"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voice-files/{id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace the audio of VoiceFile (multipart, field `file`) */
+        put: operations["put_voice_files__id__file"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voice-files/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Change history of VoiceFile */
+        get: operations["get_voice_files__id__history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -834,10 +922,25 @@ export interface components {
             acw_status_id?: number | null;
             /** Format: int64 */
             acw_time: number;
+            /**
+             * Format: int64
+             * @description GROUP-27 着信判別音声: played only to the agent on answer.
+             */
+            answer_voice_id?: number | null;
             color_bg: string;
             color_fg: string;
             display_name: string;
             extension?: string | null;
+            /**
+             * Format: int64
+             * @description GROUP-24 応答音声: voice file played first when a call arrives.
+             */
+            greeting_voice_id?: number | null;
+            /**
+             * Format: int64
+             * @description GROUP-26 保留音: music on hold.
+             */
+            hold_voice_id?: number | null;
             /** Format: int64 */
             max_answering: number;
             /** Format: int64 */
@@ -850,6 +953,11 @@ export interface components {
             overflow?: null | components["schemas"]["Target"];
             /** Format: int64 */
             queue_start_delay: number;
+            /**
+             * Format: int64
+             * @description GROUP-25 呼中音声: voice file played periodically while the call waits.
+             */
+            queue_voice_id?: number | null;
             /** Format: int64 */
             ring_time: number;
             /** @description `ring_all`, `longest_idle`, `shortest_talk`, `random`, `round_robin` or `level_ratio`. */
@@ -867,10 +975,25 @@ export interface components {
             acw_status_id?: number | null;
             /** Format: int64 */
             acw_time?: number | null;
+            /**
+             * Format: int64
+             * @description GROUP-27 着信判別音声.
+             */
+            answer_voice_id?: number | null;
             color_bg?: string | null;
             color_fg?: string | null;
             display_name?: string | null;
             extension?: string | null;
+            /**
+             * Format: int64
+             * @description GROUP-24 応答音声 (voice file id; null = not set).
+             */
+            greeting_voice_id?: number | null;
+            /**
+             * Format: int64
+             * @description GROUP-26 保留音.
+             */
+            hold_voice_id?: number | null;
             /** Format: int64 */
             max_answering?: number | null;
             /** Format: int64 */
@@ -883,6 +1006,11 @@ export interface components {
             overflow?: null | components["schemas"]["Target"];
             /** Format: int64 */
             queue_start_delay?: number | null;
+            /**
+             * Format: int64
+             * @description GROUP-25 呼中音声.
+             */
+            queue_voice_id?: number | null;
             /** Format: int64 */
             ring_time?: number | null;
             strategy?: string | null;
@@ -1150,6 +1278,41 @@ export interface components {
             errors: components["schemas"]["UploadLineError"][];
             /** @description Lines whose number and caller number were already registered (or repeated in the file). */
             skipped_duplicates: number;
+        };
+        /** @description What describes the stored audio; set by uploads only. */
+        VoiceAudio: {
+            /** Format: int64 */
+            duration_ms: number;
+            /** @description The name of the uploaded file, as the browser sent it. */
+            file_name: string;
+            /** @description Hex SHA-256 of the stored WAV file. */
+            sha256: string;
+            /** Format: int64 */
+            size_bytes: number;
+        };
+        /** @description A voice file as the API shows it. */
+        VoiceFile: components["schemas"]["VoiceFileFields"] & components["schemas"]["VoiceAudio"] & components["schemas"]["Stamps"] & {
+            /** @description Where the WAV file is downloaded (`GET`, needs voice.view). */
+            download_url: string;
+            /** Format: int64 */
+            id: number;
+        };
+        /** @description What an administrator edits (VOICE-02, VOICE-06). */
+        VoiceFileFields: {
+            /** @description Where recorded messages are sent when `notify_email` is on. */
+            email: string;
+            name: string;
+            /** @description VOICE-06: send recorded messages by email (only meaningful with voicemail on). */
+            notify_email: boolean;
+            /** @description VOICE-04: after the file plays the caller can leave a message. */
+            voicemail: boolean;
+        };
+        /** @description Body of PATCH /voice-files/{id}; the same names are the text fields of the POST form. */
+        VoiceFileInput: {
+            email?: string | null;
+            name?: string | null;
+            notify_email?: boolean | null;
+            voicemail?: boolean | null;
         };
     };
     responses: never;
@@ -4662,6 +4825,494 @@ export interface operations {
         };
     };
     get_trunks__id__history: {
+        parameters: {
+            query?: {
+                offset?: string;
+                limit?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Change"][];
+                        total: number;
+                    };
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_voice_files: {
+        parameters: {
+            query?: {
+                name?: string;
+                offset?: string;
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["VoiceFile"][];
+                        total: number;
+                    };
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_voice_files: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** @description Address for notifications; required when notify_email is true */
+                    email?: string;
+                    /** Format: binary */
+                    file: string;
+                    /** @description Name (required) */
+                    name?: string;
+                    /** @description Email recorded messages: true or false (default false) */
+                    notify_email?: boolean;
+                    /** @description Voicemail after playing: true or false (default false) */
+                    voicemail?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoiceFile"];
+                };
+            };
+            /** @description Not a multipart body, or the file field is missing */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The file is larger than 20 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid, or the file is not an 8000 Hz mono 16-bit PCM WAV of at most 10 minutes (the message beside `file` says what was found) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_voice_files__id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoiceFile"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_voice_files__id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Still referenced by other records */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patch_voice_files__id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VoiceFileInput"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoiceFile"];
+                };
+            };
+            /** @description Malformed body, wrong type or unknown field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; one entry per field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_voice_files__id__download: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/wav": string;
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_voice_files__id__file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoiceFile"];
+                };
+            };
+            /** @description Not a multipart body, or the file field is missing */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The file is larger than 20 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid, or the file is not an 8000 Hz mono 16-bit PCM WAV of at most 10 minutes (the message beside `file` says what was found) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_voice_files__id__history: {
         parameters: {
             query?: {
                 offset?: string;

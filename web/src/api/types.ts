@@ -85,6 +85,9 @@ export type OutboundRestriction = S['OutboundRestriction'];
 export type OutboundRestrictionInput = S['OutboundRestrictionInput'];
 export type UploadResult = S['UploadResult'];
 
+export type VoiceFile = S['VoiceFile'];
+export type VoiceFileInput = S['VoiceFileInput'];
+
 export type CallRecord = S['CallRecord'];
 export type CallKind = S['CallKind'];
 export type CallFilterChoices = S['CallFilterChoices'];

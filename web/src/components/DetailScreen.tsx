@@ -30,6 +30,11 @@ export interface DetailConfig<T extends { id: number | string }, I extends objec
   /** human text of a value in the change history (ids → names); see `ValueFormatter` */
   formatValue?: ValueFormatter;
   render: (ctx: { isNew: boolean; item: T | null; values: Values }) => ReactNode;
+  /**
+   * Replaces the JSON create/update (e.g. a multipart upload): gets the payload the screen
+   * would send and all values, returns the saved record.
+   */
+  save?: (ctx: { isNew: boolean; id: string; body: Values; values: Values }) => Promise<T>;
   /** text shown under the delete button when deletion is not possible */
   deleteNote?: (item: T) => ReactNode;
   noDelete?: boolean;
@@ -155,12 +160,18 @@ export function DetailScreen<T extends { id: number | string } & Partial<Audit>,
     setSaving(true);
     try {
       if (isNew) {
-        const created = await config.coll.create(payload() as I);
+        const created = config.save
+          ? await config.save({ isNew, id, body: payload(), values })
+          : await config.coll.create(payload() as I);
         navigate(`../${encodeURIComponent(String(created.id))}`, { relative: 'path', state: { saved: true } });
         return;
       }
       const body = payload();
-      const updated = Object.keys(body).length ? await config.coll.update(id, body as I) : await config.coll.get(id);
+      const updated = config.save
+        ? await config.save({ isNew, id, body, values })
+        : Object.keys(body).length
+          ? await config.coll.update(id, body as I)
+          : await config.coll.get(id);
       setItem(updated);
       setValues(blankSecrets(updated as Values, config.writeOnly));
       setSaved(true);

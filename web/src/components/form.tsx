@@ -1,6 +1,7 @@
-import { createContext, useContext, useId, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Target } from '../api/types';
+import { formatClock } from '../format';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type Values = Record<string, any>;
@@ -456,5 +457,131 @@ export function TargetPicker({
           />
         ))}
     </span>
+  );
+}
+
+/** What the voice-file picker lists. */
+export interface VoiceChoice {
+  id: number;
+  name: string;
+  duration_ms: number;
+}
+
+/**
+ * UI-15 voice-file picker: the chosen file's name, an icon that opens a selection screen
+ * listing the registered voice files, and a clear button. The value is a voice file id or null.
+ */
+export function VoicePicker({ name, files }: { name: string; files: VoiceChoice[] }) {
+  const { t } = useTranslation();
+  const { f, value, aria } = useFieldBinding(name);
+  const [open, setOpen] = useState(false);
+  const id = typeof value === 'number' ? value : null;
+  const current = files.find((v) => v.id === id);
+  const text = id === null ? t('common.not_set') : (current?.name ?? `#${id}`);
+  return (
+    <span className="voice-picker">
+      <input {...aria} type="text" readOnly className="voice-picker-value" value={text} onClick={() => !f.disabled && setOpen(true)} />
+      <button
+        type="button"
+        className="btn btn-small icon-btn"
+        title={t('voice.pick')}
+        aria-label={t('voice.pick')}
+        disabled={f.disabled}
+        data-testid={`${name}-pick`}
+        onClick={() => setOpen(true)}
+      >
+        <svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">
+          <path fill="currentColor" d="M12 3v10.55A4 4 0 1 0 14 17V7h4V3h-6z" />
+        </svg>
+      </button>
+      {id !== null && !f.disabled && (
+        <button type="button" className="btn btn-small" aria-label={t('voice.clear')} title={t('voice.clear')} onClick={() => f.set(name, null)}>
+          ×
+        </button>
+      )}
+      {open && (
+        <VoicePickerDialog
+          files={files}
+          selected={id}
+          onCancel={() => setOpen(false)}
+          onPick={(v) => {
+            f.set(name, v);
+            setOpen(false);
+          }}
+        />
+      )}
+    </span>
+  );
+}
+
+function VoicePickerDialog({
+  files,
+  selected,
+  onPick,
+  onCancel,
+}: {
+  files: VoiceChoice[];
+  selected: number | null;
+  onPick: (id: number | null) => void;
+  onCancel: () => void;
+}) {
+  const { t } = useTranslation();
+  const [q, setQ] = useState('');
+  const search = useRef<HTMLInputElement>(null);
+  useEffect(() => search.current?.focus(), []);
+  const shown = files.filter((v) => v.name.toLowerCase().includes(q.trim().toLowerCase()));
+  return (
+    <div className="modal-backdrop" onKeyDown={(e) => e.key === 'Escape' && onCancel()}>
+      <div className="modal voice-picker-dialog" role="dialog" aria-modal="true" aria-label={t('voice.pick_title')} data-testid="voice-picker-dialog">
+        <h3>{t('voice.pick_title')}</h3>
+        <input ref={search} type="search" aria-label={t('voice.name')} placeholder={t('voice.name')} value={q} onChange={(e) => setQ(e.target.value)} />
+        <table className="data">
+          <thead>
+            <tr>
+              <th scope="col">{t('voice.name')}</th>
+              <th scope="col">{t('voice.duration')}</th>
+              <th scope="col">
+                <span className="sr-only">{t('voice.select')}</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            <tr>
+              <td colSpan={2} className="muted">
+                {t('common.not_set')}
+              </td>
+              <td>
+                <button type="button" className="btn btn-small" disabled={selected === null} onClick={() => onPick(null)}>
+                  {t('voice.select')}
+                </button>
+              </td>
+            </tr>
+            {shown.map((v) => (
+              <tr key={v.id} data-id={v.id}>
+                <td>{v.name}</td>
+                <td>{formatClock(v.duration_ms)}</td>
+                <td>
+                  <button type="button" className="btn btn-small" disabled={selected === v.id} onClick={() => onPick(v.id)} aria-label={`${t('voice.select')} ${v.name}`}>
+                    {t('voice.select')}
+                  </button>
+                </td>
+              </tr>
+            ))}
+            {files.length === 0 && (
+              <tr>
+                <td colSpan={3} className="muted">
+                  {t('voice.none_registered')}
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+        <div className="modal-buttons">
+          <button type="button" className="btn" onClick={onCancel}>
+            {t('common.cancel')}
+          </button>
+        </div>
+      </div>
+    </div>
   );
 }

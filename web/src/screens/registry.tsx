@@ -6,6 +6,7 @@ import { NumberDetail, NumberList } from './admin/Numbers';
 import { RoleDetail, RoleList } from './admin/Roles';
 import { TerminalDetail, TerminalList } from './admin/Terminals';
 import { TrunkDetail, TrunkList } from './admin/Trunks';
+import { VoiceFileDetail, VoiceFileList } from './admin/VoiceFiles';
 import { CallHistoryList } from './history/Calls';
 import { PasswordScreen } from './personal/Password';
 import { PreferencesScreen } from './personal/Preferences';
@@ -26,6 +27,7 @@ export const SCREENS: Record<string, ScreenEntry> = {
   'admin/agent_statuses': { List: AgentStatusList, Detail: AgentStatusDetail },
   'admin/roles': { List: RoleList, Detail: RoleDetail },
   'admin/trunks': { List: TrunkList, Detail: TrunkDetail },
+  'admin/voices': { List: VoiceFileList, Detail: VoiceFileDetail },
   'sv/blocks': { List: IncomingBlockList, Detail: IncomingBlockDetail },
   'sv/restrictions': { List: OutboundRestrictionList, Detail: OutboundRestrictionDetail },
   'history/calls': { List: CallHistoryList },

@@ -1,10 +1,10 @@
 import { useTranslation } from 'react-i18next';
-import { agentStatuses, agents, groups } from '../../api/resources';
+import { agentStatuses, agents, groups, voiceFiles } from '../../api/resources';
 import type { Group, GroupInput, GroupMember, Strategy, Target } from '../../api/types';
 import { useAuth } from '../../auth';
 import { DetailScreen, type DetailConfig } from '../../components/DetailScreen';
 import { ListScreen, type ListConfig } from '../../components/ListScreen';
-import { ColorWidget, Field, fieldId, NumberInput, OnOff, SelectInput, TargetPicker, TextInput, useForm, type Option } from '../../components/form';
+import { ColorWidget, Field, fieldId, NumberInput, OnOff, SelectInput, TargetPicker, TextInput, useForm, VoicePicker, type Option } from '../../components/form';
 import { formatDate } from '../../format';
 import { useAll } from '../../hooks';
 
@@ -27,8 +27,14 @@ const FIELDS = [
   'display_name',
   'color_fg',
   'color_bg',
+  'greeting_voice_id',
+  'queue_voice_id',
+  'hold_voice_id',
+  'answer_voice_id',
   'members',
 ];
+/** GROUP-24…27, in the manual's order. */
+const VOICE_FIELDS = ['greeting_voice_id', 'queue_voice_id', 'hold_voice_id', 'answer_voice_id'] as const;
 
 export function ColorChip({ fg, bg, text }: { fg: string; bg: string; text: string }) {
   return (
@@ -123,6 +129,7 @@ export function GroupDetail({ id }: { id: string }) {
   const agentList = useAll(agents, can('agent.view'));
   const groupList = useAll(groups, can('group.view'));
   const statusList = useAll(agentStatuses, can('agent_status.view'));
+  const voiceList = useAll(voiceFiles, can('voice.view'));
   const label = (f: string) => t(`group.${f}`, { defaultValue: f });
   const choices: Record<string, Option[]> = {
     group: groupList.filter((g) => String(g.id) !== id).map((g) => ({ value: g.id, label: g.name })),
@@ -148,6 +155,7 @@ export function GroupDetail({ id }: { id: string }) {
         return `${t(`common.kind_${tg.kind}`, { defaultValue: tg.kind })}: ${name}`;
       }
       if (f === 'acw_status_id') return statusList.find((s) => s.id === v)?.name;
+      if ((VOICE_FIELDS as readonly string[]).includes(f)) return v === null ? t('common.not_set') : voiceList.find((s) => s.id === v)?.name;
       if (f === 'strategy' && typeof v === 'string') return t(`group.s_${v}`, { defaultValue: v });
       return undefined;
     },
@@ -169,6 +177,10 @@ export function GroupDetail({ id }: { id: string }) {
       display_name: '',
       color_fg: '#ffffff',
       color_bg: '#777777',
+      greeting_voice_id: null,
+      queue_voice_id: null,
+      hold_voice_id: null,
+      answer_voice_id: null,
       members: [],
     },
     render: () => (
@@ -215,6 +227,11 @@ export function GroupDetail({ id }: { id: string }) {
         <Field name="acw_time" label={label('acw_time')}>
           <NumberInput name="acw_time" min={0} suffix={sec} />
         </Field>
+        {VOICE_FIELDS.map((v) => (
+          <Field key={v} name={v} label={label(v)}>
+            <VoicePicker name={v} files={voiceList} />
+          </Field>
+        ))}
         <Field name="display_name" label={label('display_name')}>
           <TextInput name="display_name" />
         </Field>

@@ -30,6 +30,8 @@ pub enum Access {
     LoggedIn,
     /// A logged-in user whose role grants this permission key.
     Perm(&'static str),
+    /// The user named by the path's `{id}` themselves, or anyone with this permission.
+    SelfOr(&'static str),
 }
 
 /// The logged-in user, put into request extensions by the guard.
@@ -109,6 +111,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The numeric id in a path such as `/api/v1/agents/12/state`.
+fn path_id(path: &str) -> Option<i64> {
+    path.split('/').find_map(|seg| seg.parse().ok())
+}
+
 /// The guard wrapped around every route: authentication (401), CSRF on state-changing
 /// methods (403), then the route's permission (403).
 pub async fn guard(
@@ -136,11 +143,16 @@ pub async fn guard(
                 .into_response();
         }
     }
-    if let Access::Perm(p) = access {
-        if !user.can(p) {
-            return ApiError::Forbidden(format!("Your role does not have the permission `{p}`."))
-                .into_response();
-        }
+    let allowed = match access {
+        Access::Perm(p) => user.can(p).then_some(()).ok_or(p),
+        Access::SelfOr(p) => (path_id(req.uri().path()) == Some(user.id()) || user.can(p))
+            .then_some(())
+            .ok_or(p),
+        Access::Public | Access::LoggedIn => Ok(()),
+    };
+    if let Err(p) = allowed {
+        return ApiError::Forbidden(format!("Your role does not have the permission `{p}`."))
+            .into_response();
     }
     req.extensions_mut().insert(Arc::new(user));
     next.run(req).await

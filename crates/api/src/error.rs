@@ -57,6 +57,8 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("locked")]
     Locked(String),
+    #[error("unavailable")]
+    Unavailable(String),
     #[error("store: {0}")]
     Store(#[from] store::StoreError),
     #[error("internal: {0}")]
@@ -105,6 +107,10 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Validation(e) => (StatusCode::UNPROCESSABLE_ENTITY, e),
             ApiError::Locked(m) => (StatusCode::LOCKED, vec![FieldError::general("locked", m)]),
+            ApiError::Unavailable(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec![FieldError::general("unavailable", m)],
+            ),
             ApiError::Store(e) if e.is_unique_violation() => (
                 StatusCode::CONFLICT,
                 vec![FieldError::general(

@@ -11,6 +11,7 @@ pub mod password;
 pub mod resources;
 pub mod routes;
 pub mod seed;
+pub mod telephony;
 pub mod validate;
 pub mod wav;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<ApiConfig>,
     pub metrics: Arc<Metrics>,
+    /// The running telephony (ACD); `None` when the API runs alone (tests).
+    pub telephony: Option<Arc<dyn telephony::Telephony>>,
 }
 
 impl AppState {
@@ -52,7 +55,13 @@ impl AppState {
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            telephony: None,
         }
+    }
+
+    pub fn with_telephony(mut self, t: Arc<dyn telephony::Telephony>) -> Self {
+        self.telephony = Some(t);
+        self
     }
 }
 

@@ -10,6 +10,8 @@ use utoipa::OpenApi;
     crate::error::ErrorBody,
     crate::error::FieldError,
     crate::auth::LoginRequest,
+    crate::telephony::AgentState,
+    crate::telephony::AgentStateInput,
     crate::auth::Me,
     crate::auth::MePatch,
     crate::auth::PasswordChange,
@@ -81,6 +83,7 @@ fn operation(r: &Route) -> Value {
         crate::auth::Access::Public => "public".to_owned(),
         crate::auth::Access::LoggedIn => "logged-in".to_owned(),
         crate::auth::Access::Perm(p) => p.to_owned(),
+        crate::auth::Access::SelfOr(p) => format!("self or {p}"),
     };
     op.insert("x-permission".into(), json!(access));
     let mut params: Vec<Value> = Vec::new();

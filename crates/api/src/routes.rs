@@ -335,6 +335,52 @@ pub fn table() -> Vec<Route> {
         .ok(200, Some("PermissionCatalog")),
         route(
             Method::GET,
+            "/api/v1/realtime",
+            Access::Perm("realtime.view"),
+            crate::telephony::realtime,
+        )
+        .doc(
+            "Realtime",
+            "RT rows of every group and All; ?group=ID&hours=N adds its detail and chart",
+        )
+        .query(&["group", "hours"])
+        .ok(200, None),
+        route(
+            Method::GET,
+            "/api/v1/ws",
+            Access::LoggedIn,
+            crate::telephony::ws,
+        )
+        .doc(
+            "Realtime",
+            "WebSocket of live changes: agent_status and realtime messages",
+        )
+        .ok(101, None),
+        route(
+            Method::GET,
+            "/api/v1/agents/{id}/state",
+            Access::SelfOr("realtime.view"),
+            crate::telephony::get_state,
+        )
+        .doc(
+            "Agents",
+            "An agent's status in each of their groups (oneself, or with realtime.view)",
+        )
+        .ok(200, Some("AgentState")),
+        route(
+            Method::PUT,
+            "/api/v1/agents/{id}/state",
+            Access::SelfOr("realtime.agent_status"),
+            crate::telephony::put_state,
+        )
+        .doc(
+            "Agents",
+            "Change an agent's status in one group or all (status.update / realtime.agent_status)",
+        )
+        .body("AgentStateInput")
+        .ok(200, Some("AgentState")),
+        route(
+            Method::GET,
             "/api/v1/openapi.json",
             Access::Public,
             crate::openapi::serve,

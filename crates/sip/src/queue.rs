@@ -4,11 +4,21 @@
 use crate::b2bua::CallEvent;
 use engine::acd::{Acd, CallId, Command, GroupConfig, QueueEvent};
 use engine::agent_state::{AgentId, AgentStatus, ChangedBy, GroupId, Readiness};
+use engine::realtime::Projection;
 use engine::RouteTarget;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
 use store::{Page, Store};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// The business day starts at midnight Japan time (UTC+9), when the realtime counters restart.
+const DAY_OFFSET_MS: u64 = 9 * 3_600_000;
+const DAY_MS: u64 = 86_400_000;
+
+fn day_start(now: u64) -> u64 {
+    (now + DAY_OFFSET_MS) / DAY_MS * DAY_MS - DAY_OFFSET_MS
+}
 
 /// What the ACD asks of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,12 +65,19 @@ pub(crate) enum QueueInput {
         agent: AgentId,
         reply: oneshot::Sender<Vec<(GroupId, AgentStatus)>>,
     },
+    /// The realtime screen's data: every group row, and one group's detail with its chart.
+    Realtime {
+        group: Option<GroupId>,
+        hours: u32,
+        reply: oneshot::Sender<Value>,
+    },
 }
 
 /// A cheap handle to the ACD task.
 #[derive(Clone)]
 pub struct QueueHandle {
     tx: mpsc::UnboundedSender<QueueInput>,
+    changes: broadcast::Sender<Value>,
 }
 
 impl QueueHandle {
@@ -73,6 +90,24 @@ impl QueueHandle {
         let (reply, rx) = oneshot::channel();
         self.send(QueueInput::Status { agent, reply });
         rx.await.unwrap_or_default()
+    }
+
+    /// The realtime rows of every group (and the All row); with `group`, that group's detail and
+    /// its answered/abandoned chart over `hours`.
+    pub async fn realtime(&self, group: Option<GroupId>, hours: u32) -> Value {
+        let (reply, rx) = oneshot::channel();
+        self.send(QueueInput::Realtime {
+            group,
+            hours,
+            reply,
+        });
+        rx.await.unwrap_or(Value::Null)
+    }
+
+    /// Pushed after every change: `{"type": "agent_status", …}` per agent whose status moved and
+    /// `{"type": "realtime"}` when the counters did.
+    pub fn subscribe(&self) -> broadcast::Receiver<Value> {
+        self.changes.subscribe()
     }
 
     /// Changes an agent's readiness in one group or all (`group = None`, the white tag).
@@ -143,8 +178,9 @@ async fn load_groups(store: &Store) -> Option<Vec<GroupConfig>> {
 
 pub(crate) fn spawn(store: Store) -> QueueHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(store, rx));
-    QueueHandle { tx }
+    let (changes, _) = broadcast::channel(256);
+    tokio::spawn(run(store, rx, changes.clone()));
+    QueueHandle { tx, changes }
 }
 
 struct Driver {
@@ -154,17 +190,26 @@ struct Driver {
     /// Calls that ended: forgotten once their last events are written.
     finished: Vec<CallId>,
     configs: HashMap<GroupId, GroupConfig>,
+    projection: Projection,
+    changes: broadcast::Sender<Value>,
 }
 
-async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<QueueInput>) {
+async fn run(
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<QueueInput>,
+    changes: broadcast::Sender<Value>,
+) {
     let mut d = Driver {
         acd: Acd::new(wall_ms()),
         store,
         calls: HashMap::new(),
         finished: Vec::new(),
         configs: HashMap::new(),
+        projection: Projection::new(day_start(wall_ms())),
+        changes,
     };
     d.reload().await;
+    d.replay_today().await;
     // Group settings are edited in the web app; the ACD picks changes up within seconds.
     let mut reload = tokio::time::interval(Duration::from_secs(2));
     loop {
@@ -196,8 +241,10 @@ impl Driver {
         };
         for cfg in configs {
             if self.configs.get(&cfg.id) != Some(&cfg) {
+                self.projection.set_group(cfg.id, cfg.members.clone());
                 self.configs.insert(cfg.id, cfg.clone());
                 self.acd.configure_group(wall_ms(), cfg);
+                self.changes.send(json!({"type": "realtime"})).ok();
             }
         }
     }
@@ -227,7 +274,10 @@ impl Driver {
                 self.finished.push(call);
             }
             QueueInput::Online { agent, online } => {
-                self.acd.handle_agent_online(now, agent, online)
+                self.acd.handle_agent_online(now, agent, online);
+                self.projection.set_agent_online(agent, online, now);
+                self.announce_agent(agent);
+                self.changes.send(json!({"type": "realtime"})).ok();
             }
             QueueInput::SetReadiness {
                 agent,
@@ -246,7 +296,72 @@ impl Driver {
                     .collect();
                 reply.send(statuses).ok();
             }
+            QueueInput::Realtime {
+                group,
+                hours,
+                reply,
+            } => {
+                self.roll_day(now);
+                let hours = if [3, 6, 9, 12, 24].contains(&hours) {
+                    hours
+                } else {
+                    24
+                };
+                let mut v = json!({
+                    "groups": self.projection.groups(),
+                    "all": self.projection.all_row(),
+                    "now": now,
+                });
+                if let Some(g) = group {
+                    v["detail"] = json!(self.projection.group(g));
+                    v["buckets"] = json!(self.projection.buckets(g, now, hours));
+                }
+                reply.send(v).ok();
+            }
         }
+    }
+
+    fn roll_day(&mut self, now: u64) {
+        let today = day_start(now);
+        if today > self.projection.day_start() {
+            self.projection.roll_day(today);
+        }
+    }
+
+    /// Rebuilds today's realtime numbers from the event log after a restart.
+    async fn replay_today(&mut self) {
+        let Ok(mut conn) = self.store.conn().await else {
+            return;
+        };
+        let start = i64::try_from(self.projection.day_start()).unwrap_or(0);
+        let mut after = 0;
+        loop {
+            let Ok(batch) = store::events::read_after(&mut conn, after, 5_000).await else {
+                return;
+            };
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            for e in batch.iter().filter(|e| {
+                e.at >= start && (e.kind.starts_with("queue.") || e.kind == "agent.status")
+            }) {
+                if let Ok(q) = serde_json::from_value::<QueueEvent>(e.data.clone()) {
+                    self.projection.apply_queue_event(&q);
+                }
+            }
+        }
+    }
+
+    /// Pushes an agent's status in each of their groups to the subscribers.
+    fn announce_agent(&self, agent: AgentId) {
+        let statuses: Vec<Value> = self
+            .configs
+            .values()
+            .filter(|c| c.members.iter().any(|(a, _)| *a == agent))
+            .map(|c| json!({"group": c.id, "status": self.acd.status(agent, c.id)}))
+            .collect();
+        self.changes
+            .send(json!({"type": "agent_status", "agent": agent, "statuses": statuses}))
+            .ok();
     }
 
     /// Hands commands to their calls and writes the events.
@@ -271,6 +386,20 @@ impl Driver {
             batch.push(e);
         }
         if !batch.is_empty() {
+            self.roll_day(wall_ms());
+            let mut agents = Vec::new();
+            for e in &batch {
+                self.projection.apply_queue_event(e);
+                if let (_, _, Some(agent), _) = describe(e) {
+                    if !agents.contains(&agent) {
+                        agents.push(agent);
+                    }
+                }
+            }
+            for agent in agents {
+                self.announce_agent(agent);
+            }
+            self.changes.send(json!({"type": "realtime"})).ok();
             if let Err(e) = self.write(&batch).await {
                 tracing::error!(error = %e, "could not record queue events");
             }

@@ -227,6 +227,11 @@ impl SipServer {
         self.shared.contact_addr
     }
 
+    /// The ACD, for the API's live routes.
+    pub fn queue(&self) -> crate::queue::QueueHandle {
+        self.shared.queue.clone()
+    }
+
     /// Calls and registrations in flight, for metrics.
     pub fn active_dialogs(&self) -> usize {
         self.shared.active_dialogs()

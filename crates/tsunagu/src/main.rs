@@ -4,9 +4,12 @@ mod config;
 
 use anyhow::{Context, Result};
 use api::seed::{self, FirstStart};
+use api::telephony::{BoxFuture, Telephony};
 use api::{ApiConfig, AppState};
 use clap::{Parser, Subcommand};
 use config::{Config, ServeArgs};
+use engine::agent_state::{AgentStatus, ChangedBy, Readiness};
+use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
 use tracing_subscriber::EnvFilter;
@@ -118,6 +121,7 @@ async fn serve(config: Config) -> Result<()> {
         tracing::warn!(dir = %config.web_dir.display(), "web app not built: run `npm --prefix web run build`");
     }
 
+    let telephony: Arc<dyn Telephony> = Arc::new(Acd(sip.queue()));
     let state = AppState::new(
         store.clone(),
         ApiConfig {
@@ -125,7 +129,8 @@ async fn serve(config: Config) -> Result<()> {
             web_dir: config.web_dir.clone(),
             voice_dir: config.data_dir.join("voice"),
         },
-    );
+    )
+    .with_telephony(telephony);
     tokio::spawn(purge_sessions(store.clone()));
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -144,6 +149,27 @@ async fn serve(config: Config) -> Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The API's view of the ACD.
+struct Acd(sip::QueueHandle);
+
+impl Telephony for Acd {
+    fn agent_status(&self, agent: i64) -> BoxFuture<'_, Vec<(i64, AgentStatus)>> {
+        Box::pin(self.0.agent_status(agent))
+    }
+
+    fn set_readiness(&self, agent: i64, group: Option<i64>, readiness: Readiness, by: ChangedBy) {
+        self.0.set_readiness(agent, group, readiness, by);
+    }
+
+    fn realtime(&self, group: Option<i64>, hours: u32) -> BoxFuture<'_, serde_json::Value> {
+        Box::pin(self.0.realtime(group, hours))
+    }
+
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<serde_json::Value> {
+        self.0.subscribe()
+    }
 }
 
 async fn purge_sessions(store: Store) {

@@ -153,11 +153,21 @@ impl Tsunagu {
         v
     }
 
+    /// Call history, once the calls have settled: SIP answers a BYE before the history row is
+    /// written, so wait (up to 5 s) until no call is still in progress.
     async fn calls(&self) -> Vec<Value> {
-        self.api(reqwest::Method::GET, "/api/v1/calls", None).await["items"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        let mut items = Vec::new();
+        for _ in 0..50 {
+            items = self.api(reqwest::Method::GET, "/api/v1/calls", None).await["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if items.iter().all(|c| c["in_progress"] == false) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        items
     }
 
     async fn agent_id(&self, login: &str) -> i64 {
@@ -852,4 +862,117 @@ async fn queue_burst_round_robin_overflow_timeout_abandon() {
     assert!(of("queue.overflowed", "0900000004"));
     assert!(of("queue.abandoned", "0900000005"));
     assert!(of("queue.completed", "0900000001"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_state_and_realtime_follow_the_calls() {
+    let t = Tsunagu::start().await;
+    let a201 = t.agent_id("201").await;
+    let state = |v: &Value| {
+        v["groups"][0]["status"]["status"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let s = t
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/agents/{a201}/state"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        state(&s).as_deref(),
+        Some("offline"),
+        "no phone registered yet: {s}"
+    );
+    let phone = t.phone("201", "answer.xml", 300).await;
+    let s = t
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/agents/{a201}/state"),
+            None,
+        )
+        .await;
+    assert_eq!(state(&s).as_deref(), Some("available"), "{s}");
+
+    // A supervisor pauses 201 with a custom status in every group, then releases them.
+    let acw = t
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/agent-statuses?name=ACW",
+            None,
+        )
+        .await["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let s = t
+        .api(
+            reqwest::Method::PUT,
+            &format!("/api/v1/agents/{a201}/state"),
+            Some(serde_json::json!({"state": "paused", "status_id": acw})),
+        )
+        .await;
+    assert_eq!(
+        s["groups"][0]["status"]["pause"],
+        serde_json::json!({"kind": "custom", "status_id": acw}),
+        "{s}"
+    );
+    // A paused agent is not rung: this caller waits and gives up (an abandon).
+    let abandoned = t.carrier(&scenario("carrier_cancel.xml"), "09000000010", 1500);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let rt = t
+        .api(reqwest::Method::GET, "/api/v1/realtime?group=1", None)
+        .await;
+    assert_eq!(
+        (
+            rt["groups"][0]["waiting"].as_u64(),
+            rt["groups"][0]["paused"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{rt}"
+    );
+    assert_eq!(rt["detail"]["waiting"].as_array().map(Vec::len), Some(1));
+    assert!(finished_ok(abandoned, 15).await);
+    t.api(
+        reqwest::Method::PUT,
+        &format!("/api/v1/agents/{a201}/state"),
+        Some(serde_json::json!({"state": "available"})),
+    )
+    .await;
+
+    let answered = t.carrier(&scenario("carrier.xml"), "09000000011", 3000);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let rt = t
+        .api(reqwest::Method::GET, "/api/v1/realtime?group=1", None)
+        .await;
+    assert_eq!(rt["groups"][0]["on_call"].as_u64(), Some(1), "{rt}");
+    assert!(finished_ok(answered, 20).await && finished_ok(phone, 10).await);
+    let rt = t
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/realtime?group=1&hours=3",
+            None,
+        )
+        .await;
+    let row = &rt["groups"][0];
+    assert_eq!(
+        (row["answered"].as_u64(), row["abandoned"].as_u64()),
+        (Some(1), Some(1)),
+        "{rt}"
+    );
+    assert_eq!(row["answer_rate_pct"].as_f64(), Some(50.0));
+    assert_eq!(
+        rt["detail"]["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent"] == a201)
+            .unwrap()["calls_today"],
+        1
+    );
+    assert_eq!(
+        rt["buckets"].as_array().map(Vec::len),
+        Some(3),
+        "three hourly buckets"
+    );
 }

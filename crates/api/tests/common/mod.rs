@@ -11,6 +11,8 @@ use store::Store;
 pub struct Server {
     pub base: String,
     pub store: Store,
+    /// The data directory (database, `voice/`).
+    pub data_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -41,6 +43,7 @@ pub async fn start(demo: bool) -> Server {
     Server {
         base,
         store,
+        data_dir: dir.path().to_path_buf(),
         _dir: dir,
     }
 }

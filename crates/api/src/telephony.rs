@@ -1,0 +1,223 @@
+//! The live side of the API: agent states, the realtime screen and the event WebSocket. The
+//! data comes from the telephony edge through the `Telephony` trait, which the binary wires to
+//! the ACD; the API never talks to the SIP edge directly.
+
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::extract::{ApiJson, ApiQuery, IdPath};
+use crate::AppState;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use axum::{Extension, Json};
+use engine::agent_state::{AgentStatus, ChangedBy, Pause, Readiness};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the API needs from the running telephony.
+pub trait Telephony: Send + Sync + 'static {
+    /// The agent's status in each of their groups.
+    fn agent_status(&self, agent: i64) -> BoxFuture<'_, Vec<(i64, AgentStatus)>>;
+    fn set_readiness(&self, agent: i64, group: Option<i64>, readiness: Readiness, by: ChangedBy);
+    /// Realtime rows, and with `group` that group's detail and chart.
+    fn realtime(&self, group: Option<i64>, hours: u32) -> BoxFuture<'_, Value>;
+    /// Changes as they happen (`agent_status`, `realtime`).
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Value>;
+}
+
+fn telephony(s: &AppState) -> ApiResult<&Arc<dyn Telephony>> {
+    s.telephony
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("Telephony is not running.".into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupState {
+    pub group: i64,
+    /// `{"status": "available"}`, `{"status": "paused", "pause": {"kind": "custom", "status_id": 3}}` …
+    #[schema(value_type = Object)]
+    pub status: AgentStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentState {
+    pub agent: i64,
+    pub groups: Vec<GroupState>,
+}
+
+/// Body of PUT /agents/{id}/state.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentStateInput {
+    /// `available` or `paused`.
+    pub state: String,
+    /// With `paused`: the agent status (AST) chosen; absent = plain 停止.
+    pub status_id: Option<i64>,
+    /// One group (a group tag); absent = every group (the white tag, STATUS-05).
+    pub group: Option<i64>,
+}
+
+async fn state_of(t: &Arc<dyn Telephony>, agent: i64) -> AgentState {
+    let groups = t
+        .agent_status(agent)
+        .await
+        .into_iter()
+        .map(|(group, status)| GroupState { group, status })
+        .collect();
+    AgentState { agent, groups }
+}
+
+/// GET /agents/{id}/state: oneself, or anyone with the realtime screen (checked by the guard).
+pub async fn get_state(
+    State(s): State<AppState>,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<AgentState>> {
+    let t = telephony(&s)?;
+    Ok(Json(state_of(t, id).await))
+}
+
+/// PUT /agents/{id}/state: an agent changes their own status (STATUS-04/05, permission
+/// status.update, and status.group_update for one group); a supervisor changes anyone's
+/// (RT-10, realtime.agent_status).
+pub async fn put_state(
+    State(s): State<AppState>,
+    Extension(me): Extension<Arc<CurrentUser>>,
+    IdPath(id): IdPath,
+    ApiJson(input): ApiJson<AgentStateInput>,
+) -> ApiResult<Json<AgentState>> {
+    let by = if id == me.id() {
+        let needed = if input.group.is_some() {
+            "status.group_update"
+        } else {
+            "status.update"
+        };
+        if !me.can(needed) {
+            return Err(ApiError::Forbidden(format!(
+                "Your role does not have the permission `{needed}`."
+            )));
+        }
+        ChangedBy::Agent
+    } else {
+        // The guard let only holders of realtime.agent_status through for someone else.
+        ChangedBy::Supervisor(me.id())
+    };
+    let mut conn = s.store.conn().await?;
+    if store::agents::get(&mut conn, id).await?.is_none() {
+        return Err(ApiError::not_found("agent"));
+    }
+    let readiness = match (input.state.as_str(), input.status_id) {
+        ("available", None) => Readiness::Available,
+        ("available", Some(_)) => {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "status_id",
+                "unexpected",
+                "Only a pause has a status.",
+            )]))
+        }
+        ("paused", None) => Readiness::Paused(Pause::Manual),
+        ("paused", Some(sid)) => {
+            if store::agent_statuses::get(&mut conn, sid).await?.is_none() {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "status_id",
+                    "unknown",
+                    format!("There is no agent status {sid}."),
+                )]));
+            }
+            Readiness::Paused(Pause::Custom(sid))
+        }
+        _ => {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "state",
+                "format",
+                "Use `available` or `paused`.",
+            )]))
+        }
+    };
+    if let Some(g) = input.group {
+        let group = store::groups::get(&mut conn, g).await?;
+        if !group.is_some_and(|g| g.fields.members.iter().any(|m| m.agent_id == id)) {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "group",
+                "unknown",
+                "The agent is not a member of this group.",
+            )]));
+        }
+    }
+    drop(conn);
+    let t = telephony(&s)?;
+    t.set_readiness(id, input.group, readiness, by);
+    Ok(Json(state_of(t, id).await))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RealtimeQuery {
+    pub group: Option<String>,
+    pub hours: Option<String>,
+}
+
+/// GET /realtime: every group's RT row and the All row; `?group=ID&hours=3|6|9|12|24` adds
+/// that group's waiting calls, agents, status counts and chart buckets.
+pub async fn realtime(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<RealtimeQuery>,
+) -> ApiResult<Json<Value>> {
+    let group = crate::resources::int_filter("group", q.group.as_deref())?;
+    let hours = crate::resources::int_filter("hours", q.hours.as_deref())?.unwrap_or(24);
+    if ![3, 6, 9, 12, 24].contains(&hours) {
+        return Err(ApiError::BadRequest(FieldError::new(
+            "hours",
+            "range",
+            "`hours` is 3, 6, 9, 12 or 24.",
+        )));
+    }
+    let t = telephony(&s)?;
+    Ok(Json(
+        t.realtime(group, u32::try_from(hours).unwrap_or(24)).await,
+    ))
+}
+
+/// GET /ws: a WebSocket of live changes. Supervisors (realtime.view) get every agent's status
+/// and the realtime signal; others only their own status.
+pub async fn ws(
+    State(s): State<AppState>,
+    Extension(me): Extension<Arc<CurrentUser>>,
+    upgrade: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let t = telephony(&s)?.clone();
+    Ok(upgrade.on_upgrade(move |socket| forward(socket, t, me)))
+}
+
+async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUser>) {
+    let mut rx = t.subscribe();
+    let sees_all = me.can("realtime.view");
+    loop {
+        tokio::select! {
+            msg = rx.recv() => {
+                let v = match msg {
+                    Ok(v) => v,
+                    // A slow client missed messages: tell it to refetch.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => serde_json::json!({"type": "resync"}),
+                    Err(_) => break,
+                };
+                let mine = v["agent"].as_i64() == Some(me.id());
+                let allowed = match v["type"].as_str() {
+                    Some("agent_status") => sees_all || mine,
+                    _ => sees_all,
+                };
+                if allowed && socket.send(Message::Text(v.to_string().into())).await.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                _ => {}
+            },
+        }
+    }
+}

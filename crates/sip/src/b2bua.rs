@@ -518,7 +518,7 @@ impl CallTask {
                 let dest = self.source;
                 tokio::spawn(async move {
                     let answer = match request {
-                        Some(req) => server::reinvite(&shared, req, dest)
+                        Some(req) => server::reinvite(&shared, req, dest, false)
                             .await
                             .filter(|r| r.status_code.code() < 300)
                             .and_then(|r| Sdp::parse(&String::from_utf8_lossy(r.body())).ok()),
@@ -823,7 +823,7 @@ impl CallTask {
             cseq,
         );
         if let Ok(req) = Request::try_from(text) {
-            server::send_request(&self.shared, req, self.source);
+            server::send_request(&self.shared, req, self.source, false);
         }
     }
 
@@ -877,6 +877,8 @@ async fn run_leg(
     mut control: mpsc::UnboundedReceiver<LegControl>,
 ) {
     let local = shared.contact_addr;
+    let leg_tcp = target.tcp;
+    let proto = if leg_tcp { "TCP" } else { "UDP" };
     let from_tag = msg::token();
     let branch = format!("z9hG4bK{}", msg::token());
     let from = format!("{};tag={from_tag}", target.from);
@@ -886,7 +888,7 @@ async fn run_leg(
         .map(|(k, v)| format!("{k}: {v}\r\n"))
         .collect();
     let invite_text = format!(
-        "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:tsunagu@{local}>\r\n{extra}Allow: {}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
+        "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/{proto} {local};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:tsunagu@{local}>\r\n{extra}Allow: {}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
         msg::ALLOW,
         offer.len(),
         uri = target.uri,
@@ -905,9 +907,14 @@ async fn run_leg(
         failed(500);
         return;
     };
-    let mut tx = Transaction::new_client(key, invite.clone(), shared.endpoint.clone(), None);
+    let mut tx = Transaction::new_client(
+        key,
+        invite.clone(),
+        shared.endpoint.clone(),
+        shared.flow(target.dest),
+    );
     let dest = target.dest;
-    tx.destination = Some(server::sip_addr(dest));
+    tx.destination = Some(server::sip_addr(dest, target.tcp));
     if tx.send().await.is_err() {
         failed(503);
         return;
@@ -962,12 +969,12 @@ async fn run_leg(
                 .map(|c| msg::addr_uri(&c))
                 .unwrap_or_else(|| target.uri.clone());
             let text = format!(
-                "INVITE {target_uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {remote_to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:tsunagu@{local}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
+                "INVITE {target_uri} SIP/2.0\r\nVia: SIP/2.0/{proto} {local};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {remote_to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:tsunagu@{local}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
                 msg::token(),
                 offer.len(),
             );
             let answer = match Request::try_from(text) {
-                Ok(req) => server::reinvite(&shared, req, dest)
+                Ok(req) => server::reinvite(&shared, req, dest, leg_tcp)
                     .await
                     .filter(|r| r.status_code.code() < 300)
                     .and_then(|r| Sdp::parse(&String::from_utf8_lossy(r.body())).ok()),
@@ -983,11 +990,11 @@ async fn run_leg(
                 .map(|c| msg::addr_uri(&c))
                 .unwrap_or_else(|| target.uri.clone());
             let text = format!(
-                "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {remote_to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} BYE\r\nContent-Length: 0\r\n\r\n",
+                "BYE {target} SIP/2.0\r\nVia: SIP/2.0/{proto} {local};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {remote_to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} BYE\r\nContent-Length: 0\r\n\r\n",
                 msg::token()
             );
             if let Ok(bye) = Request::try_from(text) {
-                server::send_request(&shared, bye, dest);
+                server::send_request(&shared, bye, dest, leg_tcp);
             }
             break;
         }

@@ -19,6 +19,8 @@ pub(crate) struct Target {
     pub uri: String,
     /// Where the INVITE goes.
     pub dest: SocketAddr,
+    /// Over TCP (the phone registered over TCP).
+    pub tcp: bool,
     /// From header value, without tag.
     pub from: String,
     /// Extra headers (P-Asserted-Identity, Privacy).
@@ -283,6 +285,7 @@ pub(crate) async fn agent_targets(
         .flat_map(|t| location.lookup(now, &t.fields.username))
         .map(|b| Target {
             dest: msg::request_target(&b.contact, b.received),
+            tcp: b.transport == crate::location::Transport::Tcp,
             uri: b.contact,
             from: from.to_owned(),
             headers: Vec::new(),
@@ -459,6 +462,7 @@ async fn outbound(
         targets: vec![Target {
             uri: format!("sip:{dest}@{host}"),
             dest: addr,
+            tcp: false,
             from,
             headers,
             agent_id: None,

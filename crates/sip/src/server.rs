@@ -66,6 +66,9 @@ pub(crate) struct Shared {
     /// Calls in progress per phone number, for its channel limit.
     pub channels: Mutex<HashMap<i64, i64>>,
     pub rtp: RtpPool,
+    /// TCP connections phones registered over, by their address: requests to such a phone
+    /// must go down the same connection (it cannot accept one from us).
+    pub flows: Mutex<HashMap<SocketAddr, rsipstack::transport::SipConnection>>,
     pub queue: crate::queue::QueueHandle,
     next_call: std::sync::atomic::AtomicU64,
     started: Instant,
@@ -94,6 +97,11 @@ impl Shared {
         if let Ok(mut d) = self.dialogs.lock() {
             d.insert(call_id.to_owned(), route);
         }
+    }
+
+    /// The connection to reach `addr` on when it registered over TCP.
+    pub fn flow(&self, addr: SocketAddr) -> Option<rsipstack::transport::SipConnection> {
+        self.flows.lock().ok()?.get(&addr).cloned()
     }
 
     pub fn forget_dialog(&self, call_id: &str) {
@@ -177,6 +185,7 @@ impl SipServer {
             channels: Mutex::new(HashMap::new()),
             rtp: RtpPool::new(media_ip, cfg.rtp_ports),
             queue: crate::queue::spawn(store.clone()),
+            flows: Mutex::new(HashMap::new()),
             next_call: std::sync::atomic::AtomicU64::new(1),
             cfg,
             store,
@@ -516,9 +525,14 @@ async fn register(shared: &Arc<Shared>, tx: &mut Transaction) -> Result<(), rsip
         return respond(tx, resp).await;
     };
     let contacts = contact_params(&req);
-    let transport = match tx.connection.as_ref().map(|c| c.is_reliable()) {
-        Some(true) => BindTransport::Tcp,
-        _ => BindTransport::Udp,
+    let transport = match tx.connection.as_ref().filter(|c| c.is_reliable()) {
+        Some(conn) => {
+            if let Ok(mut f) = shared.flows.lock() {
+                f.insert(source, conn.clone());
+            }
+            BindTransport::Tcp
+        }
+        None => BindTransport::Udp,
     };
     let request = RegisterRequest {
         call_id,
@@ -697,8 +711,9 @@ async fn expire_bindings(shared: &Arc<Shared>) {
 
 /// Sends an out-of-dialog-transaction request (BYE) and waits for its final response in the
 /// background. `dest` is where the peer is reachable.
-pub(crate) fn send_request(shared: &Arc<Shared>, req: Request, dest: SocketAddr) {
+pub(crate) fn send_request(shared: &Arc<Shared>, req: Request, dest: SocketAddr, tcp: bool) {
     let endpoint = shared.endpoint.clone();
+    let flow = shared.flow(dest);
     tokio::spawn(async move {
         let key = match rsipstack::transaction::key::TransactionKey::from_request(
             &req,
@@ -710,8 +725,9 @@ pub(crate) fn send_request(shared: &Arc<Shared>, req: Request, dest: SocketAddr)
                 return;
             }
         };
-        let mut tx = Transaction::new_client(key, req, endpoint, None);
-        tx.destination = Some(sip_addr(dest));
+        let tcp = tcp || flow.is_some();
+        let mut tx = Transaction::new_client(key, req, endpoint, flow);
+        tx.destination = Some(sip_addr(dest, tcp));
         if tx.send().await.is_err() {
             return;
         }
@@ -731,14 +747,17 @@ pub(crate) async fn reinvite(
     shared: &Arc<Shared>,
     req: Request,
     dest: SocketAddr,
+    tcp: bool,
 ) -> Option<rsipstack::sip::Response> {
     let key = rsipstack::transaction::key::TransactionKey::from_request(
         &req,
         rsipstack::transaction::key::TransactionRole::Client,
     )
     .ok()?;
-    let mut tx = Transaction::new_client(key, req, shared.endpoint.clone(), None);
-    tx.destination = Some(sip_addr(dest));
+    let flow = shared.flow(dest);
+    let tcp = tcp || flow.is_some();
+    let mut tx = Transaction::new_client(key, req, shared.endpoint.clone(), flow);
+    tx.destination = Some(sip_addr(dest, tcp));
     tx.send().await.ok()?;
     while let Some(m) = tx.receive().await {
         if let SipMessage::Response(r) = m {
@@ -754,6 +773,11 @@ pub(crate) async fn reinvite(
     None
 }
 
-pub(crate) fn sip_addr(addr: SocketAddr) -> rsipstack::transport::SipAddr {
-    rsipstack::transport::SipAddr::new(rsipstack::sip::Transport::Udp, addr.into())
+pub(crate) fn sip_addr(addr: SocketAddr, tcp: bool) -> rsipstack::transport::SipAddr {
+    let transport = if tcp {
+        rsipstack::sip::Transport::Tcp
+    } else {
+        rsipstack::sip::Transport::Udp
+    };
+    rsipstack::transport::SipAddr::new(transport, addr.into())
 }

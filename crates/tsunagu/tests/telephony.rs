@@ -976,3 +976,51 @@ async fn agent_state_and_realtime_follow_the_calls() {
         "three hourly buckets"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phone_registered_over_tcp_is_called_over_tcp() {
+    let t = Tsunagu::start().await;
+    let port = free_sip_port();
+    let phone = t.sipp(
+        &scenario("answer.xml"),
+        &[
+            "-t",
+            "t1",
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+            "-rtp_echo",
+            "-d",
+            "300",
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reg = t.sipp(
+        &scenario("register.xml"),
+        &[
+            "-t",
+            "t1",
+            "-p",
+            &free_sip_port().to_string(),
+            "-au",
+            "201",
+            "-ap",
+            "demo201",
+            "-key",
+            "user",
+            "201",
+            "-key",
+            "contact_port",
+            &port.to_string(),
+        ],
+    );
+    assert!(finished_ok(reg, 10).await, "REGISTER over TCP");
+    let carrier = t.carrier(&scenario("carrier.xml"), "09011112222", 1500);
+    assert!(
+        finished_ok(carrier, 30).await,
+        "the carrier's call over UDP"
+    );
+    assert!(finished_ok(phone, 10).await, "the phone answered over TCP");
+    assert_eq!(t.calls().await[0]["kind"], "incoming");
+}

@@ -22,9 +22,21 @@ npm --prefix web run build --silent
 echo "== browser tests against a running server"
 cargo build --quiet -p tsunagu
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# SIP on UDP and TCP of one free port, for the browser tests that place calls with SIPp.
+sip_port=$(python3 -c '
+import socket
+while True:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+')
 data=$(mktemp -d /tmp/tsunagu-e2e.XXXXXX)
 log="$data/server.log"
-target/debug/tsunagu serve --demo --data-dir "$data" --http-addr "127.0.0.1:$port" --web-dir web/dist >"$log" 2>&1 &
+target/debug/tsunagu serve --demo --data-dir "$data" --http-addr "127.0.0.1:$port" \
+    --sip-addr "127.0.0.1:$sip_port" --rtp-ports 41000-41999 --web-dir web/dist >"$log" 2>&1 &
 server=$!
 cleanup() {
     kill "$server" 2>/dev/null || true
@@ -40,7 +52,7 @@ for _ in $(seq 1 100); do
     fi
     sleep 0.2
 done
-if ! TSUNAGU_URL="http://127.0.0.1:$port" npm --prefix web run test:e2e --silent; then
+if ! TSUNAGU_URL="http://127.0.0.1:$port" TSUNAGU_SIP="127.0.0.1:$sip_port" npm --prefix web run test:e2e --silent; then
     echo "--- server log ---" >&2
     tail -n 50 "$log" >&2
     exit 1

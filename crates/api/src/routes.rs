@@ -381,6 +381,17 @@ pub fn table() -> Vec<Route> {
         .ok(200, Some("AgentState")),
         route(
             Method::GET,
+            "/api/v1/agent-status-choices",
+            Access::LoggedIn,
+            agent_statuses::choices,
+        )
+        .doc(
+            "AgentStatuses",
+            "Every agent status (name, icon, colours) for the status menus",
+        )
+        .ok(200, Some("List:AgentStatus")),
+        route(
+            Method::GET,
             "/api/v1/openapi.json",
             Access::Public,
             crate::openapi::serve,

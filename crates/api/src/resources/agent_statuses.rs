@@ -62,6 +62,23 @@ async fn validate(conn: &mut Conn, id: Option<i64>, f: &AgentStatusFields) -> Ap
     ApiError::validation(e)
 }
 
+/// Every agent status with its name, icon and colours, for anyone logged in: agents choose
+/// them in the header's dropdown and supervisors in the realtime screen (STATUS-03, RT-10),
+/// while editing them stays with the administrators.
+pub async fn choices(State(s): State<AppState>) -> ApiResult<Json<List<AgentStatus>>> {
+    let mut c = s.store.conn().await?;
+    let (items, total) = agent_statuses::list(
+        &mut c,
+        &AgentStatusFilter { name: None },
+        store::Page {
+            offset: 0,
+            limit: 500,
+        },
+    )
+    .await?;
+    Ok(Json(List { items, total }))
+}
+
 pub async fn list(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<AgentStatusQuery>,

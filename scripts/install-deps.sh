@@ -13,6 +13,8 @@ command -v sox >/dev/null || need+=(sox)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v node >/dev/null || need+=(nodejs npm)
 command -v curl >/dev/null || need+=(curl)
+# A Japanese font, so that screenshots of the UI show Japanese, not boxes.
+ls /usr/share/fonts/opentype/ipafont-gothic >/dev/null 2>&1 || need+=(fonts-ipafont-gothic)
 command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""

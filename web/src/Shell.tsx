@@ -2,6 +2,8 @@ import { useState, type ReactNode } from 'react';
 import { Link, Navigate, NavLink, Outlet, useLocation, useNavigate, useParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from './auth';
+import { HeaderStatus } from './components/HeaderStatus';
+import { LiveProvider } from './live';
 import { Logo } from './Login';
 import { findTab, TABS } from './menu';
 import { SCREENS } from './screens/registry';
@@ -29,90 +31,90 @@ export function Shell() {
   const items = tab && can(tab.perm) ? tab.items.filter((i) => can(i.perm)) : [];
 
   return (
-    <div className="app">
-      <header className="topbar">
-        <div className="topbar-row">
-          <div className="status-area" data-testid="status-area" aria-label="status">
-            {t('header.status_placeholder')}
-          </div>
-          <div className="brand">
-            <Logo />
-            <span>{t('app.name')}</span>
-          </div>
-          <div className="user-area">
-            <span className="user-name" data-testid="user-name">
-              {me?.user.name}
-            </span>
-            <a
-              href="/login"
-              className="logout"
-              data-testid="logout"
-              onClick={(e) => {
-                e.preventDefault();
-                void logout().then(() => navigate('/login', { replace: true }));
-              }}
-            >
-              {t('header.logout')}
-            </a>
-          </div>
-        </div>
-        <nav className="tabs" aria-label={t('header.tabs')} data-testid="tabs">
-          {visibleTabs.map((x) => (
-            <NavLink key={x.key} to={`/${x.key}`} className={({ isActive }) => `tab${isActive ? ' active' : ''}`} data-tab={x.key}>
-              {t(`tabs.${x.key}`)}
-            </NavLink>
-          ))}
-        </nav>
-      </header>
-      <div className="workspace">
-        <aside className={`side${menuOpen ? '' : ' collapsed'}`}>
-          <button
-            type="button"
-            className="arrow"
-            aria-expanded={menuOpen}
-            aria-controls="side-menu"
-            aria-label={menuOpen ? t('header.collapse_menu') : t('header.expand_menu')}
-            title={menuOpen ? t('header.collapse_menu') : t('header.expand_menu')}
-            onClick={() => setMenuOpen(!menuOpen)}
-          >
-            {menuOpen ? '◀' : '▶'}
-          </button>
-          {menuOpen && (
-            <nav id="side-menu" aria-label={t('header.side_menu')} data-testid="side-menu">
-              <ul>
-                {items.map((i) => (
-                  <li key={i.key}>
-                    <NavLink to={`/${tab!.key}/${i.key}`} className={({ isActive }) => (isActive ? 'active' : '')}>
-                      {t(`menu.${i.key}`)}
-                    </NavLink>
-                  </li>
-                ))}
-              </ul>
-            </nav>
-          )}
-        </aside>
-        <main className="content" id="content">
-          <Outlet />
-        </main>
-        <aside className={`panel${panelOpen ? '' : ' collapsed'}`} aria-label={t('header.panel')}>
-          <button
-            type="button"
-            className="arrow"
-            aria-expanded={panelOpen}
-            aria-label={panelOpen ? t('header.collapse_panel') : t('header.expand_panel')}
-            title={panelOpen ? t('header.collapse_panel') : t('header.expand_panel')}
-            onClick={() => setPanelOpen(!panelOpen)}
-          >
-            {panelOpen ? '▶' : '◀'}
-          </button>
-          {panelOpen && (
-            <div className="panel-body" data-testid="right-panel">
-              <p className="muted">{t('header.panel_placeholder')}</p>
+    <LiveProvider>
+      <div className="app">
+        <header className="topbar">
+          <div className="topbar-row">
+            <HeaderStatus />
+            <div className="brand">
+              <Logo />
+              <span>{t('app.name')}</span>
             </div>
-          )}
-        </aside>
+            <div className="user-area">
+              <span className="user-name" data-testid="user-name">
+                {me?.user.name}
+              </span>
+              <a
+                href="/login"
+                className="logout"
+                data-testid="logout"
+                onClick={(e) => {
+                  e.preventDefault();
+                  void logout().then(() => navigate('/login', { replace: true }));
+                }}
+              >
+                {t('header.logout')}
+              </a>
+            </div>
+          </div>
+          <nav className="tabs" aria-label={t('header.tabs')} data-testid="tabs">
+            {visibleTabs.map((x) => (
+              <NavLink key={x.key} to={`/${x.key}`} className={({ isActive }) => `tab${isActive ? ' active' : ''}`} data-tab={x.key}>
+                {t(`tabs.${x.key}`)}
+              </NavLink>
+            ))}
+          </nav>
+        </header>
+        <div className="workspace">
+          <aside className={`side${menuOpen ? '' : ' collapsed'}`}>
+            <button
+              type="button"
+              className="arrow"
+              aria-expanded={menuOpen}
+              aria-controls="side-menu"
+              aria-label={menuOpen ? t('header.collapse_menu') : t('header.expand_menu')}
+              title={menuOpen ? t('header.collapse_menu') : t('header.expand_menu')}
+              onClick={() => setMenuOpen(!menuOpen)}
+            >
+              {menuOpen ? '◀' : '▶'}
+            </button>
+            {menuOpen && (
+              <nav id="side-menu" aria-label={t('header.side_menu')} data-testid="side-menu">
+                <ul>
+                  {items.map((i) => (
+                    <li key={i.key}>
+                      <NavLink to={`/${tab!.key}/${i.key}`} className={({ isActive }) => (isActive ? 'active' : '')}>
+                        {t(`menu.${i.key}`)}
+                      </NavLink>
+                    </li>
+                  ))}
+                </ul>
+              </nav>
+            )}
+          </aside>
+          <main className="content" id="content">
+            <Outlet />
+          </main>
+          <aside className={`panel${panelOpen ? '' : ' collapsed'}`} aria-label={t('header.panel')}>
+            <button
+              type="button"
+              className="arrow"
+              aria-expanded={panelOpen}
+              aria-label={panelOpen ? t('header.collapse_panel') : t('header.expand_panel')}
+              title={panelOpen ? t('header.collapse_panel') : t('header.expand_panel')}
+              onClick={() => setPanelOpen(!panelOpen)}
+            >
+              {panelOpen ? '▶' : '◀'}
+            </button>
+            {panelOpen && (
+              <div className="panel-body" data-testid="right-panel">
+                <p className="muted">{t('header.panel_placeholder')}</p>
+              </div>
+            )}
+          </aside>
+        </div>
       </div>
-    </div>
+    </LiveProvider>
   );
 }
 

@@ -19,3 +19,9 @@ export function formatClock(ms: number | null | undefined): string {
 export function formatDate(ms: number | null | undefined): string {
   return formatDateTime(ms).slice(0, 10);
 }
+/** A duration in milliseconds -> `HH:MM:SS`; `--:--:--` when unknown (RT-09). */
+export function formatHms(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '--:--:--';
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
+}

@@ -1,6 +1,9 @@
-import { api, collection, sendForm, upload } from './client';
+import { api, collection, qs, sendForm, upload } from './client';
 import type {
   Agent,
+  AgentLiveState,
+  AgentStateInput,
+  RealtimeResponse,
   AgentInput,
   AgentStatus,
   AgentStatusInput,
@@ -54,3 +57,12 @@ export const replaceVoiceFile = (id: number | string, file: File, onProgress?: (
 /** Call history is read-only: only list and get are served. */
 export const calls = collection<CallRecord, never>('calls');
 export const callChoices = () => api.get<CallFilterChoices>('/api/v1/calls/choices');
+
+/** STATUS / RT-10: an agent's status per group, and changing it (no `group` = every group). */
+export const agentState = {
+  get: (agent: number) => api.get<AgentLiveState>(`/api/v1/agents/${agent}/state`),
+  set: (agent: number, body: AgentStateInput) => api.put<AgentLiveState>(`/api/v1/agents/${agent}/state`, body),
+};
+/** RT-01…09: the group table, and with `group` its detail and chart over `hours`. */
+export const realtime = (group?: number | null, hours?: number) =>
+  api.get<RealtimeResponse>(`/api/v1/realtime${qs({ group: group ?? undefined, hours: group ? hours : undefined })}`);

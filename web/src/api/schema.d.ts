@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/v1/agent-status-choices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every agent status (name, icon, colours) for the status menus */
+        get: operations["get_agent_status_choices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agent-statuses": {
         parameters: {
             query?: never;
@@ -105,6 +122,24 @@ export interface paths {
         /** Change history of Agent */
         get: operations["get_agents__id__history"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{id}/state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An agent's status in each of their groups (oneself, or with realtime.view) */
+        get: operations["get_agents__id__state"];
+        /** Change an agent's status in one group or all (status.update / realtime.agent_status) */
+        put: operations["put_agents__id__state"];
         post?: never;
         delete?: never;
         options?: never;
@@ -499,6 +534,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/realtime": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** RT rows of every group and All; ?group=ID&hours=N adds its detail and chart */
+        get: operations["get_realtime"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/roles": {
         parameters: {
             query?: never;
@@ -749,6 +801,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** WebSocket of live changes: agent_status and realtime messages */
+        get: operations["get_ws"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -809,6 +878,26 @@ export interface components {
             pin?: string | null;
             popup_mode?: null | components["schemas"]["PopupMode"];
             role?: string | null;
+        };
+        AgentState: {
+            /** Format: int64 */
+            agent: number;
+            groups: components["schemas"]["GroupState"][];
+        };
+        /** @description Body of PUT /agents/{id}/state. */
+        AgentStateInput: {
+            /**
+             * Format: int64
+             * @description One group (a group tag); absent = every group (the white tag, STATUS-05).
+             */
+            group?: number | null;
+            /** @description `available` or `paused`. */
+            state: string;
+            /**
+             * Format: int64
+             * @description With `paused`: the agent status (AST) chosen; absent = plain 停止.
+             */
+            status_id?: number | null;
         };
         AgentStatus: components["schemas"]["AgentStatusFields"] & components["schemas"]["Stamps"] & {
             /** Format: int64 */
@@ -1017,6 +1106,12 @@ export interface components {
             /** Format: int64 */
             timeout?: number | null;
             timeout_target?: null | components["schemas"]["Target"];
+        };
+        GroupState: {
+            /** Format: int64 */
+            group: number;
+            /** @description `{"status": "available"}`, `{"status": "paused", "pause": {"kind": "custom", "status_id": 3}}` … */
+            status: Record<string, never>;
         };
         IncomingBlock: components["schemas"]["IncomingBlockFields"] & components["schemas"]["Stamps"] & {
             /** Format: int64 */
@@ -1323,6 +1418,47 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_agent_status_choices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["AgentStatus"][];
+                        total: number;
+                    };
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_agent_statuses: {
         parameters: {
             query?: {
@@ -1989,6 +2125,126 @@ export interface operations {
             };
             /** @description No such record */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_agents__id__state: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentState"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_agents__id__state: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgentStateInput"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentState"];
+                };
+            };
+            /** @description Malformed body, wrong type or unknown field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; one entry per field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3869,6 +4125,45 @@ export interface operations {
             };
         };
     };
+    get_realtime: {
+        parameters: {
+            query?: {
+                group?: string;
+                hours?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_roles: {
         parameters: {
             query?: {
@@ -5358,6 +5653,42 @@ export interface operations {
             };
             /** @description No such record */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_ws: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

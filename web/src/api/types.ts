@@ -97,3 +97,86 @@ export type CallFilterChoices = S['CallFilterChoices'];
 
 /** Ring strategies offered on the group screen (GroupFields.strategy). */
 export type Strategy = 'ring_all' | 'longest_idle' | 'shortest_talk' | 'random' | 'round_robin' | 'level_ratio';
+
+// ---------------------------------------------------------------------------------------------
+// Live side (agent state, realtime, WebSocket). The schema types the status as a free object
+// and the realtime answer not at all, so these mirror the engine's serde shapes
+// (engine::agent_state::AgentStatus, engine::realtime::{GroupRow, GroupDetail, AgentRow, Bucket}).
+
+/** engine::agent_state::Pause */
+export type Pause =
+  | { kind: 'manual' }
+  | { kind: 'no_answer' }
+  | { kind: 'custom'; status_id: number }
+  | { kind: 'acw'; status_id: number };
+
+/** engine::agent_state::AgentStatus — what an agent is in one group (STATUS-02). */
+export type LiveStatus =
+  | { status: 'offline' | 'available' | 'ringing' | 'on_call' | 'on_hold' }
+  | { status: 'paused'; pause: Pause };
+
+export interface GroupLiveStatus {
+  group: number;
+  status: LiveStatus;
+}
+/** GET/PUT /agents/{id}/state */
+export type AgentLiveState = Omit<S['AgentState'], 'groups'> & { groups: GroupLiveStatus[] };
+export type AgentStateInput = S['AgentStateInput'];
+
+/** A line of the realtime group table (RT-02); `group` null = the All row. */
+export interface RealtimeRow {
+  group: number | null;
+  incoming: number;
+  answered: number;
+  abandoned: number;
+  overflow: number;
+  timeout: number;
+  answer_rate_pct: number | null;
+  agents_online: number;
+  agents_total: number;
+  on_call: number;
+  available: number;
+  paused: number;
+  waiting: number;
+}
+export interface RealtimeWaiting {
+  call: number;
+  since: Millis;
+}
+export interface RealtimeAgent {
+  agent: number;
+  status: LiveStatus;
+  skill_level: number;
+  last_call_ms: Millis | null;
+  calls_today: number;
+}
+export interface RealtimeStatusCount {
+  status: LiveStatus;
+  count: number;
+}
+export interface RealtimeDetail {
+  row: RealtimeRow;
+  waiting: RealtimeWaiting[];
+  agents: RealtimeAgent[];
+  status_counts: RealtimeStatusCount[];
+}
+export interface RealtimeBucket {
+  start: Millis;
+  incoming: number;
+  answered: number;
+  abandoned: number;
+  answer_rate: number | null;
+}
+/** GET /realtime[?group=ID&hours=N] */
+export interface RealtimeResponse {
+  groups: RealtimeRow[];
+  all: RealtimeRow;
+  now: Millis;
+  detail?: RealtimeDetail | null;
+  buckets?: RealtimeBucket[];
+}
+/** Messages of GET /ws. */
+export type LiveMessage =
+  | { type: 'agent_status'; agent: number; statuses: GroupLiveStatus[] }
+  | { type: 'realtime' }
+  | { type: 'resync' };

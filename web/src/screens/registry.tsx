@@ -1,4 +1,5 @@
-import type { ComponentType } from 'react';
+import { lazy, Suspense, type ComponentType } from 'react';
+import { useTranslation } from 'react-i18next';
 import { AgentDetail, AgentList } from './admin/Agents';
 import { AgentStatusDetail, AgentStatusList } from './admin/AgentStatuses';
 import { GroupDetail, GroupList } from './admin/Groups';
@@ -12,6 +13,17 @@ import { PasswordScreen } from './personal/Password';
 import { PreferencesScreen } from './personal/Preferences';
 import { IncomingBlockDetail, IncomingBlockList } from './sv/IncomingBlocks';
 import { OutboundRestrictionDetail, OutboundRestrictionList } from './sv/OutboundRestrictions';
+
+// The realtime screen brings the charting library; load it only when opened.
+const RealtimeLazy = lazy(() => import('./sv/Realtime'));
+function RealtimeScreen() {
+  const { t } = useTranslation();
+  return (
+    <Suspense fallback={<p className="muted">{t('common.loading')}</p>}>
+      <RealtimeLazy />
+    </Suspense>
+  );
+}
 
 export interface ScreenEntry {
   List: ComponentType;
@@ -28,6 +40,7 @@ export const SCREENS: Record<string, ScreenEntry> = {
   'admin/roles': { List: RoleList, Detail: RoleDetail },
   'admin/trunks': { List: TrunkList, Detail: TrunkDetail },
   'admin/voices': { List: VoiceFileList, Detail: VoiceFileDetail },
+  'sv/realtime': { List: RealtimeScreen },
   'sv/blocks': { List: IncomingBlockList, Detail: IncomingBlockDetail },
   'sv/restrictions': { List: OutboundRestrictionList, Detail: OutboundRestrictionDetail },
   'history/calls': { List: CallHistoryList },

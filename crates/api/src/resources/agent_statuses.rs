@@ -1,4 +1,4 @@
-use super::{page, record_change, refuse_if_referenced, unique_to_field, List, Paging};
+use super::{page, record_change, unique_to_field, List, Paging};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{ApiJson, ApiQuery, IdPath};
@@ -90,14 +90,6 @@ pub async fn list(
     Ok(Json(List { items, total }))
 }
 
-pub async fn get(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<AgentStatus>> {
-    let mut c = s.store.conn().await?;
-    agent_statuses::get(&mut c, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("agent status"))
-}
-
 pub async fn create(
     State(s): State<AppState>,
     Extension(me): Extension<Arc<CurrentUser>>,
@@ -177,32 +169,10 @@ pub async fn update(
     Ok(Json(after))
 }
 
-pub async fn delete(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    let mut tx = s.store.begin().await?;
-    let before = agent_statuses::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent status"))?;
-    refuse_if_referenced(
-        "agent status",
-        agent_statuses::references(&mut tx, id).await?,
-    )?;
-    agent_statuses::delete(&mut tx, id).await?;
-    record_change(
-        &mut tx,
-        "agent_status",
-        &id.to_string(),
-        Some(me.login_id()),
-        "delete",
-        &before,
-        &before,
-        &[],
-        now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+super::get_and_delete!(
+    agent_statuses,
+    AgentStatus,
+    "agent status",
+    "agent_status",
+    refs = store::agent_statuses::references
+);

@@ -1,7 +1,5 @@
 use super::numbers::{check_target, TargetInput};
-use super::{
-    int_filter, nullable, page, record_change, refuse_if_referenced, unique_to_field, List, Paging,
-};
+use super::{int_filter, nullable, page, record_change, unique_to_field, List, Paging};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{ApiJson, ApiQuery, IdPath};
@@ -269,14 +267,6 @@ pub async fn list(
     Ok(Json(List { items, total }))
 }
 
-pub async fn get(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Group>> {
-    let mut c = s.store.conn().await?;
-    groups::get(&mut c, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("group"))
-}
-
 pub async fn create(
     State(s): State<AppState>,
     Extension(me): Extension<Arc<CurrentUser>>,
@@ -351,29 +341,10 @@ pub async fn update(
     Ok(Json(after))
 }
 
-pub async fn delete(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    let mut tx = s.store.begin().await?;
-    let before = groups::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("group"))?;
-    refuse_if_referenced("group", groups::references(&mut tx, id).await?)?;
-    groups::delete(&mut tx, id).await?;
-    record_change(
-        &mut tx,
-        "group",
-        &id.to_string(),
-        Some(me.login_id()),
-        "delete",
-        &before,
-        &before,
-        &[],
-        now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+super::get_and_delete!(
+    groups,
+    Group,
+    "group",
+    "group",
+    refs = store::groups::references
+);

@@ -69,14 +69,6 @@ pub async fn list(
     Ok(Json(List { items, total }))
 }
 
-pub async fn get(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<IncomingBlock>> {
-    let mut c = s.store.conn().await?;
-    incoming_blocks::get(&mut c, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("incoming block"))
-}
-
 pub async fn create(
     State(s): State<AppState>,
     Extension(me): Extension<Arc<CurrentUser>>,
@@ -145,28 +137,9 @@ pub async fn update(
     Ok(Json(after))
 }
 
-pub async fn delete(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    let mut tx = s.store.begin().await?;
-    let before = incoming_blocks::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("incoming block"))?;
-    incoming_blocks::delete(&mut tx, id).await?;
-    record_change(
-        &mut tx,
-        "incoming_block",
-        &id.to_string(),
-        Some(me.login_id()),
-        "delete",
-        &before,
-        &before,
-        &[],
-        now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+super::get_and_delete!(
+    incoming_blocks,
+    IncomingBlock,
+    "incoming block",
+    "incoming_block"
+);

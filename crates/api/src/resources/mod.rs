@@ -137,6 +137,51 @@ pub async fn history(
     Ok(Json(List { items, total }))
 }
 
+/// `get` and `delete` handlers of a collection: the same for every collection whose store
+/// module has `get` and `delete`; `refs = …` names what blocks a delete.
+macro_rules! get_and_delete {
+    ($store:ident, $item:ty, $label:literal, $entity:literal $(, refs = $refs:path)?) => {
+        pub async fn get(
+            axum::extract::State(s): axum::extract::State<crate::AppState>,
+            crate::extract::IdPath(id): crate::extract::IdPath,
+        ) -> crate::error::ApiResult<axum::Json<$item>> {
+            let mut c = s.store.conn().await?;
+            store::$store::get(&mut c, id)
+                .await?
+                .map(axum::Json)
+                .ok_or_else(|| crate::error::ApiError::not_found($label))
+        }
+
+        pub async fn delete(
+            axum::extract::State(s): axum::extract::State<crate::AppState>,
+            axum::Extension(me): axum::Extension<std::sync::Arc<crate::auth::CurrentUser>>,
+            crate::extract::IdPath(id): crate::extract::IdPath,
+        ) -> crate::error::ApiResult<axum::http::StatusCode> {
+            let mut tx = s.store.begin().await?;
+            let before = store::$store::get(&mut tx, id)
+                .await?
+                .ok_or_else(|| crate::error::ApiError::not_found($label))?;
+            $(super::refuse_if_referenced($label, $refs(&mut tx, id).await?)?;)?
+            store::$store::delete(&mut tx, id).await?;
+            super::record_change(
+                &mut tx,
+                $entity,
+                &id.to_string(),
+                Some(me.login_id()),
+                "delete",
+                &before,
+                &before,
+                &[],
+                crate::now_ms(),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(axum::http::StatusCode::NO_CONTENT)
+        }
+    };
+}
+pub(crate) use get_and_delete;
+
 /// Refuses a delete while other records still point at this one.
 pub fn refuse_if_referenced(what: &str, reasons: Vec<String>) -> ApiResult<()> {
     if reasons.is_empty() {

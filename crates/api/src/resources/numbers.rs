@@ -1,4 +1,4 @@
-use super::{nullable, page, record_change, refuse_if_referenced, unique_to_field, List, Paging};
+use super::{nullable, page, record_change, unique_to_field, List, Paging};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{ApiJson, ApiQuery, IdPath};
@@ -217,14 +217,6 @@ pub async fn list(
     Ok(Json(List { items, total }))
 }
 
-pub async fn get(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Number>> {
-    let mut c = s.store.conn().await?;
-    numbers::get(&mut c, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("phone number"))
-}
-
 pub async fn create(
     State(s): State<AppState>,
     Extension(me): Extension<Arc<CurrentUser>>,
@@ -299,29 +291,10 @@ pub async fn update(
     Ok(Json(after))
 }
 
-pub async fn delete(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    let mut tx = s.store.begin().await?;
-    let before = numbers::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("phone number"))?;
-    refuse_if_referenced("phone number", numbers::references(&mut tx, id).await?)?;
-    numbers::delete(&mut tx, id).await?;
-    record_change(
-        &mut tx,
-        "number",
-        &id.to_string(),
-        Some(me.login_id()),
-        "delete",
-        &before,
-        &before,
-        &[],
-        now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+super::get_and_delete!(
+    numbers,
+    Number,
+    "phone number",
+    "number",
+    refs = store::numbers::references
+);

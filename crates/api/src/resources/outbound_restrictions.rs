@@ -124,17 +124,6 @@ pub async fn list(
     Ok(Json(List { items, total }))
 }
 
-pub async fn get(
-    State(s): State<AppState>,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<OutboundRestriction>> {
-    let mut c = s.store.conn().await?;
-    outbound_restrictions::get(&mut c, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("outbound restriction"))
-}
-
 pub async fn create(
     State(s): State<AppState>,
     Extension(me): Extension<Arc<CurrentUser>>,
@@ -203,31 +192,12 @@ pub async fn update(
     Ok(Json(after))
 }
 
-pub async fn delete(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    let mut tx = s.store.begin().await?;
-    let before = outbound_restrictions::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("outbound restriction"))?;
-    outbound_restrictions::delete(&mut tx, id).await?;
-    record_change(
-        &mut tx,
-        "outbound_restriction",
-        &id.to_string(),
-        Some(me.login_id()),
-        "delete",
-        &before,
-        &before,
-        &[],
-        now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+super::get_and_delete!(
+    outbound_restrictions,
+    OutboundRestriction,
+    "outbound restriction",
+    "outbound_restriction"
+);
 
 fn bad_file(message: impl Into<String>) -> ApiError {
     ApiError::Validation(vec![FieldError::new("file", "format", message)])

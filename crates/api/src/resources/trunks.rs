@@ -143,14 +143,6 @@ pub async fn list(
     Ok(Json(List { items, total }))
 }
 
-pub async fn get(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Trunk>> {
-    let mut c = s.store.conn().await?;
-    trunks::get(&mut c, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("trunk"))
-}
-
 pub async fn create(
     State(s): State<AppState>,
     Extension(me): Extension<Arc<CurrentUser>>,
@@ -224,28 +216,4 @@ pub async fn update(
     Ok(Json(after))
 }
 
-pub async fn delete(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    let mut tx = s.store.begin().await?;
-    let before = trunks::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("trunk"))?;
-    trunks::delete(&mut tx, id).await?;
-    record_change(
-        &mut tx,
-        "trunk",
-        &id.to_string(),
-        Some(me.login_id()),
-        "delete",
-        &before,
-        &before,
-        &[],
-        now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+super::get_and_delete!(trunks, Trunk, "trunk", "trunk");

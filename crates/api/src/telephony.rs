@@ -183,7 +183,8 @@ pub async fn realtime(
 }
 
 /// GET /ws: a WebSocket of live changes. Supervisors (realtime.view) get every agent's status
-/// and the realtime signal; others only their own status.
+/// and the realtime signal; everyone gets their own status and the incoming-call pop-up of
+/// their own ringing phone.
 pub async fn ws(
     State(s): State<AppState>,
     Extension(me): Extension<Arc<CurrentUser>>,
@@ -208,6 +209,8 @@ async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUs
                 let mine = v["agent"].as_i64() == Some(me.id());
                 let allowed = match v["type"].as_str() {
                     Some("agent_status") => sees_all || mine,
+                    // Who is calling is for the agent whose phone rings.
+                    Some("incoming_call") => mine,
                     _ => sees_all,
                 };
                 if allowed && socket.send(Message::Text(v.to_string().into())).await.is_err() {

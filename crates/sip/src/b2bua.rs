@@ -189,6 +189,7 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
     });
 
     let queue = routed.queue;
+    let popup = routed.popup.take();
     let acd_call = queue.map(|_| shared.next_queue_call());
     let engine = match queue {
         Some(_) => Call::queued(),
@@ -223,6 +224,7 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
             sip_call_id: call.call_id.clone(),
             group,
             events: call.events_tx.clone(),
+            popup,
         });
     }
     call.run(events_rx).await;

@@ -36,6 +36,8 @@ pub(crate) enum QueueInput {
         sip_call_id: String,
         group: GroupId,
         events: mpsc::UnboundedSender<CallEvent>,
+        /// Shown on the screen of each agent rung (caller, number, pop-up URL).
+        popup: Option<Value>,
     },
     Answered {
         call: CallId,
@@ -189,6 +191,8 @@ struct Driver {
     calls: HashMap<CallId, (String, mpsc::UnboundedSender<CallEvent>)>,
     /// Calls that ended: forgotten once their last events are written.
     finished: Vec<CallId>,
+    /// Screen-pop data of queued calls.
+    popups: HashMap<CallId, Value>,
     configs: HashMap<GroupId, GroupConfig>,
     projection: Projection,
     changes: broadcast::Sender<Value>,
@@ -204,6 +208,7 @@ async fn run(
         store,
         calls: HashMap::new(),
         finished: Vec::new(),
+        popups: HashMap::new(),
         configs: HashMap::new(),
         projection: Projection::new(day_start(wall_ms())),
         changes,
@@ -257,8 +262,13 @@ impl Driver {
                 sip_call_id,
                 group,
                 events,
+                popup,
             } => {
                 self.calls.insert(call, (sip_call_id, events));
+                if let Some(mut p) = popup {
+                    p["group"] = json!(group);
+                    self.popups.insert(call, p);
+                }
                 self.acd.handle_call_arrived(now, call, group);
             }
             QueueInput::Answered { call, agent } => {
@@ -380,6 +390,14 @@ impl Driver {
             if let Some((_, events)) = self.calls.get(&call) {
                 events.send(CallEvent::Acd(what)).ok();
             }
+            // The ringing agent's screen shows who calls (the incoming-call pop-up).
+            if let (AcdCommand::Ring(agent), Some(p)) = (what, self.popups.get(&call)) {
+                let mut msg = p.clone();
+                msg["type"] = json!("incoming_call");
+                msg["agent"] = json!(agent);
+                msg["call"] = json!(call);
+                self.changes.send(msg).ok();
+            }
         }
         let mut batch = Vec::new();
         while let Some(e) = self.acd.poll_event() {
@@ -406,6 +424,7 @@ impl Driver {
         }
         for call in self.finished.drain(..) {
             self.calls.remove(&call);
+            self.popups.remove(&call);
         }
     }
 

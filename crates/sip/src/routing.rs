@@ -41,6 +41,8 @@ pub(crate) struct Routed {
     pub channel: Option<ChannelGuard>,
     /// The group whose queue (the ACD) chooses who rings; `targets` is then empty.
     pub queue: Option<i64>,
+    /// What the agent's screen shows when their phone rings for this call (NUM-07/09).
+    pub popup: Option<serde_json::Value>,
 }
 
 /// A call refused before ringing anyone.
@@ -210,6 +212,13 @@ pub(crate) async fn inbound(
         agent_id: None,
         channel: Some(channel),
         queue: None,
+        popup: Some(serde_json::json!({
+            "caller": caller,
+            "number": number.fields.number,
+            "number_name": number.fields.name,
+            "message": number.fields.incoming_message,
+            "popup_url": number.fields.incoming_popup_url,
+        })),
     };
     match number.fields.route {
         Some(RouteTarget {
@@ -330,6 +339,7 @@ pub(crate) async fn from_terminal(
         agent_id: terminal.fields.agent_id,
         channel: None,
         queue: None,
+        popup: None,
     };
     match owner {
         Some((kind, id)) if kind == "agent" => {
@@ -476,6 +486,7 @@ async fn outbound(
         agent_id: Some(agent.id),
         channel: None,
         queue: None,
+        popup: None,
     })
 }
 

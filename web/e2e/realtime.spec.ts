@@ -7,87 +7,13 @@
 // then abandoned 1 and 50 %.
 
 import { expect, test, type Page } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
+import { carrier, children, exited, phone } from './sipp';
 
-const SIP = process.env.TSUNAGU_SIP ?? '127.0.0.1:5060';
-const SCENARIOS = path.resolve(process.cwd(), '../tests/sipp');
 const SHOTS = path.resolve(process.cwd(), 'e2e/screenshots');
 const GROUP = 1; // the demo's Support group
 const PASSWORD = 'Demo1234';
-
-const children: ChildProcess[] = [];
-
-/** A UDP port nobody uses right now. */
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function sipp(scenario: string, args: string[]): ChildProcess {
-  const child = spawn(
-    'sipp',
-    [SIP, '-sf', path.join(SCENARIOS, scenario), '-m', '1', '-timeout', '30', '-timeout_error', '-nostdin', ...args],
-    { stdio: 'ignore' },
-  );
-  children.push(child);
-  return child;
-}
-
-/** Resolves with the exit code (null when killed). */
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
-/** The phone of an agent: an answering SIPp (after `answerAfterMs`) registered by a second one. */
-async function phone(user: string, answerAfterMs: number): Promise<ChildProcess> {
-  const port = await freeUdpPort();
-  const media = await freeUdpPort();
-  const uas = sipp('answer.xml', ['-p', String(port), '-mp', String(media), '-rtp_echo', '-d', String(answerAfterMs)]);
-  await new Promise((r) => setTimeout(r, 300));
-  const reg = sipp('register.xml', [
-    '-p',
-    String(await freeUdpPort()),
-    '-au',
-    user,
-    '-ap',
-    `demo${user}`,
-    '-key',
-    'user',
-    user,
-    '-key',
-    'contact_port',
-    String(port),
-  ]);
-  expect(await exited(reg), `registration of ${user}`).toBe(0);
-  return uas;
-}
-
-/** A carrier call to the demo number: talks (or, cancelling, rings) for `ms`. */
-async function carrier(scenario: string, caller: string, ms: number): Promise<ChildProcess> {
-  return sipp(scenario, [
-    '-s',
-    '0312345678',
-    '-key',
-    'caller',
-    caller,
-    '-d',
-    String(ms),
-    '-p',
-    String(await freeUdpPort()),
-    '-mp',
-    String(await freeUdpPort()),
-  ]);
-}
 
 async function login(page: Page, loginId: string) {
   await page.goto('/login');

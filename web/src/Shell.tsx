@@ -3,6 +3,7 @@ import { Link, Navigate, NavLink, Outlet, useLocation, useNavigate, useParams } 
 import { useTranslation } from 'react-i18next';
 import { useAuth } from './auth';
 import { HeaderStatus } from './components/HeaderStatus';
+import { IncomingCallPopup } from './components/IncomingCallPopup';
 import { LiveProvider } from './live';
 import { Logo } from './Login';
 import { findTab, TABS } from './menu';
@@ -36,6 +37,7 @@ export function Shell() {
         <header className="topbar">
           <div className="topbar-row">
             <HeaderStatus />
+            <IncomingCallPopup />
             <div className="brand">
               <Logo />
               <span>{t('app.name')}</span>

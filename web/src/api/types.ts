@@ -179,4 +179,18 @@ export interface RealtimeResponse {
 export type LiveMessage =
   | { type: 'agent_status'; agent: number; statuses: GroupLiveStatus[] }
   | { type: 'realtime' }
-  | { type: 'resync' };
+  | { type: 'resync' }
+  | IncomingCall;
+
+/** Pushed to the agent whose phone rings for a queue call (NUM-07/09, PREF pop-up options). */
+export interface IncomingCall {
+  type: 'incoming_call';
+  agent: number;
+  call: number;
+  caller: string;
+  number: string;
+  number_name: string;
+  message: string;
+  popup_url: string;
+  group: number;
+}

@@ -355,6 +355,12 @@ const en: Messages = {
     all_available_short: 'All available',
     change_agent: 'Change the status of {{name}}',
   },
+  incoming: {
+    title: 'Incoming call',
+    number: 'Number',
+    group: 'Group',
+    close: 'Close',
+  },
   rt: {
     title: 'Realtime',
     live: 'Live',

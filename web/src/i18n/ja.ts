@@ -353,6 +353,12 @@ const ja = {
     all_available_short: '全て待機',
     change_agent: '{{name}} のステータスを変更',
   },
+  incoming: {
+    title: '着信',
+    number: '着信番号',
+    group: 'グループ',
+    close: '閉じる',
+  },
   rt: {
     title: 'リアルタイム',
     live: 'ライブ更新中',

@@ -1,10 +1,13 @@
-//! Media edge: the RTP port pool, SDP rewriting for the B2BUA, and the two-party relay that
-//! forwards RTP between legs without decoding it.
+//! Media edge: the RTP port pool, SDP rewriting for the B2BUA, the two-party relay that
+//! forwards RTP between legs without decoding it, and the player of voice files.
 
+pub mod g711;
+pub mod player;
 pub mod port_range;
 pub mod relay;
 pub mod rtp_pool;
 pub mod sdp;
+pub mod wav;
 
 pub use port_range::{PortRange, PortRangeError};
 pub use relay::{

@@ -3,7 +3,14 @@
 //! One task per relay waits on the readiness of its four sockets and drains whichever is ready
 //! into a single buffer owned by the task, so forwarding a packet allocates nothing and costs
 //! one `recvfrom` and one `sendto`.
+//!
+//! A leg can instead hear a [`Player`] (greeting, music on hold, announcements). What it hears
+//! from the other side is then dropped, and once a player has spoken to a leg, packets sent on
+//! to it carry the player's SSRC with sequence numbers and timestamps continuing its own, so
+//! the switch back to the other party's voice is one stream to the phone, not a new one.
 
+use crate::g711::Law;
+use crate::player::{Player, Program, FRAME};
 use crate::rtp_pool::RtpEndpoint;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -23,6 +30,10 @@ const RELATCH_AFTER: Duration = Duration::from_secs(2);
 /// How many recent (timestamp, event) pairs to remember: end packets of an event can arrive
 /// after the next event started when the network reorders.
 const RECENT_EVENTS: usize = 4;
+/// One packet of audio.
+const PTIME: Duration = Duration::from_millis(20);
+/// A player late by more than this many packets skips ahead instead of bursting to catch up.
+const MAX_CATCH_UP: u64 = 3;
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -53,6 +64,8 @@ pub enum RelayEvent {
     /// Neither leg sent RTP for `idle_timeout`. Reported once per silent period: it is
     /// reported again only if RTP resumed and then stopped again.
     Idle,
+    /// The player on `leg` reached the end of a program that ends.
+    PlayDone { leg: usize },
     /// The relay task ended (stopped or handle dropped); its ports are back in the pool.
     Stopped,
 }
@@ -75,6 +88,8 @@ pub struct RelayStats {
     pub foreign: [u64; 2],
     /// Packets from each leg not sent on: the other leg has no address yet, or send failed.
     pub unsent: [u64; 2],
+    /// Packets of prompts and music sent to each leg.
+    pub played: [u64; 2],
 }
 
 /// Controls a running relay. Dropping it stops the relay, like [`RelayHandle::stop`].
@@ -98,6 +113,32 @@ impl RelayHandle {
         if leg < 2 {
             // The task ending first only means nobody needs the address any more.
             let _ = self.commands.send(Command::SetRemote(leg, addr));
+        }
+    }
+
+    /// Also gives the leg's telephone-event payload type, once its SDP is known.
+    pub fn set_leg(&self, leg: usize, addr: Option<SocketAddr>, telephone_event_pt: Option<u8>) {
+        if leg < 2 {
+            let _ = self
+                .commands
+                .send(Command::SetLeg(leg, addr, telephone_event_pt));
+        }
+    }
+
+    /// Leg `leg` hears `program`, encoded with `law`, instead of the other side, until it ends
+    /// ([`RelayEvent::PlayDone`]) or [`RelayHandle::stop_playing`].
+    pub fn play(&self, leg: usize, program: Program, law: Law) {
+        if leg < 2 {
+            let _ = self
+                .commands
+                .send(Command::Play(leg, Box::new(program), law));
+        }
+    }
+
+    /// Leg `leg` hears the other side again.
+    pub fn stop_playing(&self, leg: usize) {
+        if leg < 2 {
+            let _ = self.commands.send(Command::StopPlaying(leg));
         }
     }
 
@@ -125,6 +166,7 @@ pub fn spawn_relay(
         events,
         last_rtp: now,
         idle_reported: false,
+        outputs: [Output::new(), Output::new()],
     };
     tokio::spawn(run(relay, [a.endpoint, b.endpoint], cfg, command_rx));
     RelayHandle { counters, commands }
@@ -133,6 +175,9 @@ pub fn spawn_relay(
 #[derive(Debug)]
 enum Command {
     SetRemote(usize, Option<SocketAddr>),
+    SetLeg(usize, Option<SocketAddr>, Option<u8>),
+    Play(usize, Box<Program>, Law),
+    StopPlaying(usize),
 }
 
 #[derive(Debug, Default)]
@@ -142,6 +187,7 @@ struct Counters {
     garbage: [AtomicU64; 2],
     foreign: [AtomicU64; 2],
     unsent: [AtomicU64; 2],
+    played: [AtomicU64; 2],
 }
 
 impl Counters {
@@ -158,6 +204,7 @@ impl Counters {
             garbage: pair(&self.garbage),
             foreign: pair(&self.foreign),
             unsent: pair(&self.unsent),
+            played: pair(&self.played),
         }
     }
 }
@@ -264,6 +311,118 @@ struct Relay {
     events: UnboundedSender<RelayEvent>,
     last_rtp: Instant,
     idle_reported: bool,
+    /// What each leg is sent: indexed by the leg that receives.
+    outputs: [Output; 2],
+}
+
+/// The RTP stream one leg receives, as far as we take part in it.
+#[derive(Debug)]
+struct Output {
+    ssrc: u32,
+    /// Sequence number and timestamp of the last packet we made or rewrote.
+    seq: u16,
+    ts: u32,
+    last_sent: Option<Instant>,
+    player: Option<Playing>,
+    /// Set once a player has spoken: forwarded packets are renumbered from then on.
+    rewrite: bool,
+    /// The forwarded source and the offsets that continue our numbering, for its packets.
+    offsets: Option<(u32, u16, u32)>,
+}
+
+#[derive(Debug)]
+struct Playing {
+    player: Player,
+    law: Law,
+    started: Instant,
+    frames: u64,
+}
+
+impl Output {
+    fn new() -> Output {
+        Output {
+            ssrc: rand_u32(),
+            seq: rand_u32() as u16,
+            ts: rand_u32(),
+            last_sent: None,
+            player: None,
+            rewrite: false,
+            offsets: None,
+        }
+    }
+
+    /// The timestamp that continues our stream now: at least one packet on from the last.
+    fn next_ts(&self, now: Instant) -> u32 {
+        let elapsed = self
+            .last_sent
+            .map_or(0, |t| (now - t).as_micros() as u64 * 8 / 1000);
+        self.ts.wrapping_add(elapsed.max(FRAME as u64) as u32)
+    }
+
+    /// Renumbers a forwarded RTP packet into our stream.
+    fn rewrite(&mut self, packet: &mut [u8], now: Instant) {
+        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+        let seq = u16::from_be_bytes([packet[2], packet[3]]);
+        let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        let (seq_off, ts_off) = match self.offsets {
+            Some((src, seq_off, ts_off)) if src == ssrc => (seq_off, ts_off),
+            _ => {
+                let seq_off = self.seq.wrapping_add(1).wrapping_sub(seq);
+                let ts_off = self.next_ts(now).wrapping_sub(ts);
+                self.offsets = Some((ssrc, seq_off, ts_off));
+                // A new talkspurt for the phone's jitter buffer.
+                packet[1] |= 0x80;
+                (seq_off, ts_off)
+            }
+        };
+        let seq = seq.wrapping_add(seq_off);
+        let ts = ts.wrapping_add(ts_off);
+        packet[2..4].copy_from_slice(&seq.to_be_bytes());
+        packet[4..8].copy_from_slice(&ts.to_be_bytes());
+        packet[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
+        self.seq = seq;
+        self.ts = ts;
+        self.last_sent = Some(now);
+    }
+
+    /// The next packet of the player, into `buf`; its length.
+    fn next_packet(&mut self, buf: &mut [u8], now: Instant) -> Option<usize> {
+        let playing = self.player.as_mut()?;
+        let frame = playing.player.next_frame()?;
+        let first = playing.frames == 0;
+        let pt = playing.law.payload_type();
+        let law = playing.law;
+        let ts = if first {
+            self.next_ts(now)
+        } else {
+            self.ts.wrapping_add(FRAME as u32)
+        };
+        self.seq = self.seq.wrapping_add(1);
+        self.ts = ts;
+        self.last_sent = Some(now);
+        buf[0] = 0x80;
+        buf[1] = pt | if first { 0x80 } else { 0 };
+        buf[2..4].copy_from_slice(&self.seq.to_be_bytes());
+        buf[4..8].copy_from_slice(&ts.to_be_bytes());
+        buf[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
+        for (b, s) in buf[12..12 + FRAME].iter_mut().zip(frame) {
+            *b = law.encode(s);
+        }
+        Some(12 + FRAME)
+    }
+}
+
+/// Random enough for SSRCs and initial sequence numbers (RFC 3550 §5.1 asks for random starts),
+/// without a dependency: the std hasher is seeded randomly per process and per instance.
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    h.finish() as u32
 }
 
 async fn run(
@@ -277,13 +436,39 @@ async fn run(
     let idle = tokio::time::sleep_until(relay.last_rtp + idle_timeout);
     tokio::pin!(idle);
     let [e0, e1] = &endpoints;
+    // A socket's write readiness is unknown to tokio until the reactor reports it, and until
+    // then every try_send fails: a prompt played before any packet arrived would lose its start.
+    for e in &endpoints {
+        let _ = e.rtp_socket().writable().await;
+    }
+    let mut ticker = tokio::time::interval(PTIME);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let idle_armed = !idle_timeout.is_zero() && !relay.idle_reported;
+        let playing = relay.outputs.iter().any(|o| o.player.is_some());
         tokio::select! {
             command = commands.recv() => match command {
                 Some(Command::SetRemote(leg, addr)) => relay.legs[leg].set_remote(addr),
+                Some(Command::SetLeg(leg, addr, pt)) => {
+                    relay.legs[leg].set_remote(addr);
+                    relay.legs[leg].telephone_event_pt = pt;
+                }
+                Some(Command::Play(leg, program, law)) => {
+                    let out = &mut relay.outputs[leg];
+                    out.player = Some(Playing {
+                        player: Player::new(*program),
+                        law,
+                        started: Instant::now(),
+                        frames: 0,
+                    });
+                    out.rewrite = true;
+                    out.offsets = None;
+                    relay.play(&endpoints, &mut buf);
+                }
+                Some(Command::StopPlaying(leg)) => relay.outputs[leg].player = None,
                 None => break,
             },
+            _ = ticker.tick(), if playing => relay.play(&endpoints, &mut buf),
             r = e0.rtp_socket().readable() => relay.drain(&endpoints, &mut buf, r, 0, Kind::Rtp),
             r = e1.rtp_socket().readable() => relay.drain(&endpoints, &mut buf, r, 1, Kind::Rtp),
             r = e0.rtcp_socket().readable() => relay.drain(&endpoints, &mut buf, r, 0, Kind::Rtcp),
@@ -306,6 +491,41 @@ async fn run(
 }
 
 impl Relay {
+    /// Sends each player's packets that are due: one per 20 ms since it started.
+    fn play(&mut self, endpoints: &[RtpEndpoint; 2], buf: &mut [u8]) {
+        let now = Instant::now();
+        for (leg, endpoint) in endpoints.iter().enumerate() {
+            let Some(p) = &mut self.outputs[leg].player else {
+                continue;
+            };
+            let due = (now - p.started).as_micros() as u64 / PTIME.as_micros() as u64 + 1;
+            if due > p.frames + MAX_CATCH_UP {
+                // The task was held up: what was missed is not worth a burst.
+                p.frames = due - 1;
+            }
+            while self.outputs[leg]
+                .player
+                .as_ref()
+                .is_some_and(|p| p.frames < due)
+            {
+                let Some(len) = self.outputs[leg].next_packet(buf, now) else {
+                    self.outputs[leg].player = None;
+                    let _ = self.events.send(RelayEvent::PlayDone { leg });
+                    break;
+                };
+                if let Some(p) = &mut self.outputs[leg].player {
+                    p.frames += 1;
+                }
+                let sent = self.legs[leg]
+                    .destination(Kind::Rtp)
+                    .is_some_and(|dst| endpoint.rtp_socket().try_send_to(&buf[..len], dst).is_ok());
+                if sent {
+                    self.counters.played[leg].fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
     fn drain(
         &mut self,
         endpoints: &[RtpEndpoint; 2],
@@ -332,11 +552,19 @@ impl Relay {
                 // earlier datagram, not the socket, so carry on with the next one.
                 Err(_) => continue,
             };
-            let packet = &buf[..len];
-            if !self.accept(packet, len == buf.len(), from, src, kind, now) {
+            if !self.accept(&buf[..len], len == buf.len(), from, src, kind, now) {
                 continue;
             }
             let to = 1 - from;
+            let out = &mut self.outputs[to];
+            if out.player.is_some() {
+                // The leg hears a prompt, not this side.
+                continue;
+            }
+            if out.rewrite && kind == Kind::Rtp {
+                out.rewrite(&mut buf[..len], now);
+            }
+            let packet = &buf[..len];
             let sent = self.legs[to]
                 .destination(kind)
                 .is_some_and(|dst| socket(to).try_send_to(packet, dst).is_ok());

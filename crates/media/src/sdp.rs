@@ -308,6 +308,88 @@ impl Sdp {
     }
 
     /// Index of the first `m=audio` line and the index one past its section.
+    /// The first G.711 law among the audio formats: what a prompt must be encoded in.
+    pub fn g711_law(&self) -> Option<crate::g711::Law> {
+        self.audio_payload_types()
+            .into_iter()
+            .find_map(crate::g711::Law::from_payload_type)
+    }
+
+    /// Keeps only the audio formats in `keep` (their rtpmap and fmtp lines too), so that the
+    /// peer can only choose what the other leg already uses.
+    pub fn restrict_audio(&mut self, keep: &[u8]) {
+        let Some((m, end)) = self.audio_section() else {
+            return;
+        };
+        let f: Vec<&str> = self.lines[m].value.split_whitespace().collect();
+        if f.len() < 4 {
+            return;
+        }
+        let formats: Vec<&str> = f[3..]
+            .iter()
+            .copied()
+            .filter(|pt| pt.parse::<u8>().is_ok_and(|pt| keep.contains(&pt)))
+            .collect();
+        if formats.is_empty() {
+            return;
+        }
+        let value = format!("{} {} {} {}", f[0], f[1], f[2], formats.join(" "));
+        self.lines[m].value = value;
+        let mut i = m + 1;
+        let mut end = end;
+        while i < end {
+            let l = &self.lines[i];
+            let pt = l
+                .value
+                .strip_prefix("rtpmap:")
+                .or_else(|| l.value.strip_prefix("fmtp:"))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|pt| pt.parse::<u8>().ok());
+            if l.kind == b'a' && pt.is_some_and(|pt| !keep.contains(&pt)) {
+                self.lines.remove(i);
+                end -= 1;
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Our own answer for a leg we answer ourselves (to play it a prompt): one G.711 law and,
+    /// when the offer has them, RFC 4733 events with the offer's payload type.
+    pub fn g711_answer(
+        addr: SocketAddr,
+        law: crate::g711::Law,
+        telephone_event_pt: Option<u8>,
+    ) -> Sdp {
+        let (addrtype, ip) = match addr.ip() {
+            IpAddr::V4(v4) => ("IP4", v4.to_string()),
+            IpAddr::V6(v6) => ("IP6", v6.to_string()),
+        };
+        let pt = law.payload_type();
+        let name = match law {
+            crate::g711::Law::Ulaw => "PCMU",
+            crate::g711::Law::Alaw => "PCMA",
+        };
+        let mut text = format!(
+            "v=0\r\no=tsunagu {id} {id} IN {addrtype} {ip}\r\ns=tsunagu\r\nc=IN {addrtype} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {pt}",
+            id = addr.port(),
+            port = addr.port(),
+        );
+        if let Some(te) = telephone_event_pt {
+            text.push_str(&format!(" {te}"));
+        }
+        text.push_str(&format!("\r\na=rtpmap:{pt} {name}/8000\r\n"));
+        if let Some(te) = telephone_event_pt {
+            text.push_str(&format!(
+                "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-15\r\n"
+            ));
+        }
+        text.push_str("a=ptime:20\r\na=sendrecv\r\n");
+        // Built from well-formed parts: parsing cannot fail, but an empty description is the
+        // harmless answer if it ever did.
+        Sdp::parse(&text).unwrap_or(Sdp { lines: Vec::new() })
+    }
+
     fn audio_section(&self) -> Option<(usize, usize)> {
         let m = self
             .lines

@@ -431,3 +431,137 @@ async fn stopping_frees_the_ports() {
     assert!(again.rtp_addr().port() >= 25000);
     std::net::UdpSocket::bind(c.relay[0]).expect("port released");
 }
+
+fn header(p: &[u8]) -> (u8, bool, u16, u32, u32) {
+    (
+        p[1] & 0x7f,
+        p[1] & 0x80 != 0,
+        u16::from_be_bytes([p[2], p[3]]),
+        u32::from_be_bytes([p[4], p[5], p[6], p[7]]),
+        u32::from_be_bytes([p[8], p[9], p[10], p[11]]),
+    )
+}
+
+#[tokio::test]
+async fn a_prompt_is_played_then_the_other_side_continues_the_same_stream() {
+    use media::g711::{self, Law};
+    use media::player::{Program, Prompt};
+    use std::sync::Arc;
+    let pool = pool(25700);
+    let (caller, agent) = (phone().await, phone().await);
+    let mut c = call(
+        &pool,
+        [Some(addr(&caller)), None],
+        [None, None],
+        Duration::ZERO,
+    )
+    .await;
+    // 400 samples of a ramp: three packets, the last padded with silence.
+    let samples: Vec<i16> = (0..400).map(|i| (i * 50) as i16).collect();
+    let prompt = Arc::new(Prompt::from_samples(samples.clone()).unwrap());
+    let started = Instant::now();
+    c.handle.play(0, Program::Once(prompt), Law::Ulaw);
+    let mut heard = Vec::new();
+    let mut headers = Vec::new();
+    for _ in 0..3 {
+        let (p, from) = recv(&caller).await;
+        assert_eq!(from, c.relay[0]);
+        assert_eq!(p.len(), 12 + 160);
+        headers.push(header(&p));
+        heard.extend(p[12..].iter().map(|&b| g711::ulaw_decode(b)));
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(35),
+        "packets are paced at 20 ms, not sent at once ({elapsed:?})"
+    );
+    let (pt, marker, seq, ts, ssrc) = headers[0];
+    assert_eq!((pt, marker), (0, true), "PCMU, marker on the first");
+    for (i, h) in headers.iter().enumerate().skip(1) {
+        assert!(!h.1, "marker only on the first");
+        assert_eq!(h.2, seq.wrapping_add(i as u16));
+        assert_eq!(h.3, ts.wrapping_add(160 * i as u32));
+        assert_eq!(h.4, ssrc);
+    }
+    for (got, want) in heard.iter().zip(&samples) {
+        let err = (i32::from(*got) - i32::from(*want)).abs();
+        assert!(err <= i32::from(*want).abs() / 16 + 32, "{got} vs {want}");
+    }
+    assert!(heard[400..].iter().all(|&s| s == 0));
+    let ev = timeout(WAIT, c.events.recv()).await.unwrap();
+    assert_eq!(ev, Some(RelayEvent::PlayDone { leg: 0 }));
+    nothing_arrives(&caller).await;
+
+    // The agent's voice now reaches the caller as the same stream, numbered on from the prompt.
+    c.handle.set_leg(1, Some(addr(&agent)), None);
+    for i in 0..3u16 {
+        agent
+            .send_to(
+                &rtp(
+                    0,
+                    false,
+                    7000 + i,
+                    99_000 + 160 * u32::from(i),
+                    42,
+                    &[0xff; 160],
+                ),
+                c.relay[1],
+            )
+            .await
+            .unwrap();
+        let (p, _) = recv(&caller).await;
+        let (_, m, s, t, src) = header(&p);
+        assert_eq!(src, ssrc, "the player's SSRC is kept");
+        assert_eq!(s, seq.wrapping_add(3 + i), "sequence continues");
+        assert_eq!(m, i == 0, "a new talkspurt is marked");
+        assert!(
+            t.wrapping_sub(ts) >= 160 * (3 + u32::from(i)),
+            "timestamps move forward"
+        );
+    }
+    assert_eq!(c.handle.stats().played, [3, 0]);
+}
+
+#[tokio::test]
+async fn while_a_leg_hears_music_the_other_side_is_not_passed_on() {
+    use media::g711::Law;
+    use media::player::{Program, Prompt};
+    use std::sync::Arc;
+    let pool = pool(25720);
+    let (caller, agent) = (phone().await, phone().await);
+    let c = call(
+        &pool,
+        [Some(addr(&caller)), Some(addr(&agent))],
+        [None, None],
+        Duration::ZERO,
+    )
+    .await;
+    let music = Arc::new(Prompt::from_samples(vec![1000; 800]).unwrap());
+    c.handle.play(0, Program::Loop(music), Law::Alaw);
+    let mut n = 0;
+    while n < 10 {
+        agent
+            .send_to(&rtp(8, false, n, 0, 9, &[0xd5; 160]), c.relay[1])
+            .await
+            .unwrap();
+        let (p, _) = recv(&caller).await;
+        assert_eq!(p[1] & 0x7f, 8, "PCMA music");
+        assert_ne!(&p[8..12], &9u32.to_be_bytes(), "never the agent's packet");
+        n += 1;
+    }
+    c.handle.stop_playing(0);
+    sleep(Duration::from_millis(50)).await;
+    while timeout(
+        Duration::from_millis(30),
+        caller.recv_from(&mut [0u8; 2048]),
+    )
+    .await
+    .is_ok()
+    {}
+    agent
+        .send_to(&rtp(8, false, 100, 0, 9, &[0xd5; 160]), c.relay[1])
+        .await
+        .unwrap();
+    let (p, _) = recv(&caller).await;
+    assert_eq!(&p[12..], &[0xd5; 160], "the agent is heard again");
+}

@@ -75,3 +75,37 @@ fn malformed_line_in_a_real_offer_is_named() {
     assert!(err.contains("line 7"), "{err}");
     assert!(err.contains("m=audio twelve"), "{err}");
 }
+
+#[test]
+fn restricted_offer_keeps_one_law_and_events() {
+    let mut sdp = Sdp::parse(
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+         m=audio 4000 RTP/AVP 8 0 18 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n\
+         a=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\na=rtpmap:101 telephone-event/8000\r\n\
+         a=fmtp:101 0-16\r\na=sendrecv\r\n",
+    )
+    .unwrap();
+    assert_eq!(sdp.g711_law(), Some(media::g711::Law::Alaw));
+    sdp.restrict_audio(&[8, 101]);
+    assert_eq!(sdp.audio_payload_types(), vec![8, 101]);
+    let text = sdp.to_string();
+    assert!(
+        !text.contains("G729") && !text.contains("annexb") && !text.contains("PCMU"),
+        "{text}"
+    );
+    assert!(
+        text.contains("a=fmtp:101 0-16") && text.contains("a=sendrecv"),
+        "{text}"
+    );
+}
+
+#[test]
+fn our_answer_is_valid_and_names_our_address() {
+    let addr: SocketAddr = "192.0.2.5:30000".parse().unwrap();
+    let a = Sdp::g711_answer(addr, media::g711::Law::Ulaw, Some(96));
+    assert_eq!(a.audio_addr(), Some(addr));
+    assert_eq!(a.audio_payload_types(), vec![0, 96]);
+    assert_eq!(a.telephone_event_pt(), Some(96));
+    let none = Sdp::g711_answer(addr, media::g711::Law::Alaw, None);
+    assert_eq!(none.audio_payload_types(), vec![8]);
+}

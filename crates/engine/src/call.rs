@@ -30,6 +30,8 @@ pub enum EndCause {
     Unavailable,
     /// No media from either side for too long: a peer vanished.
     MediaTimeout,
+    /// A voice file was played to the caller and the call ended with it (a divert).
+    Announcement,
 }
 
 impl EndCause {
@@ -42,6 +44,7 @@ impl EndCause {
             EndCause::Busy => "busy",
             EndCause::Unavailable => "unavailable",
             EndCause::MediaTimeout => "media_timeout",
+            EndCause::Announcement => "announcement",
         }
     }
 
@@ -61,6 +64,8 @@ pub enum Command {
     Ring { leg: LegId, target: usize },
     /// Tell the caller it is ringing (180), once.
     RingingToCaller,
+    /// Answer the caller ourselves (200) to play them prompts while they wait.
+    AnswerCaller,
     /// Stop a leg that has not answered (CANCEL).
     Cancel { leg: LegId },
     /// Answer the caller with the answering leg's media and connect the two.
@@ -107,6 +112,9 @@ pub struct Call {
     /// Failure statuses of legs, to choose the caller's final response.
     failures: Vec<u16>,
     sent_ringing: bool,
+    /// We answered the caller ourselves: the end before an agent answers is a BYE, not a
+    /// final response.
+    caller_answered: bool,
     commands: VecDeque<Command>,
 }
 
@@ -120,6 +128,7 @@ impl Call {
             legs: Vec::with_capacity(targets),
             failures: Vec::new(),
             sent_ringing: false,
+            caller_answered: false,
             commands: VecDeque::new(),
         };
         for target in 0..targets {
@@ -140,16 +149,34 @@ impl Call {
     /// A call waiting in a queue: it rings whoever the ACD chooses (`add_leg`), never times
     /// out or fails on its own, and ends early only when the ACD gives up (`give_up`) or the
     /// caller hangs up.
-    /// The caller hears ringback (180) at once while queued: music and announcements come with
-    /// the media player.
-    pub fn queued() -> Call {
+    /// The caller hears ringback (180) at once while queued, or, when the group has something
+    /// to play (`answer_first`), is answered at once to hear it.
+    pub fn queued(answer_first: bool) -> Call {
         Call {
             managed: true,
             state: State::Ringing,
             legs: Vec::new(),
             failures: Vec::new(),
             sent_ringing: true,
-            commands: VecDeque::from([Command::RingingToCaller]),
+            caller_answered: answer_first,
+            commands: VecDeque::from([if answer_first {
+                Command::AnswerCaller
+            } else {
+                Command::RingingToCaller
+            }]),
+        }
+    }
+
+    /// Whether we answered the caller before any leg did.
+    pub fn caller_answered(&self) -> bool {
+        self.caller_answered
+    }
+
+    /// Answers the waiting caller ourselves (to play a voice file), if nobody has yet.
+    pub fn answer_caller(&mut self) {
+        if self.state == State::Ringing && !self.caller_answered {
+            self.caller_answered = true;
+            self.commands.push_back(Command::AnswerCaller);
         }
     }
 
@@ -309,8 +336,12 @@ impl Call {
 
     fn fail(&mut self, now: Millis, cause: EndCause) {
         self.state = State::Ended;
-        self.commands.push_back(Command::RejectCaller {
-            status: cause.caller_status(),
+        self.commands.push_back(if self.caller_answered {
+            Command::HangupCaller
+        } else {
+            Command::RejectCaller {
+                status: cause.caller_status(),
+            }
         });
         self.commands.push_back(Command::Ended {
             cause,
@@ -389,6 +420,14 @@ impl Call {
 
     /// No media for too long: both sides are hung up.
     pub fn handle_media_timeout(&mut self, now: Millis) {
+        if self.state == State::Ringing && self.caller_answered {
+            // A waiting caller we answered went silent: nobody is there any more.
+            for leg in 0..self.legs.len() {
+                self.cancel_leg(leg);
+            }
+            self.fail(now, EndCause::MediaTimeout);
+            return;
+        }
         if let State::Answered { leg, at } = self.state {
             self.legs[leg] = LegState::Gone;
             self.state = State::Ended;
@@ -658,7 +697,7 @@ mod queued_tests {
 
     #[test]
     fn queued_calls_ring_on_demand_and_do_not_fail_on_their_own() {
-        let mut c = Call::queued();
+        let mut c = Call::queued(false);
         assert_eq!(
             drain(&mut c),
             vec![Command::RingingToCaller],
@@ -694,5 +733,57 @@ mod queued_tests {
             ]
         );
         assert_eq!(c.add_leg(50), None);
+    }
+
+    #[test]
+    fn a_caller_answered_for_prompts_is_hung_up_not_refused() {
+        let mut c = Call::queued(true);
+        assert_eq!(drain(&mut c), vec![Command::AnswerCaller], "no 180");
+        assert!(c.caller_answered());
+        c.add_leg(0);
+        c.handle_leg_ringing(5, 0);
+        assert_eq!(
+            drain(&mut c),
+            vec![Command::Ring { leg: 0, target: 0 }],
+            "a ringing agent does not make the answered caller hear 180"
+        );
+        c.give_up(10, EndCause::Announcement);
+        assert_eq!(
+            drain(&mut c),
+            vec![
+                Command::Cancel { leg: 0 },
+                Command::HangupCaller,
+                Command::Ended {
+                    cause: EndCause::Announcement,
+                    answered_leg: None,
+                    answered_at: None,
+                    ended_at: 10
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn an_answered_waiting_caller_who_goes_silent_ends_the_call() {
+        let mut c = Call::queued(true);
+        drain(&mut c);
+        c.handle_media_timeout(60_000);
+        assert_eq!(
+            drain(&mut c),
+            vec![
+                Command::HangupCaller,
+                Command::Ended {
+                    cause: EndCause::MediaTimeout,
+                    answered_leg: None,
+                    answered_at: None,
+                    ended_at: 60_000
+                }
+            ]
+        );
+        // Unanswered callers send no media to time out on: nothing happens to them.
+        let mut r = Call::queued(false);
+        drain(&mut r);
+        r.handle_media_timeout(60_000);
+        assert!(drain(&mut r).is_empty());
     }
 }

@@ -3,10 +3,14 @@
 //! decisions are made by `engine::call::Call`; this task carries them out on the wire.
 
 use crate::msg;
+use crate::prompts::GroupAudio;
 use crate::queue::{AcdCommand, QueueInput};
 use crate::routing::{self, Target};
 use crate::server::{self, Auth, DialogRoute, Shared};
 use engine::call::{Call, Command, EndCause};
+use engine::{RouteTarget, TargetKind};
+use media::g711::Law;
+use media::player::{Program, Prompt};
 use media::relay::{spawn_relay, LegMedia, RelayConfig, RelayEvent, RelayHandle};
 use media::sdp::Sdp;
 use media::RtpEndpoint;
@@ -191,8 +195,30 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
     let queue = routed.queue;
     let popup = routed.popup.take();
     let acd_call = queue.map(|_| shared.next_queue_call());
+    let audio = match queue {
+        Some(group) => GroupAudio::load(&shared, group).await,
+        None => GroupAudio::default(),
+    };
+    let mut offer = offer;
+    let law = offer.g711_law();
+    let divert_prompt = match (routed.voice_file, law) {
+        (Some(id), Some(_)) => shared.prompts.get(id).await,
+        _ => None,
+    };
     let engine = match queue {
-        Some(_) => Call::queued(),
+        // The number plays a voice file: answered by us, ended when it has played.
+        _ if divert_prompt.is_some() => Call::queued(true),
+        Some(_) => {
+            // A caller who hears prompts is answered by us: whoever answers later must use
+            // the same codec, so agents are offered only that one.
+            let answer_first = audio.plays_while_waiting() && law.is_some();
+            if let (true, Some(law)) = (answer_first, law) {
+                let mut keep = vec![law.payload_type()];
+                keep.extend(offer.telephone_event_pt());
+                offer.restrict_audio(&keep);
+            }
+            Call::queued(answer_first)
+        }
         None => Call::new(shared.now_ms(), routed.targets.len(), routed.ring_ms),
     };
     let call = CallTask {
@@ -216,6 +242,10 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
         caller_cseq: Arc::new(std::sync::atomic::AtomicU32::new(100)),
         inbound: routed.direction == store::calls::Direction::Inbound,
         acd_gave_up: false,
+        audio,
+        law,
+        announcing: false,
+        divert_prompt,
         _channel: routed.channel.take(),
     };
     if let (Some(group), Some(id)) = (queue, acd_call) {
@@ -297,6 +327,14 @@ struct CallTask {
     inbound: bool,
     /// The ACD ended the call itself (divert): it needs no report of the end.
     acd_gave_up: bool,
+    /// What the call's group plays.
+    audio: GroupAudio,
+    /// The caller's G.711 law, which prompts are encoded in.
+    law: Option<Law>,
+    /// The agent hears the answer-side announcement; the caller waits for its end.
+    announcing: bool,
+    /// Diverted to a voice file: the call ends when it has played.
+    divert_prompt: Option<Arc<Prompt>>,
     _channel: Option<routing::ChannelGuard>,
 }
 
@@ -400,6 +438,17 @@ impl CallTask {
                 self.engine.handle_media_timeout(now);
             }
             CallEvent::Media(RelayEvent::Dtmf { leg, digit }) => self.record_dtmf(leg, digit).await,
+            CallEvent::Media(RelayEvent::PlayDone { leg }) => {
+                if leg == 1 && self.announcing {
+                    // The agent has heard which line this is: now they hear the caller.
+                    self.announcing = false;
+                    if let Some(relay) = &self.relay {
+                        relay.stop_playing(0);
+                    }
+                } else if leg == 0 && self.divert_prompt.is_some() {
+                    self.engine.give_up(now, EndCause::Announcement);
+                }
+            }
             CallEvent::Media(_) => {}
             CallEvent::PeerMedia { side, addr } => {
                 if let Some(relay) = &self.relay {
@@ -415,7 +464,10 @@ impl CallTask {
                         LegRef::Caller => self.engine.handle_caller_hangup(now),
                         LegRef::Callee(l) => self.engine.handle_leg_hangup(now, l),
                     }
-                } else if self.relay.is_some() {
+                } else if self.hold_music(leg, &tx.original) {
+                    // The agent's hold: the caller hears our music, not a silent line.
+                    self.answer_reinvite(leg, &mut tx).await;
+                } else if self.relay.is_some() && self.engine.answered_leg().is_some() {
                     self.pass_reinvite(leg, tx);
                 } else {
                     // Before the answer there is no other side to ask: answer it ourselves
@@ -474,12 +526,35 @@ impl CallTask {
             }
             AcdCommand::Divert(target) => {
                 self.acd_gave_up = true;
-                let cause = match target {
-                    None => EndCause::Busy,
-                    // Other destinations (voice files, IVR, forwarding) come with those features.
-                    Some(_) => EndCause::Unavailable,
+                let prompt = match target {
+                    Some(RouteTarget {
+                        kind: TargetKind::VoiceFile,
+                        id,
+                    }) => self.shared.prompts.get(id).await,
+                    _ => None,
                 };
-                self.engine.give_up(now, cause);
+                match (prompt, self.law) {
+                    (Some(prompt), Some(law)) => {
+                        for leg in 0..self.legs.len() {
+                            self.engine.cancel_leg(leg);
+                        }
+                        self.divert_prompt = Some(prompt.clone());
+                        match &self.relay {
+                            Some(relay) => relay.play(0, Program::Once(prompt), law),
+                            // Answering plays it (AnswerCaller).
+                            None => self.engine.answer_caller(),
+                        }
+                    }
+                    _ => {
+                        let cause = match target {
+                            None => EndCause::Busy,
+                            // IVR and forwarding come with those features; a voice file that
+                            // cannot be played is as good as none.
+                            Some(_) => EndCause::Unavailable,
+                        };
+                        self.engine.give_up(now, cause);
+                    }
+                }
             }
         }
     }
@@ -651,6 +726,7 @@ impl CallTask {
                 Command::RingingToCaller => {
                     reply(&self.responder, &self.req, 180, "Ringing", &self.tag)
                 }
+                Command::AnswerCaller => self.answer_caller(),
                 Command::Cancel { leg } | Command::HangupLeg { leg } => {
                     let ctl = if matches!(cmd, Command::Cancel { .. }) {
                         LegControl::Cancel
@@ -729,6 +805,18 @@ impl CallTask {
 
     async fn connect(&mut self, leg: usize) {
         let answer = self.legs.get_mut(leg).and_then(|l| l.answer.take());
+        if self.engine.caller_answered() {
+            // The caller has our answer and the relay runs: the agent's side joins it.
+            let (Some(relay), Some(answer)) = (&self.relay, answer) else {
+                tracing::warn!(call = %self.call_id, "answer without SDP; ending the call");
+                self.engine.handle_leg_hangup(self.shared.now_ms(), leg);
+                return;
+            };
+            relay.set_leg(1, answer.audio_addr(), answer.telephone_event_pt());
+            self.announce_or_bridge(self.law);
+            self.record_answered(leg).await;
+            return;
+        }
         let (Some(mut answer), Some(caller_media), Some(callee_media)) =
             (answer, self.caller_media.take(), self.callee_media.take())
         else {
@@ -746,6 +834,9 @@ impl CallTask {
         };
         let callee_remote = answer.audio_addr();
         let callee_te = answer.telephone_event_pt();
+        let law = answer.g711_law();
+        // Both sides use the codec the answer chose; music on hold is encoded in it.
+        self.law = law;
         answer.rewrite_audio(caller_media.rtp_addr());
         let a = LegMedia {
             remote: self.offer.audio_addr(),
@@ -757,6 +848,29 @@ impl CallTask {
             telephone_event_pt: callee_te,
             endpoint: callee_media,
         };
+        self.start_relay(a, b);
+        if self.audio.answer.is_some() {
+            if let (Some(relay), Some(law)) = (&self.relay, law) {
+                // The caller hears nothing until the agent has heard the announcement.
+                relay.play(0, Program::Silence, law);
+            }
+        }
+        self.announce_or_bridge(law);
+        let body = answer.to_string();
+        let contact = format!("<sip:tsunagu@{}>", self.shared.contact_addr);
+        let resp = msg::response(
+            &self.req,
+            200,
+            "OK",
+            Some(&self.tag),
+            &[("Contact", contact), ("Allow", msg::ALLOW.into())],
+            Some(("application/sdp", body.as_bytes())),
+        );
+        Shared::respond(&self.responder, resp);
+        self.record_answered(leg).await;
+    }
+
+    fn start_relay(&mut self, a: LegMedia, b: LegMedia) {
         let (media_tx, mut media_rx) = mpsc::unbounded_channel();
         let events = self.events_tx.clone();
         tokio::spawn(async move {
@@ -774,7 +888,51 @@ impl CallTask {
             },
             media_tx,
         ));
-        let body = answer.to_string();
+    }
+
+    /// On answer: the agent first hears the group's answer-side announcement when it has
+    /// one (the caller keeps hearing what they heard), else the two sides hear each other.
+    fn announce_or_bridge(&mut self, law: Option<Law>) {
+        let Some(relay) = &self.relay else {
+            return;
+        };
+        match (self.audio.answer.clone(), law) {
+            (Some(prompt), Some(law)) => {
+                relay.play(1, Program::Once(prompt), law);
+                self.announcing = true;
+            }
+            _ => relay.stop_playing(0),
+        }
+    }
+
+    /// Answers the waiting caller with our own media to play them the group's prompts, or the
+    /// voice file they were diverted to.
+    fn answer_caller(&mut self) {
+        let (Some(law), Some(caller_media), Some(callee_media)) =
+            (self.law, self.caller_media.take(), self.callee_media.take())
+        else {
+            return;
+        };
+        let te = self.offer.telephone_event_pt();
+        let a = LegMedia {
+            remote: self.offer.audio_addr(),
+            telephone_event_pt: te,
+            endpoint: caller_media,
+        };
+        let b = LegMedia {
+            remote: None,
+            telephone_event_pt: None,
+            endpoint: callee_media,
+        };
+        self.start_relay(a, b);
+        let program = match &self.divert_prompt {
+            Some(p) => Program::Once(p.clone()),
+            None => self.audio.queue_program(),
+        };
+        if let Some(relay) = &self.relay {
+            relay.play(0, program, law);
+        }
+        let body = Sdp::g711_answer(self.caller_rtp, law, te).to_string();
         let contact = format!("<sip:tsunagu@{}>", self.shared.contact_addr);
         let resp = msg::response(
             &self.req,
@@ -785,6 +943,34 @@ impl CallTask {
             Some(("application/sdp", body.as_bytes())),
         );
         Shared::respond(&self.responder, resp);
+    }
+
+    /// A hold or unhold re-INVITE from the agent while the group has music on hold: the music
+    /// starts or stops for the caller, and the re-INVITE is answered here. True if so.
+    fn hold_music(&mut self, leg: LegRef, req: &Request) -> bool {
+        let (LegRef::Callee(_), Some(relay), Some(music), Some(law)) =
+            (leg, &self.relay, &self.audio.hold, self.law)
+        else {
+            return false;
+        };
+        if self.engine.answered_leg().is_none() || self.announcing {
+            return false;
+        }
+        let Ok(offer) = Sdp::parse(&String::from_utf8_lossy(req.body())) else {
+            return false;
+        };
+        use media::sdp::Direction;
+        let held = matches!(offer.direction(), Direction::SendOnly | Direction::Inactive)
+            || offer.audio_addr().is_none();
+        if held {
+            relay.play(0, Program::Loop(music.clone()), law);
+        } else {
+            relay.stop_playing(0);
+        }
+        true
+    }
+
+    async fn record_answered(&self, leg: usize) {
         // Inbound calls belong to whoever answered; outbound and internal ones to the caller.
         let agent = self
             .legs
@@ -847,6 +1033,8 @@ impl CallTask {
                 "caller_to_callee_bytes": to_callee.rtp_bytes,
                 "callee_to_caller_bytes": to_caller.rtp_bytes,
                 "garbage": stats.garbage,
+                "prompt_packets_to_caller": stats.played[0],
+                "prompt_packets_to_callee": stats.played[1],
             }),
         };
         store::events::append(&mut conn, &e).await.ok();

@@ -6,6 +6,7 @@ mod b2bua;
 pub mod digest;
 pub mod location;
 mod msg;
+mod prompts;
 mod queue;
 mod routing;
 mod server;

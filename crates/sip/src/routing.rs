@@ -43,6 +43,8 @@ pub(crate) struct Routed {
     pub queue: Option<i64>,
     /// What the agent's screen shows when their phone rings for this call (NUM-07/09).
     pub popup: Option<serde_json::Value>,
+    /// The number plays this voice file to the caller and hangs up (NUM-05).
+    pub voice_file: Option<i64>,
 }
 
 /// A call refused before ringing anyone.
@@ -212,6 +214,7 @@ pub(crate) async fn inbound(
         agent_id: None,
         channel: Some(channel),
         queue: None,
+        voice_file: None,
         popup: Some(serde_json::json!({
             "caller": caller,
             "number": number.fields.number,
@@ -242,6 +245,10 @@ pub(crate) async fn inbound(
             routed.group_id = Some(id);
             routed.queue = Some(id);
         }
+        Some(RouteTarget {
+            kind: TargetKind::VoiceFile,
+            id,
+        }) => routed.voice_file = Some(id),
         Some(RouteTarget { kind, .. }) => {
             return Err(refuse(
                 501,
@@ -339,6 +346,7 @@ pub(crate) async fn from_terminal(
         agent_id: terminal.fields.agent_id,
         channel: None,
         queue: None,
+        voice_file: None,
         popup: None,
     };
     match owner {
@@ -486,6 +494,7 @@ async fn outbound(
         agent_id: Some(agent.id),
         channel: None,
         queue: None,
+        voice_file: None,
         popup: None,
     })
 }

@@ -33,6 +33,8 @@ pub struct SipConfig {
     pub rtp_ports: PortRange,
     /// A call with no RTP from either side for this long is hung up.
     pub rtp_idle_timeout: Duration,
+    /// Where voice files are stored (`<id>.wav`), to play them.
+    pub voice_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,7 @@ pub(crate) struct Shared {
     /// must go down the same connection (it cannot accept one from us).
     pub flows: Mutex<HashMap<SocketAddr, rsipstack::transport::SipConnection>>,
     pub queue: crate::queue::QueueHandle,
+    pub prompts: crate::prompts::Prompts,
     next_call: std::sync::atomic::AtomicU64,
     started: Instant,
 }
@@ -185,6 +188,7 @@ impl SipServer {
             channels: Mutex::new(HashMap::new()),
             rtp: RtpPool::new(media_ip, cfg.rtp_ports),
             queue: crate::queue::spawn(store.clone()),
+            prompts: crate::prompts::Prompts::new(cfg.voice_dir.clone()),
             flows: Mutex::new(HashMap::new()),
             next_call: std::sync::atomic::AtomicU64::new(1),
             cfg,

@@ -80,17 +80,33 @@ async fn serve(config: Config) -> Result<()> {
             tracing::warn!("--demo ignored: the database already holds data");
         }
         FirstStart::Existing => {}
-        FirstStart::Demo => tracing::warn!(
-            "demo data loaded: admin/{} and agents 201-203, sv01 with password {} — not for production",
-            seed::DEMO_ADMIN_PASSWORD,
-            seed::DEMO_PASSWORD
-        ),
-        FirstStart::AdminCreated { generated_password: Some(p) } => {
+        FirstStart::Demo => {
+            tracing::warn!(
+                "demo data loaded: admin/{} and agents 201-203, sv01 with password {} — not for production",
+                seed::DEMO_ADMIN_PASSWORD,
+                seed::DEMO_PASSWORD
+            );
+            // Tests that count queue outcomes turn the greeting off: a greeted caller is
+            // answered at once.
+            if std::env::var("TSUNAGU_DEMO_AUDIO").as_deref() != Ok("0") {
+                let added = seed::demo_audio(&store, &config.data_dir.join("voice")).await?;
+                if !added.is_empty() {
+                    tracing::info!(?added, "demo audio given to the Support group");
+                }
+            }
+        }
+        FirstStart::AdminCreated {
+            generated_password: Some(p),
+        } => {
             // Printed once: it is not stored anywhere in clear.
             tracing::warn!("created administrator `admin` with generated password: {p}");
         }
-        FirstStart::AdminCreated { generated_password: None } => {
-            tracing::info!("created administrator `admin` with the password from TSUNAGU_ADMIN_PASSWORD");
+        FirstStart::AdminCreated {
+            generated_password: None,
+        } => {
+            tracing::info!(
+                "created administrator `admin` with the password from TSUNAGU_ADMIN_PASSWORD"
+            );
         }
     }
     // A restart closes calls that were in flight: nothing vanishes from history.
@@ -112,6 +128,7 @@ async fn serve(config: Config) -> Result<()> {
             public_ip: config.public_ip,
             rtp_ports: config.rtp_ports,
             rtp_idle_timeout: Duration::from_secs(60),
+            voice_dir: config.data_dir.join("voice"),
         },
         store.clone(),
     )

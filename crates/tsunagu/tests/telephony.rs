@@ -39,6 +39,9 @@ fn spawn_server(args: &[String]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tsunagu"))
         .args(args)
         .env("RUST_LOG", "warn")
+        // The demo's greeting would answer every group call at once; tests that want prompts
+        // set their own.
+        .env("TSUNAGU_DEMO_AUDIO", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -1023,4 +1026,335 @@ async fn a_phone_registered_over_tcp_is_called_over_tcp() {
     );
     assert!(finished_ok(phone, 10).await, "the phone answered over TCP");
     assert_eq!(t.calls().await[0]["kind"], "incoming");
+}
+
+/// A mono 8 kHz 16-bit WAV of a sine tone.
+fn tone_wav(hz: f64, ms: u32, amplitude: f64) -> (Vec<u8>, Vec<i16>) {
+    let n = (ms * 8) as usize;
+    let samples: Vec<i16> = (0..n)
+        .map(|i| (amplitude * (i as f64 * 2.0 * std::f64::consts::PI * hz / 8000.0).sin()) as i16)
+        .collect();
+    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut w = b"RIFF".to_vec();
+    w.extend((36 + data.len() as u32).to_le_bytes());
+    w.extend(b"WAVEfmt ");
+    w.extend(16u32.to_le_bytes());
+    w.extend(1u16.to_le_bytes());
+    w.extend(1u16.to_le_bytes());
+    w.extend(8000u32.to_le_bytes());
+    w.extend(16000u32.to_le_bytes());
+    w.extend(2u16.to_le_bytes());
+    w.extend(16u16.to_le_bytes());
+    w.extend(b"data");
+    w.extend((data.len() as u32).to_le_bytes());
+    w.extend(data);
+    (w, samples)
+}
+
+impl Tsunagu {
+    /// Uploads a voice file; its id.
+    async fn voice_file(&self, name: &str, wav: Vec<u8>) -> i64 {
+        let part = reqwest::multipart::Part::bytes(wav)
+            .file_name(format!("{name}.wav"))
+            .mime_str("audio/wav")
+            .unwrap();
+        let form = reqwest::multipart::Form::new()
+            .text("name", name.to_owned())
+            .part("file", part);
+        let r = self
+            .client
+            .post(format!("{}/api/v1/voice-files", self.http))
+            .header("x-csrf-token", &self.csrf)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "upload: {}", r.status());
+        r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    }
+
+    /// The carrier's signalling by SIPp, its media by a socket of the test (returned).
+    async fn listening_carrier(
+        &self,
+        scenario_name: &str,
+        caller: &str,
+        talk_ms: u32,
+    ) -> (Child, tokio::net::UdpSocket) {
+        let rtp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = rtp.local_addr().unwrap().port().to_string();
+        let mut args = vec![
+            "-s",
+            "0312345678",
+            "-key",
+            "caller",
+            caller,
+            "-key",
+            "rtp",
+            &port,
+        ];
+        let talk = talk_ms.to_string();
+        let sip_port = free_udp_port().to_string();
+        if talk_ms > 0 {
+            args.extend(["-d", &talk]);
+        }
+        args.extend(["-p", &sip_port]);
+        let child = self.sipp(&scenario(scenario_name), &args);
+        (child, rtp)
+    }
+}
+
+/// One received RTP packet: (marker, seq, ssrc, payload).
+type Heard = (bool, u16, u32, Vec<u8>);
+
+/// Receives RTP on `rtp` for `secs`, answering every packet's source with our own audio
+/// (constant bytes `voice`, 20 ms apart) once we know where Tsunagu listens.
+async fn listen(rtp: &tokio::net::UdpSocket, secs: u64, voice: u8) -> Vec<Heard> {
+    let mut heard = Vec::new();
+    let mut buf = [0u8; 2048];
+    let end = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut peer = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let (mut seq, mut ts) = (1u16, 0u32);
+    loop {
+        tokio::select! {
+            r = rtp.recv_from(&mut buf) => {
+                let Ok((n, from)) = r else { break };
+                if n < 12 { continue; }
+                peer = Some(from);
+                heard.push((
+                    buf[1] & 0x80 != 0,
+                    u16::from_be_bytes([buf[2], buf[3]]),
+                    u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
+                    buf[12..n].to_vec(),
+                ));
+            }
+            _ = tick.tick() => {
+                if let Some(p) = peer {
+                    let mut pkt = vec![0x80, 0];
+                    pkt.extend(seq.to_be_bytes());
+                    pkt.extend(ts.to_be_bytes());
+                    pkt.extend(0x5eed_u32.to_be_bytes());
+                    pkt.extend([voice; 160]);
+                    rtp.send_to(&pkt, p).await.ok();
+                    seq = seq.wrapping_add(1);
+                    ts = ts.wrapping_add(160);
+                }
+            }
+            _ = tokio::time::sleep_until(end) => break,
+        }
+    }
+    heard
+}
+
+/// GROUP-24/26/27, VOICE: a waiting caller is answered and hears exactly the greeting, then
+/// the music; the agent hears the answer-side announcement alone; then the caller hears the
+/// agent in the same RTP stream (one SSRC, consecutive sequence numbers).
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_caller_hears_greeting_and_music_then_the_agent() {
+    use media::g711::Law;
+    use media::player::{Player, Program, Prompt};
+    use std::sync::Arc;
+    let t = Tsunagu::start().await;
+    let a201 = t.agent_id("201").await;
+    let (greeting_wav, greeting) = tone_wav(500.0, 1000, 6000.0);
+    let (music_wav, music) = tone_wav(1000.0, 1500, 5000.0);
+    let (answer_wav, _) = tone_wav(700.0, 500, 5000.0);
+    let g = t.voice_file("greeting", greeting_wav).await;
+    let m = t.voice_file("music", music_wav).await;
+    let a = t.voice_file("answer", answer_wav).await;
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/groups/1",
+        Some(serde_json::json!({
+            "greeting_voice_id": g, "hold_voice_id": m, "answer_voice_id": a,
+            "members": [{"agent_id": a201, "skill_level": 0}]
+        })),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The agent answers 3 s after the phone starts ringing and echoes what it hears.
+    let phone = t.phone("201", "answer.xml", 3000).await;
+    let (carrier, rtp) = t
+        .listening_carrier("carrier_listen.xml", "09011112222", 6000)
+        .await;
+    let heard = listen(&rtp, 7, 0x5a).await;
+    assert!(finished_ok(carrier, 10).await, "the carrier's call failed");
+    assert!(finished_ok(phone, 10).await);
+
+    // What the caller heard until the agent's voice, as the player plays it.
+    let echo_at = heard
+        .iter()
+        .position(|h| h.3 == [0x5a; 160])
+        .expect("the agent's side (the echo of our audio) was never heard");
+    let mut model = Player::new(Program::Queue {
+        greeting: Some(Arc::new(Prompt::from_samples(greeting.clone()).unwrap())),
+        announcement: None,
+        music: Some(Arc::new(Prompt::from_samples(music).unwrap())),
+        every_frames: 30 * 50,
+    });
+    for (i, h) in heard[..echo_at].iter().enumerate() {
+        let want: Vec<u8> = model
+            .next_frame()
+            .unwrap()
+            .iter()
+            .map(|&s| Law::Ulaw.encode(s))
+            .collect();
+        assert_eq!(
+            h.3, want,
+            "packet {i} of the prompts differs from the voice files"
+        );
+    }
+    // Greeting (50 packets), music while the agent's phone rang (~3 s) and during the
+    // agent's announcement (0.5 s).
+    assert!(
+        echo_at >= 170,
+        "only {echo_at} prompt packets before the agent"
+    );
+    // One stream: the player's SSRC throughout, sequence numbers without a jump at the switch.
+    let ssrc = heard[0].2;
+    assert!(heard.iter().all(|h| h.2 == ssrc), "the SSRC changed");
+    assert!(heard[0].0 && heard[echo_at].0, "talkspurts marked");
+    assert_eq!(heard[echo_at].1, heard[echo_at - 1].1.wrapping_add(1));
+    let lost = heard
+        .windows(2)
+        .filter(|w| w[1].1 != w[0].1.wrapping_add(1))
+        .count();
+    assert_eq!(lost, 0, "gaps in the sequence numbers");
+
+    let c = &t.calls().await[0];
+    assert_eq!(c["agent_id"].as_i64(), Some(a201));
+    assert_eq!(c["hangup_cause"], "caller_hangup");
+    let events = t.events(c["call_uuid"].as_str().unwrap()).await;
+    let media = events
+        .iter()
+        .find(|(k, _)| k == "call.media")
+        .unwrap()
+        .1
+        .clone();
+    assert_eq!(
+        media["prompt_packets_to_callee"], 25,
+        "the 0.5 s announcement, to the agent"
+    );
+    assert!(media["prompt_packets_to_caller"].as_u64().unwrap() >= echo_at as u64);
+}
+
+/// GROUP-17, VOICE: a call that times out to a voice file hears it to the end and is hung up.
+#[tokio::test(flavor = "multi_thread")]
+async fn queue_timeout_to_a_voice_file_plays_it_and_hangs_up() {
+    use media::g711::Law;
+    let t = Tsunagu::start().await;
+    let (wav, samples) = tone_wav(440.0, 800, 7000.0);
+    let v = t.voice_file("closed", wav).await;
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/groups/1",
+        Some(serde_json::json!({
+            "timeout": 1, "timeout_target": {"kind": "voice_file", "id": v}
+        })),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (carrier, rtp) = t
+        .listening_carrier("carrier_listen_bye.xml", "09011113333", 0)
+        .await;
+    let heard = listen(&rtp, 4, 0x11).await;
+    assert!(
+        finished_ok(carrier, 10).await,
+        "Tsunagu did not hang up after the file"
+    );
+    let want: Vec<Vec<u8>> = samples
+        .chunks(160)
+        .map(|f| f.iter().map(|&s| Law::Ulaw.encode(s)).collect())
+        .collect();
+    assert_eq!(heard.len(), want.len(), "the whole file, nothing after it");
+    for (i, (h, w)) in heard.iter().zip(&want).enumerate() {
+        assert_eq!(&h.3, w, "packet {i}");
+    }
+    let c = &t.calls().await[0];
+    assert_eq!(c["hangup_cause"], "announcement");
+    let events = queue_events(&t).await;
+    assert!(
+        events.iter().any(|(k, _)| k == "queue.timed_out"),
+        "{events:?}"
+    );
+}
+
+/// NUM-05: a number routed to a voice file answers, plays it and hangs up.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_number_routed_to_a_voice_file_plays_it() {
+    let t = Tsunagu::start().await;
+    let (wav, samples) = tone_wav(300.0, 400, 4000.0);
+    let v = t.voice_file("notice", wav).await;
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/numbers/1",
+        Some(serde_json::json!({"route": {"kind": "voice_file", "id": v}})),
+    )
+    .await;
+    let (carrier, rtp) = t
+        .listening_carrier("carrier_listen_bye.xml", "09011114444", 0)
+        .await;
+    let heard = listen(&rtp, 3, 0x22).await;
+    assert!(
+        finished_ok(carrier, 10).await,
+        "Tsunagu did not hang up after the file"
+    );
+    assert_eq!(heard.len(), samples.len().div_ceil(160));
+    let c = &t.calls().await[0];
+    assert_eq!(c["hangup_cause"], "announcement");
+}
+
+/// GROUP-26: while the agent holds the call, the caller hears the group's music on hold, then
+/// the agent again, in one RTP stream.
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_hold_plays_music_on_hold_to_the_caller() {
+    let t = Tsunagu::start().await;
+    let a201 = t.agent_id("201").await;
+    let (music_wav, _) = tone_wav(1000.0, 2000, 5000.0);
+    let m = t.voice_file("music", music_wav).await;
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/groups/1",
+        Some(serde_json::json!({
+            "hold_voice_id": m, "members": [{"agent_id": a201, "skill_level": 0}]
+        })),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let phone = t.phone("201", "answer_then_hold.xml", 500).await;
+    let (carrier, rtp) = t
+        .listening_carrier("carrier_listen.xml", "09011115555", 5500)
+        .await;
+    let heard = listen(&rtp, 6, 0x5a).await;
+    assert!(finished_ok(carrier, 10).await, "the carrier's call failed");
+    assert!(
+        finished_ok(phone, 10).await,
+        "the agent's hold was not answered recvonly"
+    );
+    // Runs of what the caller heard: the echo of our own audio (the agent) or music.
+    let mut runs: Vec<(bool, usize)> = Vec::new();
+    for h in &heard {
+        let agent = h.3 == [0x5a; 160];
+        match runs.last_mut() {
+            Some((a, n)) if *a == agent => *n += 1,
+            _ => runs.push((agent, 1)),
+        }
+    }
+    let shape: Vec<bool> = runs.iter().map(|r| r.0).collect();
+    assert_eq!(
+        shape,
+        vec![false, true, false, true],
+        "music while waiting, agent, music on hold, agent: {runs:?}"
+    );
+    assert!(
+        (60..=90).contains(&runs[2].1),
+        "1.5 s of hold music: {runs:?}"
+    );
+    let ssrc = heard[0].2;
+    assert!(heard.iter().all(|h| h.2 == ssrc), "one stream throughout");
+    let gaps = heard
+        .windows(2)
+        .filter(|w| w[1].1 != w[0].1.wrapping_add(1))
+        .count();
+    assert_eq!(gaps, 0);
 }

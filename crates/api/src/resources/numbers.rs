@@ -39,7 +39,10 @@ pub async fn check_target(
     t: Option<RouteTarget>,
 ) -> ApiResult<()> {
     let Some(t) = t else { return Ok(()) };
-    if !matches!(t.kind, TargetKind::Group | TargetKind::Agent) {
+    if !matches!(
+        t.kind,
+        TargetKind::Group | TargetKind::Agent | TargetKind::VoiceFile
+    ) {
         e.push(FieldError::new(
             field,
             "unsupported",

@@ -265,6 +265,30 @@ async fn write_audio(dir: &Path, id: i64, bytes: &[u8]) -> ApiResult<()> {
     Ok(())
 }
 
+/// Adds a voice file outside a request (the demo loader): validated like an upload.
+pub async fn add(
+    store: &store::Store,
+    dir: &Path,
+    name: &str,
+    file_name: &str,
+    bytes: &[u8],
+) -> ApiResult<i64> {
+    let mut errors = Vec::new();
+    let audio = describe(bytes, file_name.to_owned(), &mut errors);
+    if let Some(e) = errors.pop() {
+        return Err(ApiError::Internal(format!("{name}: {}", e.message)));
+    }
+    let fields = VoiceFileFields {
+        name: name.to_owned(),
+        ..Default::default()
+    };
+    let mut tx = store.begin().await?;
+    let id = voice_files::insert(&mut tx, &fields, &audio, None, now_ms()).await?;
+    write_audio(dir, id, bytes).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
 async fn remove_audio(dir: &Path, id: i64) {
     match tokio::fs::remove_file(audio_path(dir, id)).await {
         Ok(()) => {}

@@ -308,6 +308,46 @@ impl Acd {
         self.dispatch(now);
     }
 
+    /// Restores a status change read back from the event log after a restart: silently (it is
+    /// not a new change), and with the automatic release it would have had. A pause whose
+    /// release time has passed meanwhile is not restored.
+    pub fn restore_readiness(
+        &mut self,
+        now: Millis,
+        agent: AgentId,
+        group: Option<GroupId>,
+        r: Readiness,
+        at: Millis,
+    ) {
+        let groups: Vec<GroupId> = match group {
+            Some(g) => vec![g],
+            None => self.groups_of(agent),
+        };
+        for g in groups {
+            let release_ms = match r {
+                Readiness::Paused(Pause::NoAnswer) => self
+                    .groups
+                    .get(&g)
+                    .map_or(0, |(cfg, _)| cfg.no_answer_pause_ms),
+                // ACW is set in every group from the config of the group whose call ended;
+                // the log does not say which, so the longest ACW of that status applies.
+                Readiness::Paused(Pause::Acw(status)) => self
+                    .groups
+                    .values()
+                    .filter_map(|(cfg, _)| cfg.acw.filter(|(s, _)| *s == status).map(|(_, ms)| ms))
+                    .max()
+                    .unwrap_or(0),
+                _ => 0,
+            };
+            let release = (release_ms > 0).then_some(at + release_ms);
+            if release.is_some_and(|t| t <= now) {
+                continue;
+            }
+            let a = self.agents.entry(agent).or_insert_with(AgentState::new);
+            a.set_readiness(g, r, release);
+        }
+    }
+
     fn groups_of(&self, agent: AgentId) -> Vec<GroupId> {
         self.groups
             .values()

@@ -564,3 +564,34 @@ fn white_tag_changes_every_group_and_group_tags_one() {
         }
     )));
 }
+
+/// STATUS-08: after a restart, statuses read back from the log come back with their releases;
+/// a pause whose release passed while the server was down does not.
+#[test]
+fn restored_pauses_keep_their_release_and_expired_ones_are_dropped() {
+    let mut g = group(RingStrategy::RingAll, &[(10, 0), (11, 0), (12, 0)]);
+    g.acw = Some((7, 60_000));
+    let mut h = H::new(g, &[10, 11, 12]);
+    h.now = 100_000;
+    // 10 chose 休憩 (custom 3) long ago: no release, restored.
+    h.acd
+        .restore_readiness(h.now, 10, None, Readiness::Paused(Pause::Custom(3)), 1_000);
+    // 11 went into ACW 50 s ago (60 s ACW): restored, released 10 s from now.
+    h.acd
+        .restore_readiness(h.now, 11, None, Readiness::Paused(Pause::Acw(7)), 50_000);
+    // 12's ACW started 70 s ago: already over.
+    h.acd
+        .restore_readiness(h.now, 12, None, Readiness::Paused(Pause::Acw(7)), 30_000);
+    assert!(h.events().is_empty(), "restoring is not a new change");
+    assert_eq!(h.acd.status(10, 1), AgentStatus::Paused(Pause::Custom(3)));
+    assert_eq!(h.acd.status(11, 1), AgentStatus::Paused(Pause::Acw(7)));
+    assert_eq!(h.acd.status(12, 1), AgentStatus::Available);
+    h.arrive(1);
+    assert_eq!(h.rings(), vec![(1, 12)], "only the available agent rings");
+    h.advance(110_000);
+    assert_eq!(
+        h.acd.status(11, 1),
+        AgentStatus::Ringing,
+        "ACW released on time, and the waiting call rings 11 too"
+    );
+}

@@ -356,6 +356,18 @@ impl Driver {
             }) {
                 if let Ok(q) = serde_json::from_value::<QueueEvent>(e.data.clone()) {
                     self.projection.apply_queue_event(&q);
+                    // Agents keep the status they had (休憩, ACW…) across a restart.
+                    if let QueueEvent::AgentStatus {
+                        agent,
+                        group,
+                        readiness,
+                        at,
+                        ..
+                    } = q
+                    {
+                        self.acd
+                            .restore_readiness(wall_ms(), agent, group, readiness, at);
+                    }
                 }
             }
         }

@@ -1358,3 +1358,40 @@ async fn agent_hold_plays_music_on_hold_to_the_caller() {
         .count();
     assert_eq!(gaps, 0);
 }
+
+/// STATUS-08: an agent's pause (休憩) survives a restart of the server.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agents_pause_survives_a_restart() {
+    let mut t = Tsunagu::start().await;
+    let a201 = t.agent_id("201").await;
+    let rest = t
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/agent-statuses?name=休憩",
+            None,
+        )
+        .await["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    t.api(
+        reqwest::Method::PUT,
+        &format!("/api/v1/agents/{a201}/state"),
+        Some(serde_json::json!({"state": "paused", "status_id": rest})),
+    )
+    .await;
+    t.crash_and_restart().await;
+    // Registrations do not survive a crash: the phone registers again.
+    let _phone = t.phone("201", "answer.xml", 300).await;
+    let s = t
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/agents/{a201}/state"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        s["groups"][0]["status"]["pause"],
+        serde_json::json!({"kind": "custom", "status_id": rest}),
+        "{s}"
+    );
+}

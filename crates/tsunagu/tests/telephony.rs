@@ -1395,3 +1395,68 @@ async fn an_agents_pause_survives_a_restart() {
         "{s}"
     );
 }
+
+/// RT: the WebSocket pushes a change within 250 ms of the event (measured from before the API
+/// call that makes the change: an upper bound that includes the HTTP round trip).
+#[tokio::test(flavor = "multi_thread")]
+async fn websocket_pushes_status_changes_within_250_ms() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let t = Tsunagu::start().await;
+    let a201 = t.agent_id("201").await;
+    // A second session of the admin, for its cookie.
+    let login = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", t.http))
+        .json(&serde_json::json!({"login_id": "admin", "password": "Admin1234"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut req = format!("{}/api/v1/ws", t.http.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert("cookie", cookie.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let mut latencies = Vec::new();
+    for i in 0..20 {
+        let body = if i % 2 == 0 {
+            serde_json::json!({"state": "paused"})
+        } else {
+            serde_json::json!({"state": "available"})
+        };
+        let changed = std::time::Instant::now();
+        t.api(
+            reqwest::Method::PUT,
+            &format!("/api/v1/agents/{a201}/state"),
+            Some(body),
+        )
+        .await;
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(2), ws.next())
+                .await
+                .expect("no push within 2 s")
+                .unwrap()
+                .unwrap();
+            let v: Value = serde_json::from_str(msg.to_text().unwrap_or("{}")).unwrap_or_default();
+            if v["type"] == "agent_status" && v["agent"] == a201 {
+                latencies.push(changed.elapsed());
+                break;
+            }
+        }
+    }
+    latencies.sort();
+    let worst = latencies[latencies.len() - 1];
+    eprintln!(
+        "push latency p50 {:?}, max {:?}",
+        latencies[latencies.len() / 2],
+        worst
+    );
+    assert!(worst < Duration::from_millis(250), "{latencies:?}");
+}

@@ -322,6 +322,73 @@ pub async fn update(
     write_members(conn, id, &f.members).await
 }
 
+/// A member as the presence panel shows it: `extension(nickname)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub agent_id: i64,
+    pub extension: Option<String>,
+    pub nickname: String,
+    pub name: String,
+    pub skill_level: i64,
+}
+
+/// The members of a group with their extension and names, by extension (agents without one
+/// last).
+pub async fn member_directory(conn: &mut Conn, group: i64) -> Result<Vec<MemberInfo>> {
+    let rows: Vec<(i64, Option<String>, String, String, i64)> = sqlx::query_as(
+        "SELECT a.id, a.extension, a.nickname, a.name, m.skill_level
+         FROM group_members m JOIN agents a ON a.id = m.agent_id
+         WHERE m.group_id = $1
+         ORDER BY CASE WHEN a.extension IS NULL THEN 1 ELSE 0 END, a.extension, a.id",
+    )
+    .bind(group)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(agent_id, extension, nickname, name, skill_level)| MemberInfo {
+                agent_id,
+                extension,
+                nickname,
+                name,
+                skill_level,
+            },
+        )
+        .collect())
+}
+
+/// Sets one member's skill level (RT-11) and stamps the group as updated. `false` when the
+/// agent is not a member of the group.
+pub async fn set_skill_level(
+    conn: &mut Conn,
+    group: i64,
+    agent: i64,
+    level: i64,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "UPDATE group_members SET skill_level = $1 WHERE group_id = $2 AND agent_id = $3",
+    )
+    .bind(level)
+    .bind(group)
+    .bind(agent)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE queue_groups SET updated_at = $1, updated_by = $2 WHERE id = $3")
+        .bind(now)
+        .bind(actor)
+        .bind(group)
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
+}
+
 pub async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
     sqlx::query("DELETE FROM queue_groups WHERE id = $1")
         .bind(id)

@@ -172,6 +172,39 @@ async fn crud_filters_and_references() {
             .unwrap();
         assert_eq!(groups::references(&mut c, g).await.unwrap().len(), 1);
 
+        // The presence panel's directory, by extension; a skill level changed in place.
+        let dir = groups::member_directory(&mut c, g).await.unwrap();
+        let names: Vec<_> = dir
+            .iter()
+            .map(|m| {
+                (
+                    m.agent_id,
+                    m.extension.as_deref(),
+                    m.nickname.as_str(),
+                    m.skill_level,
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (a1, Some("201"), "alice", 1),
+                (a2, Some("202"), "bob_100%", 0)
+            ]
+        );
+        assert!(groups::set_skill_level(&mut c, g, a1, 7, Some("sv01"), 16)
+            .await
+            .unwrap());
+        assert!(!groups::set_skill_level(&mut c, g, 999_999, 7, None, 16)
+            .await
+            .unwrap());
+        let group = groups::get(&mut c, g).await.unwrap().unwrap();
+        assert!(group.fields.members.contains(&Member {
+            agent_id: a1,
+            skill_level: 7
+        }));
+        assert_eq!(group.stamps.updated_by.as_deref(), Some("sv01"));
+
         let f = groups::GroupFilter {
             agent_id: Some(a2),
             ..Default::default()

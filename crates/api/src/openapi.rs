@@ -21,6 +21,8 @@ use utoipa::OpenApi;
     crate::resources::terminals::TerminalInput,
     crate::resources::numbers::NumberInput,
     crate::resources::groups::GroupInput,
+    crate::presence::PresenceGroup,
+    crate::presence::PresenceAgent,
     crate::resources::agent_statuses::AgentStatusInput,
     crate::resources::trunks::TrunkInput,
     crate::resources::incoming_blocks::IncomingBlockInput,

@@ -381,6 +381,30 @@ pub fn table() -> Vec<Route> {
         .ok(200, Some("AgentState")),
         route(
             Method::GET,
+            "/api/v1/presence/groups",
+            Access::LoggedIn,
+            crate::presence::groups,
+        )
+        .doc(
+            "Presence",
+            "Groups for the presence panel and the header: one's own, or all with \
+             realtime.view or group.view",
+        )
+        .ok(200, Some("List:PresenceGroup")),
+        route(
+            Method::GET,
+            "/api/v1/presence/groups/{id}",
+            Access::LoggedIn,
+            crate::presence::agents,
+        )
+        .doc(
+            "Presence",
+            "The agents of a group with their live status (members of the group, or with \
+             realtime.view or group.view)",
+        )
+        .ok(200, Some("List:PresenceAgent")),
+        route(
+            Method::GET,
             "/api/v1/agent-status-choices",
             Access::LoggedIn,
             agent_statuses::choices,

@@ -183,8 +183,9 @@ pub async fn realtime(
 }
 
 /// GET /ws: a WebSocket of live changes. Supervisors (realtime.view) get every agent's status
-/// and the realtime signal; everyone gets their own status and the incoming-call pop-up of
-/// their own ringing phone.
+/// and the realtime signal; everyone gets their own status, the statuses of the agents of
+/// their own groups (the presence panel, PRES-02) and the incoming-call pop-up of their own
+/// ringing phone.
 pub async fn ws(
     State(s): State<AppState>,
     Extension(me): Extension<Arc<CurrentUser>>,
@@ -194,9 +195,55 @@ pub async fn ws(
     Ok(upgrade.on_upgrade(move |socket| forward(socket, t, me)))
 }
 
+/// How long the socket trusts its copy of the user's group memberships.
+const MY_GROUPS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The groups the user belongs to, as the ACD knows them (refreshed at most every 2 s, when a
+/// colleague's status arrives).
+struct MyGroups {
+    groups: Vec<i64>,
+    at: Option<std::time::Instant>,
+}
+
+impl MyGroups {
+    async fn get(&mut self, t: &Arc<dyn Telephony>, me: i64) -> &[i64] {
+        if self.at.is_none_or(|at| at.elapsed() >= MY_GROUPS_TTL) {
+            self.groups = t
+                .agent_status(me)
+                .await
+                .into_iter()
+                .map(|(g, _)| g)
+                .collect();
+            self.at = Some(std::time::Instant::now());
+        }
+        &self.groups
+    }
+}
+
+/// An `agent_status` message cut down to the groups in `mine`; `None` when none is left.
+fn shared_statuses(v: &Value, mine: &[i64]) -> Option<Value> {
+    let statuses: Vec<Value> = v["statuses"]
+        .as_array()?
+        .iter()
+        .filter(|s| s["group"].as_i64().is_some_and(|g| mine.contains(&g)))
+        .cloned()
+        .collect();
+    if statuses.is_empty() {
+        return None;
+    }
+    let mut out = v.clone();
+    out["statuses"] = Value::Array(statuses);
+    Some(out)
+}
+
 async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUser>) {
     let mut rx = t.subscribe();
     let sees_all = me.can("realtime.view");
+    let sees_every_status = crate::presence::sees_every_group(&me);
+    let mut my_groups = MyGroups {
+        groups: Vec::new(),
+        at: None,
+    };
     loop {
         tokio::select! {
             msg = rx.recv() => {
@@ -207,14 +254,18 @@ async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUs
                     Err(_) => break,
                 };
                 let mine = v["agent"].as_i64() == Some(me.id());
-                let allowed = match v["type"].as_str() {
-                    Some("agent_status") => sees_all || mine,
+                let out = match v["type"].as_str() {
+                    Some("agent_status") if sees_every_status || mine => Some(v),
+                    // A colleague: only their status in the groups we share.
+                    Some("agent_status") => shared_statuses(&v, my_groups.get(&t, me.id()).await),
                     // Who is calling is for the agent whose phone rings.
-                    Some("incoming_call") => mine,
-                    _ => sees_all,
+                    Some("incoming_call") => mine.then_some(v),
+                    _ => sees_all.then_some(v),
                 };
-                if allowed && socket.send(Message::Text(v.to_string().into())).await.is_err() {
-                    break;
+                if let Some(out) = out {
+                    if socket.send(Message::Text(out.to_string().into())).await.is_err() {
+                        break;
+                    }
                 }
             }
             incoming = socket.recv() => match incoming {
@@ -222,5 +273,30 @@ async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUs
                 _ => {}
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shared_statuses;
+    use serde_json::json;
+
+    #[test]
+    fn a_colleague_status_is_cut_to_the_shared_groups() {
+        let v = json!({"type": "agent_status", "agent": 5, "statuses": [
+            {"group": 1, "status": {"status": "available"}},
+            {"group": 2, "status": {"status": "offline"}},
+        ]});
+        assert_eq!(
+            shared_statuses(&v, &[2, 3]),
+            Some(json!({"type": "agent_status", "agent": 5, "statuses": [
+                {"group": 2, "status": {"status": "offline"}},
+            ]}))
+        );
+        assert_eq!(shared_statuses(&v, &[3]), None);
+        assert_eq!(
+            shared_statuses(&json!({"type": "agent_status"}), &[1]),
+            None
+        );
     }
 }

@@ -534,6 +534,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/presence/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Groups for the presence panel and the header: one's own, or all with realtime.view or group.view */
+        get: operations["get_presence_groups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/presence/groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The agents of a group with their live status (members of the group, or with realtime.view or group.view) */
+        get: operations["get_presence_groups__id_"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/realtime": {
         parameters: {
             query?: never;
@@ -1264,6 +1298,32 @@ export interface components {
          * @enum {string}
          */
         PopupMode: "same_tab" | "new_tab";
+        /** @description An agent of a group in the presence panel: `extension(nickname)` and the live status. */
+        PresenceAgent: {
+            extension?: string | null;
+            /** Format: int64 */
+            id: number;
+            /** @description Full name, shown when the nickname is empty. */
+            name: string;
+            nickname: string;
+            /**
+             * @description The agent's status in this group, as in the `agent_status` WebSocket message; null
+             *     while the telephony does not know the agent yet (or is not running).
+             */
+            status?: Record<string, never> | null;
+        };
+        /** @description A group as the presence selector, the header tags and the realtime table show it. */
+        PresenceGroup: {
+            color_bg: string;
+            color_fg: string;
+            display_name: string;
+            extension?: string | null;
+            /** Format: int64 */
+            id: number;
+            /** @description The caller is a member of this group. */
+            member: boolean;
+            name: string;
+        };
         Role: components["schemas"]["Stamps"] & {
             builtin: boolean;
             /** @description Stable identifier: `agent`, `sv`, `admin` for the built-in roles. */
@@ -4116,6 +4176,99 @@ export interface operations {
             };
             /** @description Permission missing or CSRF token wrong */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_presence_groups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["PresenceGroup"][];
+                        total: number;
+                    };
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_presence_groups__id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["PresenceAgent"][];
+                        total: number;
+                    };
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -17,6 +17,14 @@ pub struct Server {
 }
 
 pub async fn start(demo: bool) -> Server {
+    start_with(demo, None).await
+}
+
+/// A server whose live routes are backed by `telephony` (a test double).
+pub async fn start_with(
+    demo: bool,
+    telephony: Option<std::sync::Arc<dyn api::telephony::Telephony>>,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_data_dir(dir.path()).await.unwrap();
     api::seed::first_start(&store, Some("Admin1234".into()), demo)
@@ -29,7 +37,7 @@ pub async fn start(demo: bool) -> Server {
         "<!doctype html><title>Tsunagu</title>",
     )
     .unwrap();
-    let state = AppState::new(
+    let mut state = AppState::new(
         store.clone(),
         ApiConfig {
             secure_cookies: false,
@@ -37,6 +45,9 @@ pub async fn start(demo: bool) -> Server {
             voice_dir: dir.path().join("voice"),
         },
     );
+    if let Some(t) = telephony {
+        state = state.with_telephony(t);
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, api::app(state)).await.unwrap() });

@@ -21,6 +21,7 @@ use utoipa::OpenApi;
     crate::resources::terminals::TerminalInput,
     crate::resources::numbers::NumberInput,
     crate::resources::groups::GroupInput,
+    crate::resources::groups::SkillLevelInput,
     crate::presence::PresenceGroup,
     crate::presence::PresenceAgent,
     crate::resources::agent_statuses::AgentStatusInput,

@@ -404,6 +404,18 @@ pub fn table() -> Vec<Route> {
         )
         .ok(200, Some("List:PresenceAgent")),
         route(
+            Method::PUT,
+            "/api/v1/groups/{id}/skill-level",
+            Access::Perm("realtime.skill_level"),
+            groups::set_skill_level,
+        )
+        .doc(
+            "Groups",
+            "Change one member's skill level from the realtime screen (RT-11)",
+        )
+        .body("SkillLevelInput")
+        .ok(200, Some("Member")),
+        route(
             Method::GET,
             "/api/v1/agent-status-choices",
             Access::LoggedIn,

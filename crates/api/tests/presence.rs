@@ -1,4 +1,5 @@
-//! The presence panel's routes and WebSocket scoping (PRES-01…03). The live side is a test double of the telephony: fixed
+//! The presence panel's routes and WebSocket scoping (PRES-01…03), and the skill level edited
+//! from the realtime screen (RT-11). The live side is a test double of the telephony: fixed
 //! statuses, and a broadcast channel the test pushes messages into.
 
 mod common;
@@ -7,7 +8,7 @@ use api::telephony::{BoxFuture, Telephony};
 use common::{start_with, Client, Server};
 use engine::agent_state::{AgentStatus, ChangedBy, Pause, Readiness};
 use futures_util::StreamExt;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -253,4 +254,99 @@ async fn presence_is_scoped_to_ones_groups_and_pushes_colleagues_statuses() {
     assert_eq!(next_json(&mut ws_sv).await["agent"], id203);
     assert_eq!(next_json(&mut ws_sv).await["type"], "realtime");
     assert_eq!(next_json(&mut ws_sv).await["agent"], id201);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skill_level_is_edited_with_its_own_permission() {
+    let server = common::start(true).await;
+    let admin = Client::login(&server, "admin", "Admin1234").await;
+    let sv = Client::login(&server, "sv01", "Demo1234").await;
+    let agent = Client::login(&server, "201", "Demo1234").await;
+    let id201 = my_id(&agent).await;
+    let path = "/api/v1/groups/1/skill-level";
+    let level = |body: &Value| {
+        body["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["agent_id"] == id201)
+            .map(|m| m["skill_level"].clone())
+    };
+
+    // The supervisor has realtime.skill_level but not group.update.
+    let r = sv
+        .send(
+            Method::PUT,
+            path,
+            Some(json!({"agent_id": id201, "skill_level": 5})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body, json!({"agent_id": id201, "skill_level": 5}));
+    let group = admin.get("/api/v1/groups/1").await.body;
+    assert_eq!(level(&group), Some(json!(5)));
+    assert_eq!(group["updated_by"], "sv01");
+    let history = admin.get("/api/v1/groups/1/history").await.body;
+    let last = &history["items"][0];
+    assert_eq!(
+        (&last["actor"], &last["action"]),
+        (&json!("sv01"), &json!("update"))
+    );
+    assert!(last["changes"]["members"].is_array(), "{last}");
+
+    // Refused for an agent; bad input is a 4xx naming the field and changes nothing.
+    let r = agent
+        .send(
+            Method::PUT,
+            path,
+            Some(json!({"agent_id": id201, "skill_level": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    for (body, status, field) in [
+        (
+            json!({"agent_id": id201, "skill_level": 100}),
+            422,
+            "skill_level",
+        ),
+        (
+            json!({"agent_id": id201, "skill_level": -1}),
+            422,
+            "skill_level",
+        ),
+        (
+            json!({"agent_id": 999_999, "skill_level": 1}),
+            422,
+            "agent_id",
+        ),
+        (
+            json!({"agent_id": id201, "skill_level": "3"}),
+            400,
+            "skill_level",
+        ),
+        (
+            json!({"agent_id": id201, "skill_level": 1, "x": 1}),
+            400,
+            "x",
+        ),
+        (json!({"agent_id": id201}), 400, "body"),
+    ] {
+        let r = sv.send(Method::PUT, path, Some(body.clone())).await;
+        assert_eq!(r.status.as_u16(), status, "{body}: {}", r.body);
+        if field != "body" {
+            assert_eq!(r.fields(), [field], "{body}: {}", r.body);
+        }
+    }
+    let r = sv
+        .send(
+            Method::PUT,
+            "/api/v1/groups/999999/skill-level",
+            Some(json!({"agent_id": id201, "skill_level": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        level(&admin.get("/api/v1/groups/1").await.body),
+        Some(json!(5))
+    );
 }

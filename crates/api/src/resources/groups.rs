@@ -348,3 +348,67 @@ super::get_and_delete!(
     "group",
     refs = store::groups::references
 );
+
+/// Body of PUT /groups/{id}/skill-level (RT-11).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkillLevelInput {
+    pub agent_id: i64,
+    /// 0 to 99; lower levels are rung first (GROUP-11).
+    pub skill_level: i64,
+}
+
+/// PUT /groups/{id}/skill-level: a supervisor changes one member's skill level from the
+/// realtime screen (permission realtime.skill_level, without group.update). The ACD reloads
+/// the group within seconds, and the change is in the group's history.
+pub async fn set_skill_level(
+    State(s): State<AppState>,
+    Extension(me): Extension<Arc<CurrentUser>>,
+    IdPath(id): IdPath,
+    ApiJson(input): ApiJson<SkillLevelInput>,
+) -> ApiResult<Json<Member>> {
+    let mut e = Vec::new();
+    validate::range(&mut e, "skill_level", input.skill_level, 0, 99);
+    ApiError::validation(e)?;
+    let mut tx = s.store.begin().await?;
+    let before = groups::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("group"))?;
+    let now = now_ms();
+    let changed = groups::set_skill_level(
+        &mut tx,
+        id,
+        input.agent_id,
+        input.skill_level,
+        Some(me.login_id()),
+        now,
+    )
+    .await?;
+    if !changed {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "agent_id",
+            "unknown",
+            "The agent is not a member of this group.",
+        )]));
+    }
+    let after = groups::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("group"))?;
+    record_change(
+        &mut tx,
+        "group",
+        &id.to_string(),
+        Some(me.login_id()),
+        "update",
+        &before,
+        &after,
+        &[],
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(Member {
+        agent_id: input.agent_id,
+        skill_level: input.skill_level,
+    }))
+}

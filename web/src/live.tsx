@@ -2,7 +2,7 @@
 // (GET /api/v1/ws, reconnecting with backoff) and a directory of the names the user may read.
 
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import { callChoices, groups as groupsApi } from './api/resources';
+import { callChoices, presence } from './api/resources';
 import { api } from './api/client';
 import type { AgentStatus, ListResponse, LiveMessage } from './api/types';
 import { useAuth } from './auth';
@@ -92,10 +92,10 @@ export function LiveProvider({ children }: { children: ReactNode }) {
     };
   }, [userId]);
 
-  // Names: call-history choices (agents and SV have history.view), groups only where the role
-  // may read them, the agent statuses for everyone; anything refused is simply left out.
+  // Names: call-history choices (agents and SV have history.view), the groups with extension
+  // and colours (one's own, or all for supervisors: GET /presence/groups, open to everyone), the
+  // agent statuses for everyone; anything refused is simply left out.
   const mayChoices = can('history.view');
-  const mayGroups = can('group.view');
 
   useEffect(() => {
     if (userId === undefined) return;
@@ -106,7 +106,10 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       let statuses: StatusInfo[] | null = null;
       const [choices, full, ast] = await Promise.all([
         mayChoices ? callChoices().catch(() => null) : null,
-        mayGroups ? groupsApi.all().catch(() => null) : null,
+        presence
+          .groups()
+          .then((r) => r.items)
+          .catch(() => null),
         // Every logged-in user may read the status names (the menus need them).
         api
           .get<ListResponse<AgentStatus>>('/api/v1/agent-status-choices')
@@ -130,7 +133,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
     return () => {
       live = false;
     };
-  }, [userId, mayChoices, mayGroups]);
+  }, [userId, mayChoices]);
 
   const subscribe = useCallback((fn: Listener) => {
     listeners.current.add(fn);

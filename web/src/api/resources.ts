@@ -11,6 +11,9 @@ import type {
   CallRecord,
   Group,
   GroupInput,
+  ListResponse,
+  PresenceAgent,
+  PresenceGroup,
   IncomingBlock,
   IncomingBlockInput,
   OutboundRestriction,
@@ -66,3 +69,8 @@ export const agentState = {
 /** RT-01…09: the group table, and with `group` its detail and chart over `hours`. */
 export const realtime = (group?: number | null, hours?: number) =>
   api.get<RealtimeResponse>(`/api/v1/realtime${qs({ group: group ?? undefined, hours: group ? hours : undefined })}`);
+/** PRES-01…03: the groups one may look at, and a group's agents with their live status. */
+export const presence = {
+  groups: () => api.get<ListResponse<PresenceGroup>>('/api/v1/presence/groups'),
+  agents: (group: number) => api.get<ListResponse<PresenceAgent>>(`/api/v1/presence/groups/${group}`),
+};

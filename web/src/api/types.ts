@@ -175,6 +175,11 @@ export interface RealtimeResponse {
   detail?: RealtimeDetail | null;
   buckets?: RealtimeBucket[];
 }
+/** GET /presence/groups: the groups of the presence panel, the header tags and the RT table. */
+export type PresenceGroup = S['PresenceGroup'];
+/** GET /presence/groups/{id}: an agent of the group and their status in it (null = unknown). */
+export type PresenceAgent = Omit<S['PresenceAgent'], 'status'> & { status: LiveStatus | null };
+
 /** Messages of GET /ws. */
 export type LiveMessage =
   | { type: 'agent_status'; agent: number; statuses: GroupLiveStatus[] }

@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { Link, Navigate, NavLink, Outlet, useLocation, useNavigate, useParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from './auth';
@@ -18,14 +18,74 @@ export function RequireAuth({ children }: { children: ReactNode }) {
   return <>{children}</>;
 }
 
+/** What the user set up of the layout: kept per user in localStorage (UI-01 ⑦, UI-09). */
+interface Layout {
+  menuOpen: boolean;
+  panelOpen: boolean;
+  /** ⑦ the header with the tab menu stays at the top while the page scrolls. */
+  pinned: boolean;
+}
+const DEFAULT_LAYOUT: Layout = { menuOpen: true, panelOpen: true, pinned: false };
+
+function layoutKey(userId: number) {
+  return `tsunagu.layout.${userId}`;
+}
+
+function useLayout(userId: number | undefined): [Layout, (patch: Partial<Layout>) => void] {
+  const read = useCallback((): Layout => {
+    if (userId === undefined) return DEFAULT_LAYOUT;
+    try {
+      const v: unknown = JSON.parse(localStorage.getItem(layoutKey(userId)) ?? '{}');
+      const o = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
+      const bool = (k: keyof Layout, d: boolean) => (typeof o[k] === 'boolean' ? (o[k] as boolean) : d);
+      return {
+        menuOpen: bool('menuOpen', true),
+        panelOpen: bool('panelOpen', true),
+        pinned: bool('pinned', false),
+      };
+    } catch {
+      return DEFAULT_LAYOUT;
+    }
+  }, [userId]);
+  const [layout, setLayout] = useState<Layout>(read);
+  useEffect(() => setLayout(read()), [read]);
+  const update = useCallback(
+    (patch: Partial<Layout>) =>
+      setLayout((l) => {
+        const next = { ...l, ...patch };
+        if (userId !== undefined) {
+          try {
+            localStorage.setItem(layoutKey(userId), JSON.stringify(next));
+          } catch {
+            /* storage disabled: the layout lasts for this visit */
+          }
+        }
+        return next;
+      }),
+    [userId],
+  );
+  return [layout, update];
+}
+
+function PinIcon() {
+  return (
+    <svg className="glyph" viewBox="0 0 16 16" width="1.15em" height="1.15em" aria-hidden="true" focusable="false">
+      <path
+        d="M9.8 1.5l4.7 4.7-1.4.5-2.4 2.4.3 3.1-1.2 1.2-2.6-2.6-3.6 3.6-.9-.9 3.6-3.6L3.7 7.3l1.2-1.2 3.1.3 2.4-2.4z"
+        fill="currentColor"
+      />
+    </svg>
+  );
+}
+
 /** UI-01 main screen layout. */
 export function Shell() {
   const { t } = useTranslation();
   const { me, can, logout } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
-  const [menuOpen, setMenuOpen] = useState(true);
-  const [panelOpen, setPanelOpen] = useState(true);
+  const [layout, setLayout] = useLayout(me?.user.id);
+  const { menuOpen, panelOpen, pinned } = layout;
   const tabKey = location.pathname.split('/')[1];
   const tab = findTab(tabKey);
   const visibleTabs = TABS.filter((x) => can(x.perm));
@@ -34,7 +94,7 @@ export function Shell() {
   return (
     <LiveProvider>
       <div className="app">
-        <header className="topbar">
+        <header className={`topbar${pinned ? ' pinned' : ''}`} data-testid="topbar" data-pinned={pinned}>
           <div className="topbar-row">
             <HeaderStatus />
             <IncomingCallPopup />
@@ -59,60 +119,72 @@ export function Shell() {
               </a>
             </div>
           </div>
-          <nav className="tabs" aria-label={t('header.tabs')} data-testid="tabs">
-            {visibleTabs.map((x) => (
-              <NavLink key={x.key} to={`/${x.key}`} className={({ isActive }) => `tab${isActive ? ' active' : ''}`} data-tab={x.key}>
-                {t(`tabs.${x.key}`)}
-              </NavLink>
-            ))}
-          </nav>
+          <div className="tabs-row">
+            <nav className="tabs" aria-label={t('header.tabs')} data-testid="tabs">
+              {visibleTabs.map((x) => (
+                <NavLink key={x.key} to={`/${x.key}`} className={({ isActive }) => `tab${isActive ? ' active' : ''}`} data-tab={x.key}>
+                  {t(`tabs.${x.key}`)}
+                </NavLink>
+              ))}
+            </nav>
+            <button
+              type="button"
+              className={`icon-btn pin${pinned ? ' active' : ''}`}
+              data-testid="pin-tabs"
+              aria-pressed={pinned}
+              title={pinned ? t('header.unpin') : t('header.pin')}
+              aria-label={t('header.pin')}
+              onClick={() => setLayout({ pinned: !pinned })}
+            >
+              <PinIcon />
+            </button>
+          </div>
         </header>
         <div className="workspace">
-          <aside className={`side${menuOpen ? '' : ' collapsed'}`}>
+          <aside className={`side${menuOpen ? '' : ' collapsed'}`} data-testid="side">
             <button
               type="button"
               className="arrow"
+              data-testid="toggle-menu"
               aria-expanded={menuOpen}
               aria-controls="side-menu"
               aria-label={menuOpen ? t('header.collapse_menu') : t('header.expand_menu')}
               title={menuOpen ? t('header.collapse_menu') : t('header.expand_menu')}
-              onClick={() => setMenuOpen(!menuOpen)}
+              onClick={() => setLayout({ menuOpen: !menuOpen })}
             >
               {menuOpen ? '◀' : '▶'}
             </button>
-            {menuOpen && (
-              <nav id="side-menu" aria-label={t('header.side_menu')} data-testid="side-menu">
-                <ul>
-                  {items.map((i) => (
-                    <li key={i.key}>
-                      <NavLink to={`/${tab!.key}/${i.key}`} className={({ isActive }) => (isActive ? 'active' : '')}>
-                        {t(`menu.${i.key}`)}
-                      </NavLink>
-                    </li>
-                  ))}
-                </ul>
-              </nav>
-            )}
+            <nav id="side-menu" aria-label={t('header.side_menu')} data-testid="side-menu" hidden={!menuOpen}>
+              <ul>
+                {items.map((i) => (
+                  <li key={i.key}>
+                    <NavLink to={`/${tab!.key}/${i.key}`} className={({ isActive }) => (isActive ? 'active' : '')}>
+                      {t(`menu.${i.key}`)}
+                    </NavLink>
+                  </li>
+                ))}
+              </ul>
+            </nav>
           </aside>
           <main className="content" id="content">
             <Outlet />
           </main>
-          <aside className={`panel${panelOpen ? '' : ' collapsed'}`} aria-label={t('header.panel')}>
+          <aside className={`panel${panelOpen ? '' : ' collapsed'}`} aria-label={t('header.panel')} data-testid="panel">
             <button
               type="button"
               className="arrow"
+              data-testid="toggle-panel"
               aria-expanded={panelOpen}
+              aria-controls="right-panel"
               aria-label={panelOpen ? t('header.collapse_panel') : t('header.expand_panel')}
               title={panelOpen ? t('header.collapse_panel') : t('header.expand_panel')}
-              onClick={() => setPanelOpen(!panelOpen)}
+              onClick={() => setLayout({ panelOpen: !panelOpen })}
             >
               {panelOpen ? '▶' : '◀'}
             </button>
-            {panelOpen && (
-              <div className="panel-body" data-testid="right-panel">
-                <p className="muted">{t('header.panel_placeholder')}</p>
-              </div>
-            )}
+            <div className="panel-body" id="right-panel" data-testid="right-panel" hidden={!panelOpen}>
+              <p className="muted">{t('header.panel_placeholder')}</p>
+            </div>
           </aside>
         </div>
       </div>

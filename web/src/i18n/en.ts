@@ -20,6 +20,8 @@ const en: Messages = {
     tabs: 'Tab menu',
     side_menu: 'Side menu',
     panel: 'Application panel',
+    pin: 'Pin the tab menu',
+    unpin: 'Unpin the tab menu',
     panel_placeholder: 'Browser phone, presence and chat will arrive in a later release.',
   },
   tabs: {

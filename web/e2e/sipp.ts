@@ -78,3 +78,9 @@ export async function carrier(scenario: string, caller: string, ms: number): Pro
   ]);
 }
 
+
+/** Removes every registration of the agent's phone (the agent goes offline). */
+export async function unregister(user: string): Promise<void> {
+  const reg = sipp('unregister.xml', ['-p', String(await freeUdpPort()), '-au', user, '-ap', `demo${user}`, '-key', 'user', user]);
+  expect(await exited(reg), `unregistration of ${user}`).toBe(0);
+}

@@ -4,6 +4,8 @@ import { useTranslation } from 'react-i18next';
 import { useAuth } from './auth';
 import { HeaderStatus } from './components/HeaderStatus';
 import { IncomingCallPopup } from './components/IncomingCallPopup';
+import { PhonePanel } from './components/PhonePanel';
+import { PresencePanel } from './components/PresencePanel';
 import { LiveProvider } from './live';
 import { Logo } from './Login';
 import { findTab, TABS } from './menu';
@@ -18,14 +20,17 @@ export function RequireAuth({ children }: { children: ReactNode }) {
   return <>{children}</>;
 }
 
-/** What the user set up of the layout: kept per user in localStorage (UI-01 ⑦, UI-09). */
+type PanelApp = 'phone' | 'presence';
+
+/** What the user set up of the layout: kept per user in localStorage (UI-01 ⑦, UI-09, UI-10). */
 interface Layout {
   menuOpen: boolean;
   panelOpen: boolean;
   /** ⑦ the header with the tab menu stays at the top while the page scrolls. */
   pinned: boolean;
+  app: PanelApp | null;
 }
-const DEFAULT_LAYOUT: Layout = { menuOpen: true, panelOpen: true, pinned: false };
+const DEFAULT_LAYOUT: Layout = { menuOpen: true, panelOpen: true, pinned: false, app: null };
 
 function layoutKey(userId: number) {
   return `tsunagu.layout.${userId}`;
@@ -42,6 +47,7 @@ function useLayout(userId: number | undefined): [Layout, (patch: Partial<Layout>
         menuOpen: bool('menuOpen', true),
         panelOpen: bool('panelOpen', true),
         pinned: bool('pinned', false),
+        app: o.app === 'phone' || o.app === 'presence' ? o.app : null,
       };
     } catch {
       return DEFAULT_LAYOUT;
@@ -67,13 +73,34 @@ function useLayout(userId: number | undefined): [Layout, (patch: Partial<Layout>
   return [layout, update];
 }
 
-function PinIcon() {
-  return (
-    <svg className="glyph" viewBox="0 0 16 16" width="1.15em" height="1.15em" aria-hidden="true" focusable="false">
+/** Header icons of the right panel's applications (UI-10): the shown one is blue. */
+function AppIcon({ kind }: { kind: 'phone' | 'presence' | 'chat' | 'pin' }) {
+  const paths = {
+    phone: (
+      <path
+        d="M4.2 1.5l2 2.6c.3.4.3.9 0 1.3L5.1 6.7c.8 1.6 2.1 2.9 3.7 3.7l1.3-1.1c.4-.3.9-.3 1.3 0l2.6 2c.4.3.5.9.1 1.3l-1.2 1.4c-.5.5-1.2.7-1.9.5C6.7 13.3 2.7 9.3 1.5 5c-.2-.7 0-1.4.5-1.9L3 1.4c.4-.4.9-.3 1.2.1z"
+        fill="currentColor"
+      />
+    ),
+    presence: (
+      <>
+        <circle cx="6" cy="5" r="2.6" fill="currentColor" />
+        <path d="M1.2 14c0-2.9 2.1-5 4.8-5s4.8 2.1 4.8 5z" fill="currentColor" />
+        <circle cx="11.6" cy="5.6" r="2" fill="currentColor" opacity="0.7" />
+        <path d="M11.2 9.2c2.2.1 3.7 2 3.7 4.8h-3.1c0-1.8-.3-3.4-1.4-4.6z" fill="currentColor" opacity="0.7" />
+      </>
+    ),
+    chat: <path d="M2 2.5h12v8H7l-3.5 3v-3H2z" fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinejoin="round" />,
+    pin: (
       <path
         d="M9.8 1.5l4.7 4.7-1.4.5-2.4 2.4.3 3.1-1.2 1.2-2.6-2.6-3.6 3.6-.9-.9 3.6-3.6L3.7 7.3l1.2-1.2 3.1.3 2.4-2.4z"
         fill="currentColor"
       />
+    ),
+  };
+  return (
+    <svg className="glyph" viewBox="0 0 16 16" width="1.15em" height="1.15em" aria-hidden="true" focusable="false">
+      {paths[kind]}
     </svg>
   );
 }
@@ -90,6 +117,11 @@ export function Shell() {
   const tab = findTab(tabKey);
   const visibleTabs = TABS.filter((x) => can(x.perm));
   const items = tab && can(tab.perm) ? tab.items.filter((i) => can(i.perm)) : [];
+  const mayPhone = can('phone.browser_phone');
+  const mayChat = can('chat.view');
+  // The browser phone first when the role has it (UI-10), else presence.
+  const app: PanelApp = layout.app === 'phone' && !mayPhone ? 'presence' : (layout.app ?? (mayPhone ? 'phone' : 'presence'));
+  const show = (a: PanelApp) => setLayout({ app: a, panelOpen: true });
 
   return (
     <LiveProvider>
@@ -136,8 +168,50 @@ export function Shell() {
               aria-label={t('header.pin')}
               onClick={() => setLayout({ pinned: !pinned })}
             >
-              <PinIcon />
+              <AppIcon kind="pin" />
             </button>
+            <div className="app-icons" role="toolbar" aria-label={t('header.apps')} data-testid="app-icons">
+              {mayPhone && (
+                <button
+                  type="button"
+                  className={`icon-btn${app === 'phone' && panelOpen ? ' active' : ''}`}
+                  data-testid="app-phone"
+                  aria-pressed={app === 'phone' && panelOpen}
+                  aria-controls="right-panel"
+                  title={t('header.app_phone')}
+                  aria-label={t('header.app_phone')}
+                  onClick={() => show('phone')}
+                >
+                  <AppIcon kind="phone" />
+                </button>
+              )}
+              <button
+                type="button"
+                className={`icon-btn${app === 'presence' && panelOpen ? ' active' : ''}`}
+                data-testid="app-presence"
+                aria-pressed={app === 'presence' && panelOpen}
+                aria-controls="right-panel"
+                title={t('header.app_presence')}
+                aria-label={t('header.app_presence')}
+                onClick={() => show('presence')}
+              >
+                <AppIcon kind="presence" />
+              </button>
+              {mayChat && (
+                // Chat arrives with its own issue: shown, explained, not a dead button.
+                <button
+                  type="button"
+                  className="icon-btn"
+                  data-testid="app-chat"
+                  aria-disabled="true"
+                  title={t('header.chat_later')}
+                  aria-label={`${t('header.app_chat')}: ${t('header.chat_later')}`}
+                  onClick={(e) => e.preventDefault()}
+                >
+                  <AppIcon kind="chat" />
+                </button>
+              )}
+            </div>
           </div>
         </header>
         <div className="workspace">
@@ -182,8 +256,17 @@ export function Shell() {
             >
               {panelOpen ? '▶' : '◀'}
             </button>
+            {/* Both applications stay mounted for the whole session (a phone call must survive
+                navigation, switching apps and collapsing); only the one shown is visible. */}
             <div className="panel-body" id="right-panel" data-testid="right-panel" hidden={!panelOpen}>
-              <p className="muted">{t('header.panel_placeholder')}</p>
+              {mayPhone && (
+                <div className="panel-app" data-testid="panel-phone" hidden={app !== 'phone'}>
+                  <PhonePanel />
+                </div>
+              )}
+              <div className="panel-app" data-testid="panel-presence" hidden={app !== 'presence'}>
+                <PresencePanel />
+              </div>
             </div>
           </aside>
         </div>

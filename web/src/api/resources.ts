@@ -11,9 +11,11 @@ import type {
   CallRecord,
   Group,
   GroupInput,
+  GroupMember,
   ListResponse,
   PresenceAgent,
   PresenceGroup,
+  SkillLevelInput,
   IncomingBlock,
   IncomingBlockInput,
   OutboundRestriction,
@@ -74,3 +76,6 @@ export const presence = {
   groups: () => api.get<ListResponse<PresenceGroup>>('/api/v1/presence/groups'),
   agents: (group: number) => api.get<ListResponse<PresenceAgent>>(`/api/v1/presence/groups/${group}`),
 };
+/** RT-11: one member's skill level, from the realtime screen. */
+export const setSkillLevel = (group: number, body: SkillLevelInput) =>
+  api.put<GroupMember>(`/api/v1/groups/${group}/skill-level`, body);

@@ -179,6 +179,8 @@ export interface RealtimeResponse {
 export type PresenceGroup = S['PresenceGroup'];
 /** GET /presence/groups/{id}: an agent of the group and their status in it (null = unknown). */
 export type PresenceAgent = Omit<S['PresenceAgent'], 'status'> & { status: LiveStatus | null };
+/** PUT /groups/{id}/skill-level (RT-11). */
+export type SkillLevelInput = S['SkillLevelInput'];
 
 /** Messages of GET /ws. */
 export type LiveMessage =

@@ -423,6 +423,8 @@ const en: Messages = {
     status: 'Status',
     name: 'Name',
     skill_level: 'Skill level',
+    skill_level_of: 'Skill level of {{name}}',
+    skill_range: 'Enter a whole number from {{min}} to {{max}}.',
     last_call: 'Last call',
     calls_today: 'Calls today',
     load_error: 'Could not load the realtime data: {{msg}}',

@@ -421,6 +421,8 @@ const ja = {
     status: 'ステータス',
     name: '名称',
     skill_level: 'スキルレベル',
+    skill_level_of: '{{name}} のスキルレベル',
+    skill_range: '{{min}}〜{{max}} の整数を入力してください。',
     last_call: '直近の通話',
     calls_today: '今日の通話数',
     load_error: 'リアルタイム情報を取得できませんでした: {{msg}}',

@@ -18,11 +18,11 @@ import {
   type ChartData,
   type ChartOptions,
 } from 'chart.js';
-import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
 import { Chart, Pie } from 'react-chartjs-2';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../../api/client';
-import { agentState, realtime } from '../../api/resources';
+import { agentState, realtime, setSkillLevel } from '../../api/resources';
 import type { RealtimeBucket, RealtimeDetail, RealtimeResponse, RealtimeRow } from '../../api/types';
 import { useAuth } from '../../auth';
 import { formatHms } from '../../format';
@@ -174,6 +174,7 @@ export function RealtimeScreen() {
       )}
       {data && selected !== null && data.detail && (
         <DetailView
+          group={selected}
           name={selectedName}
           detail={data.detail}
           buckets={data.buckets ?? []}
@@ -341,6 +342,7 @@ function GroupTable({
 }
 
 function DetailView({
+  group,
   name,
   detail,
   buckets,
@@ -351,6 +353,7 @@ function DetailView({
   onClose,
   onChanged,
 }: {
+  group: number;
   name: string;
   detail: RealtimeDetail;
   buckets: RealtimeBucket[];
@@ -378,6 +381,7 @@ function DetailView({
   }, [hasWaiting, offset, detail]);
 
   const mayChange = can('realtime.agent_status');
+  const maySkill = can('realtime.skill_level');
   const setStatus = (agent: number, choice: { state: string; status_id?: number | null }) => {
     setError(null);
     agentState
@@ -487,7 +491,13 @@ function DetailView({
                 <td>
                   {agentName} <span className="muted">({statusText})</span>
                 </td>
-                <td className="num" data-col="skill_level">{f.num(a.skill_level)}</td>
+                <td className="num" data-col="skill_level">
+                  {maySkill ? (
+                    <SkillLevelInput group={group} agent={a.agent} name={agentName} value={a.skill_level} onSaved={onChanged} />
+                  ) : (
+                    f.num(a.skill_level)
+                  )}
+                </td>
                 <td className="num" data-col="last_call">{formatHms(a.last_call_ms)}</td>
                 <td className="num" data-col="calls_today">{f.num(a.calls_today)}</td>
               </tr>
@@ -496,6 +506,113 @@ function DetailView({
         </tbody>
       </table>
     </section>
+  );
+}
+
+const SKILL_MIN = 0;
+const SKILL_MAX = 99;
+
+/**
+ * RT-11: the agent's skill level in this group, edited in place. Enter (or leaving the field)
+ * saves, Escape restores; errors show beside the field. The ACD applies the change within
+ * seconds; until the pushed update shows it, the saved value is what is displayed.
+ */
+function SkillLevelInput({
+  group,
+  agent,
+  name,
+  value,
+  onSaved,
+}: {
+  group: number;
+  agent: number;
+  name: string;
+  value: number;
+  onSaved: () => void;
+}) {
+  const { t } = useTranslation();
+  const [draft, setDraft] = useState<string | null>(null);
+  const [saved, setSaved] = useState<number | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const errorId = useId();
+
+  // The pushed realtime data caught up (or did not within 5 s): show it again.
+  useEffect(() => {
+    if (saved === null) return;
+    if (value === saved) {
+      setSaved(null);
+      return;
+    }
+    const id = setTimeout(() => setSaved(null), 5000);
+    return () => clearTimeout(id);
+  }, [value, saved]);
+
+  const shown = saved ?? value;
+  const save = () => {
+    if (draft === null || busy) return;
+    const text = draft.trim();
+    const n = Number(text);
+    if (text === '' || !Number.isInteger(n) || n < SKILL_MIN || n > SKILL_MAX) {
+      setError(t('rt.skill_range', { min: SKILL_MIN, max: SKILL_MAX }));
+      return;
+    }
+    if (n === shown) {
+      setDraft(null);
+      setError(null);
+      return;
+    }
+    setBusy(true);
+    setSkillLevel(group, { agent_id: agent, skill_level: n })
+      .then(() => {
+        setSaved(n);
+        setDraft(null);
+        setError(null);
+        onSaved();
+      })
+      .catch((e) => {
+        setError(e instanceof ApiError ? (e.fieldMessage('skill_level') ?? e.message) : String(e));
+      })
+      .finally(() => setBusy(false));
+  };
+
+  return (
+    <span className="skill-level">
+      <input
+        type="number"
+        inputMode="numeric"
+        min={SKILL_MIN}
+        max={SKILL_MAX}
+        step={1}
+        className="skill-input"
+        data-testid={`rt-skill-${agent}`}
+        aria-label={t('rt.skill_level_of', { name })}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? errorId : undefined}
+        aria-busy={busy || undefined}
+        value={draft ?? String(shown)}
+        onChange={(e) => {
+          setDraft(e.target.value);
+          setError(null);
+        }}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter') {
+            e.preventDefault();
+            save();
+          } else if (e.key === 'Escape') {
+            e.preventDefault();
+            setDraft(null);
+            setError(null);
+          }
+        }}
+        onBlur={save}
+      />
+      {error && (
+        <span className="field-error skill-error" id={errorId} role="alert" data-testid={`rt-skill-error-${agent}`}>
+          {error}
+        </span>
+      )}
+    </span>
   );
 }
 

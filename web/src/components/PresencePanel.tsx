@@ -91,7 +91,11 @@ export function PresencePanel() {
   }, [group]);
 
   useEffect(loadGroups, [loadGroups]);
-  useEffect(loadAgents, [loadAgents]);
+  // Only once the groups are known: a stored choice may no longer be offered.
+  const ready = groups !== null;
+  useEffect(() => {
+    if (ready) loadAgents();
+  }, [ready, loadAgents]);
 
   useLiveMessages((m) => {
     if (m.type === 'resync') {

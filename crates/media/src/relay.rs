@@ -32,7 +32,7 @@ const RELATCH_AFTER: Duration = Duration::from_secs(2);
 const RECENT_EVENTS: usize = 4;
 /// One packet of audio.
 const PTIME: Duration = Duration::from_millis(20);
-/// A player late by more than this many packets skips ahead instead of bursting to catch up.
+/// A player late by more than this many packets restarts its clock instead of bursting.
 const MAX_CATCH_UP: u64 = 3;
 
 #[derive(Debug, Clone)]
@@ -498,10 +498,13 @@ impl Relay {
             let Some(p) = &mut self.outputs[leg].player else {
                 continue;
             };
-            let due = (now - p.started).as_micros() as u64 / PTIME.as_micros() as u64 + 1;
+            let mut due = (now - p.started).as_micros() as u64 / PTIME.as_micros() as u64 + 1;
             if due > p.frames + MAX_CATCH_UP {
-                // The task was held up: what was missed is not worth a burst.
-                p.frames = due - 1;
+                // The task was held up: a burst would flood the phone's jitter buffer, and
+                // skipping frames would cut words out of the prompt. The prompt goes on where it
+                // was, one packet now, and its clock restarts from here.
+                p.started = now - PTIME * u32::try_from(p.frames).unwrap_or(u32::MAX);
+                due = p.frames + 1;
             }
             while self.outputs[leg]
                 .player

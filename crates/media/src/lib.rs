@@ -1,5 +1,6 @@
 //! Media edge: the RTP port pool, SDP rewriting for the B2BUA, the two-party relay that
-//! forwards RTP between legs without decoding it, and the player of voice files.
+//! forwards RTP between legs without decoding it, the player of voice files, and the WebRTC
+//! gateway that bridges the browser phone to plain RTP.
 
 pub mod g711;
 pub mod player;
@@ -8,6 +9,7 @@ pub mod relay;
 pub mod rtp_pool;
 pub mod sdp;
 pub mod wav;
+pub mod webrtc;
 
 pub use port_range::{PortRange, PortRangeError};
 pub use relay::{
@@ -15,6 +17,10 @@ pub use relay::{
 };
 pub use rtp_pool::{RtpEndpoint, RtpPool};
 pub use sdp::{Direction, Sdp, SdpError};
+pub use webrtc::{
+    spawn_webrtc_gateway, CloseReason, WebRtcCert, WebRtcConfig, WebRtcError, WebRtcEvent,
+    WebRtcGateway, WebRtcHandle, WebRtcStats,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {

@@ -622,7 +622,7 @@ impl Relay {
 }
 
 /// The payload of an RTP version 2 packet whose header fits in it (RFC 3550 §5.1).
-fn rtp_payload(packet: &[u8]) -> Option<&[u8]> {
+pub(crate) fn rtp_payload(packet: &[u8]) -> Option<&[u8]> {
     let first = *packet.first()?;
     if packet.len() < 12 || first >> 6 != 2 {
         return None;

@@ -8,6 +8,7 @@ pub mod extract;
 mod metrics;
 pub mod openapi;
 pub mod password;
+pub mod phone;
 pub mod presence;
 pub mod resources;
 pub mod routes;

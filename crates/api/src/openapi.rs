@@ -24,6 +24,8 @@ use utoipa::OpenApi;
     crate::resources::groups::SkillLevelInput,
     crate::presence::PresenceGroup,
     crate::presence::PresenceAgent,
+    crate::phone::PhoneInfo,
+    crate::phone::CallerNumber,
     crate::resources::agent_statuses::AgentStatusInput,
     crate::resources::trunks::TrunkInput,
     crate::resources::incoming_blocks::IncomingBlockInput,

@@ -381,6 +381,18 @@ pub fn table() -> Vec<Route> {
         .ok(200, Some("AgentState")),
         route(
             Method::GET,
+            "/api/v1/phone",
+            Access::Perm("phone.browser_phone"),
+            crate::phone::info,
+        )
+        .doc(
+            "Phone",
+            "The browser phone panel: the agent's extension, own caller ID and the numbers \
+             they may choose (PHONE-03/04). Calls are signalled over /api/v1/ws (phone_* messages)",
+        )
+        .ok(200, Some("PhoneInfo")),
+        route(
+            Method::GET,
             "/api/v1/presence/groups",
             Access::LoggedIn,
             crate::presence::groups,

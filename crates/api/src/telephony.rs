@@ -29,6 +29,14 @@ pub trait Telephony: Send + Sync + 'static {
     fn realtime(&self, group: Option<i64>, hours: u32) -> BoxFuture<'_, Value>;
     /// Changes as they happen (`agent_status`, `realtime`).
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Value>;
+    /// Turns the agent's browser phone ON; `events` gets its `phone_*` messages.
+    fn phone_on(
+        &self,
+        _agent: i64,
+        _events: tokio::sync::mpsc::UnboundedSender<Value>,
+    ) -> BoxFuture<'_, Result<Box<dyn crate::phone::PhoneLine>, String>> {
+        Box::pin(async { Err("The browser phone is not available on this server.".to_owned()) })
+    }
 }
 
 fn telephony(s: &AppState) -> ApiResult<&Arc<dyn Telephony>> {
@@ -192,7 +200,7 @@ pub async fn ws(
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     let t = telephony(&s)?.clone();
-    Ok(upgrade.on_upgrade(move |socket| forward(socket, t, me)))
+    Ok(upgrade.on_upgrade(move |socket| forward(socket, t, me, s)))
 }
 
 /// How long the socket trusts its copy of the user's group memberships.
@@ -236,8 +244,11 @@ fn shared_statuses(v: &Value, mine: &[i64]) -> Option<Value> {
     Some(out)
 }
 
-async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUser>) {
+async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUser>, s: AppState) {
     let mut rx = t.subscribe();
+    // The browser phone of this connection: the tab closing turns it OFF (STATUS-02).
+    let mut phone = crate::phone::WsPhone::default();
+    let (phone_tx, mut phone_rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let sees_all = me.can("realtime.view");
     let sees_every_status = crate::presence::sees_every_group(&me);
     let mut my_groups = MyGroups {
@@ -268,8 +279,20 @@ async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUs
                     }
                 }
             }
+            Some(v) = phone_rx.recv() => {
+                if socket.send(Message::Text(v.to_string().into())).await.is_err() {
+                    break;
+                }
+            }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Text(text))) => {
+                    if let Some(reply) = phone.handle(&s, &me, text.as_str(), &phone_tx).await {
+                        if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+                            break;
+                        }
+                    }
+                }
                 _ => {}
             },
         }

@@ -112,14 +112,41 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
             return;
         }
     };
+    let browser_agent = shared
+        .browser_phones
+        .lock()
+        .ok()
+        .and_then(|b| b.agent_at(source));
     let routed = if from_trunk {
         routing::inbound(&shared, &caller, &dialed).await
+    } else if let Some(agent) = browser_agent {
+        // Our own browser phone: its agent logged in to the web app; no digest needed.
+        let terminal = store::terminals::Terminal {
+            id: 0,
+            fields: store::terminals::TerminalFields {
+                username: format!("browser-{agent}"),
+                name: "Browser phone".into(),
+                agent_id: Some(agent),
+                sip_password: String::new(),
+            },
+            password_set: false,
+            stamps: Default::default(),
+        };
+        let choice = match msg::header(&req, crate::browser_phone::CALLER_NUMBER_HEADER) {
+            None => routing::CallerChoice::Default,
+            Some(v) if v.trim() == "none" => routing::CallerChoice::Prohibited,
+            Some(v) => match v.trim().parse() {
+                Ok(id) => routing::CallerChoice::Number(id),
+                Err(_) => routing::CallerChoice::Prohibited,
+            },
+        };
+        routing::from_terminal(&shared, &terminal, &dialed, choice).await
     } else {
         let terminal = match server::authenticate(&shared, &mut tx, true).await {
             Ok(Auth::Ok(t)) => t,
             _ => return,
         };
-        routing::from_terminal(&shared, &terminal, &dialed).await
+        routing::from_terminal(&shared, &terminal, &dialed, routing::CallerChoice::Default).await
     };
     let mut routed = match routed {
         Ok(r) => r,

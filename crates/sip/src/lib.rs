@@ -3,6 +3,7 @@
 
 pub mod auth_limiter;
 mod b2bua;
+pub mod browser_phone;
 pub mod digest;
 pub mod location;
 mod msg;
@@ -12,4 +13,4 @@ mod routing;
 mod server;
 
 pub use queue::QueueHandle;
-pub use server::{SipConfig, SipError, SipServer};
+pub use server::{Phones, SipConfig, SipError, SipServer};

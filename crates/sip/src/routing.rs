@@ -293,21 +293,48 @@ pub(crate) async fn agent_targets(
         return Vec::new();
     };
     let now = Instant::now();
-    let Ok(location) = shared.location.lock() else {
-        return Vec::new();
+    let mut targets: Vec<Target> = match shared.location.lock() {
+        Ok(location) => terminals
+            .iter()
+            .flat_map(|t| location.lookup(now, &t.fields.username))
+            .map(|b| Target {
+                dest: msg::request_target(&b.contact, b.received),
+                tcp: b.transport == crate::location::Transport::Tcp,
+                uri: b.contact,
+                from: from.to_owned(),
+                headers: Vec::new(),
+                agent_id: Some(agent_id),
+            })
+            .collect(),
+        Err(_) => Vec::new(),
     };
-    terminals
-        .iter()
-        .flat_map(|t| location.lookup(now, &t.fields.username))
-        .map(|b| Target {
-            dest: msg::request_target(&b.contact, b.received),
-            tcp: b.transport == crate::location::Transport::Tcp,
-            uri: b.contact,
+    // The browser phone rings like any other phone of the agent.
+    let browser = shared
+        .browser_phones
+        .lock()
+        .ok()
+        .and_then(|b| b.contact(agent_id));
+    if let Some(addr) = browser {
+        targets.push(Target {
+            dest: addr,
+            tcp: false,
+            uri: format!("sip:browser-{agent_id}@{addr}"),
             from: from.to_owned(),
             headers: Vec::new(),
             agent_id: Some(agent_id),
-        })
-        .collect()
+        });
+    }
+    targets
+}
+
+/// The caller ID a browser phone asked for (its agent chose it in the phone panel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallerChoice {
+    /// The agent's own setting.
+    Default,
+    /// 外線発信禁止: extensions only.
+    Prohibited,
+    Number(i64),
 }
 
 /// A call from a registered phone: an extension (agent or group), or an external number.
@@ -315,14 +342,31 @@ pub(crate) async fn from_terminal(
     shared: &Arc<Shared>,
     terminal: &store::terminals::Terminal,
     dialed: &str,
+    caller: CallerChoice,
 ) -> Result<Routed, Refusal> {
     let mut conn = shared.store.conn().await.map_err(|_| internal_error())?;
-    let agent = match terminal.fields.agent_id {
+    let mut agent = match terminal.fields.agent_id {
         Some(id) => store::agents::get(&mut conn, id)
             .await
             .map_err(|_| internal_error())?,
         None => None,
     };
+    if let Some(a) = &mut agent {
+        match caller {
+            CallerChoice::Default => {}
+            CallerChoice::Prohibited => a.fields.caller_number_id = None,
+            // Only a number the agent is offered (PHONE-03); anything else keeps their own.
+            CallerChoice::Number(id) if a.fields.number_ids.contains(&id) => {
+                a.fields.caller_number_id = Some(id)
+            }
+            CallerChoice::Number(_) => {
+                return Err(refuse(
+                    403,
+                    "Forbidden: this caller number is not offered to the agent",
+                ))
+            }
+        }
+    }
     let me = agent
         .as_ref()
         .and_then(|a| a.fields.extension.clone())

@@ -55,6 +55,13 @@ pub(crate) struct DialogRoute {
     pub leg: b2bua::LegRef,
 }
 
+/// What every browser phone's media gateway shares: one DTLS certificate (making one costs
+/// tens of milliseconds) and the gateway settings.
+pub(crate) struct WebRtc {
+    pub cert: media::webrtc::WebRtcCert,
+    pub config: media::webrtc::WebRtcConfig,
+}
+
 pub(crate) struct Shared {
     pub cfg: SipConfig,
     pub store: Store,
@@ -73,6 +80,8 @@ pub(crate) struct Shared {
     pub flows: Mutex<HashMap<SocketAddr, rsipstack::transport::SipConnection>>,
     pub queue: crate::queue::QueueHandle,
     pub prompts: crate::prompts::Prompts,
+    pub browser_phones: Mutex<crate::browser_phone::BrowserPhones>,
+    pub webrtc: WebRtc,
     next_call: std::sync::atomic::AtomicU64,
     started: Instant,
 }
@@ -129,6 +138,23 @@ impl Shared {
         if let Some(r) = resp {
             tu.send(TransactionEvent::Respond(r)).ok();
         }
+    }
+}
+
+/// Turns agents' browser phones ON; cheap to clone.
+#[derive(Clone)]
+pub struct Phones {
+    shared: Arc<Shared>,
+}
+
+impl Phones {
+    /// Turns the agent's browser phone ON (PHONE-01); dropping the line turns it OFF.
+    pub async fn turn_on(
+        &self,
+        agent: i64,
+        events: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
+    ) -> Result<crate::browser_phone::PhoneLine, String> {
+        crate::browser_phone::turn_on(&self.shared, agent, events).await
     }
 }
 
@@ -189,6 +215,16 @@ impl SipServer {
             rtp: RtpPool::new(media_ip, cfg.rtp_ports),
             queue: crate::queue::spawn(store.clone()),
             prompts: crate::prompts::Prompts::new(cfg.voice_dir.clone()),
+            browser_phones: Mutex::new(Default::default()),
+            webrtc: WebRtc {
+                cert: media::webrtc::WebRtcCert::generate()
+                    .map_err(|e| SipError::Endpoint(format!("WebRTC certificate: {e}")))?,
+                config: media::webrtc::WebRtcConfig {
+                    bind_ip: media_ip,
+                    ports: Some(cfg.rtp_ports),
+                    ..Default::default()
+                },
+            },
             flows: Mutex::new(HashMap::new()),
             next_call: std::sync::atomic::AtomicU64::new(1),
             cfg,
@@ -243,6 +279,13 @@ impl SipServer {
     /// The ACD, for the API's live routes.
     pub fn queue(&self) -> crate::queue::QueueHandle {
         self.shared.queue.clone()
+    }
+
+    /// The browser phones, for the API's WebSocket.
+    pub fn phones(&self) -> Phones {
+        Phones {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Calls and registrations in flight, for metrics.
@@ -658,12 +701,23 @@ async fn terminal_event(shared: &Shared, terminal: &store::terminals::Terminal, 
     }
 }
 
-/// The agent is online while any of their phones is registered (STATUS-02).
-async fn notify_queue(shared: &Shared, terminal: &store::terminals::Terminal, online: bool) {
-    let Some(agent) = terminal.fields.agent_id else {
-        return;
-    };
-    let agent_online = online || {
+/// The browser phone of `agent` was turned ON or OFF.
+pub(crate) async fn agent_phone_changed(shared: &Shared, agent: i64) {
+    let online = agent_online(shared, agent).await;
+    shared
+        .queue
+        .send(crate::queue::QueueInput::Online { agent, online });
+}
+
+/// The agent is online while any of their phones is registered or their browser phone is ON
+/// (STATUS-02).
+async fn agent_online(shared: &Shared, agent: i64) -> bool {
+    let browser = shared
+        .browser_phones
+        .lock()
+        .map(|b| b.contact(agent).is_some())
+        .unwrap_or(false);
+    browser || {
         let filter = store::terminals::TerminalFilter {
             agent_id: Some(agent),
             ..Default::default()
@@ -688,11 +742,17 @@ async fn notify_queue(shared: &Shared, terminal: &store::terminals::Terminal, on
             .lock()
             .map(|l| phones.iter().any(|t| l.is_online(now, &t.fields.username)))
             .unwrap_or(false)
+    }
+}
+
+async fn notify_queue(shared: &Shared, terminal: &store::terminals::Terminal, online: bool) {
+    let Some(agent) = terminal.fields.agent_id else {
+        return;
     };
-    shared.queue.send(crate::queue::QueueInput::Online {
-        agent,
-        online: agent_online,
-    });
+    let online = online || agent_online(shared, agent).await;
+    shared
+        .queue
+        .send(crate::queue::QueueInput::Online { agent, online });
 }
 
 async fn expire_bindings(shared: &Arc<Shared>) {

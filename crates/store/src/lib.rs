@@ -70,7 +70,7 @@ pub enum Backend {
 }
 
 /// Who made a change and when: the two lines "Created"/"Updated" of every detail screen (UI-12).
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Stamps {
     pub created_at: i64,
     pub created_by: Option<String>,

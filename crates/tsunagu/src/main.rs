@@ -138,7 +138,7 @@ async fn serve(config: Config) -> Result<()> {
         tracing::warn!(dir = %config.web_dir.display(), "web app not built: run `npm --prefix web run build`");
     }
 
-    let telephony: Arc<dyn Telephony> = Arc::new(Acd(sip.queue()));
+    let telephony: Arc<dyn Telephony> = Arc::new(Acd(sip.queue(), sip.phones()));
     let state = AppState::new(
         store.clone(),
         ApiConfig {
@@ -169,7 +169,18 @@ async fn serve(config: Config) -> Result<()> {
 }
 
 /// The API's view of the ACD.
-struct Acd(sip::QueueHandle);
+struct Acd(sip::QueueHandle, sip::Phones);
+
+/// A browser phone that is ON, as the API holds it.
+struct Line(sip::browser_phone::PhoneLine);
+
+impl api::phone::PhoneLine for Line {
+    fn command(&self, cmd: serde_json::Value) -> Result<(), String> {
+        let cmd = serde_json::from_value(cmd).map_err(|e| format!("Not a phone command: {e}"))?;
+        self.0.command(cmd);
+        Ok(())
+    }
+}
 
 impl Telephony for Acd {
     fn agent_status(&self, agent: i64) -> BoxFuture<'_, Vec<(i64, AgentStatus)>> {
@@ -186,6 +197,17 @@ impl Telephony for Acd {
 
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<serde_json::Value> {
         self.0.subscribe()
+    }
+
+    fn phone_on(
+        &self,
+        agent: i64,
+        events: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
+    ) -> BoxFuture<'_, Result<Box<dyn api::phone::PhoneLine>, String>> {
+        Box::pin(async move {
+            let line = self.1.turn_on(agent, events).await?;
+            Ok(Box::new(Line(line)) as Box<dyn api::phone::PhoneLine>)
+        })
     }
 }
 

@@ -1,0 +1,174 @@
+//! The browser phone's side of the API (PHONE-*): what the phone panel shows (the caller IDs
+//! the agent may choose), and the signalling between the browser and the telephony edge, which
+//! runs over the session's WebSocket (`/api/v1/ws`) so that the session and the permission
+//! matrix apply to it like to every route. See docs/browser-phone.md.
+
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use store::numbers::NumberDisplay;
+use store::Page;
+use tokio::sync::mpsc::UnboundedSender;
+use utoipa::ToSchema;
+
+/// A browser phone that is ON. Dropping it turns the phone OFF.
+pub trait PhoneLine: Send + Sync {
+    /// A `phone_*` command from the browser, already checked against the permissions.
+    fn command(&self, cmd: Value) -> Result<(), String>;
+}
+
+/// A caller ID the agent may choose (PHONE-03).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallerNumber {
+    pub id: i64,
+    pub number: String,
+    /// As the number's display setting asks (`0312345678(サポート)`, the name, or the number).
+    pub label: String,
+}
+
+/// GET /phone: what the browser phone panel needs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhoneInfo {
+    pub extension: Option<String>,
+    /// The agent's own caller ID; null = 外線発信禁止.
+    pub caller_number_id: Option<i64>,
+    /// The numbers the agent may choose from.
+    pub numbers: Vec<CallerNumber>,
+    /// PHONE-04: may choose another caller ID than their own.
+    pub can_change_caller_id: bool,
+}
+
+pub async fn info(
+    State(s): State<AppState>,
+    Extension(me): Extension<Arc<CurrentUser>>,
+) -> ApiResult<Json<PhoneInfo>> {
+    let mut conn = s.store.conn().await?;
+    let agent = store::agents::get(&mut conn, me.id())
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent"))?;
+    let (all, _) = store::numbers::list(
+        &mut conn,
+        &Default::default(),
+        Page {
+            offset: 0,
+            limit: 1000,
+        },
+    )
+    .await?;
+    let numbers = all
+        .into_iter()
+        .filter(|n| {
+            agent.fields.number_ids.contains(&n.id) || agent.fields.caller_number_id == Some(n.id)
+        })
+        .map(|n| CallerNumber {
+            id: n.id,
+            label: match n.fields.display {
+                NumberDisplay::NumberName => format!("{}({})", n.fields.number, n.fields.name),
+                NumberDisplay::Name => n.fields.name.clone(),
+                NumberDisplay::Number => n.fields.number.clone(),
+            },
+            number: n.fields.number,
+        })
+        .collect();
+    Ok(Json(PhoneInfo {
+        extension: agent.fields.extension,
+        caller_number_id: agent.fields.caller_number_id,
+        numbers,
+        can_change_caller_id: me.can("phone.change_caller_id"),
+    }))
+}
+
+/// The phone of one WebSocket connection: OFF until the browser asks for ON.
+#[derive(Default)]
+pub(crate) struct WsPhone {
+    line: Option<Box<dyn PhoneLine>>,
+}
+
+fn error(message: &str) -> Value {
+    json!({"type": "phone_error", "message": message})
+}
+
+impl WsPhone {
+    /// Handles a message from the browser; what to answer it right away, if anything.
+    pub async fn handle(
+        &mut self,
+        s: &AppState,
+        me: &CurrentUser,
+        msg: &str,
+        events: &UnboundedSender<Value>,
+    ) -> Option<Value> {
+        let Ok(v) = serde_json::from_str::<Value>(msg) else {
+            return Some(error("The message is not JSON."));
+        };
+        let kind = v["type"].as_str().unwrap_or_default();
+        if !kind.starts_with("phone_") {
+            return None;
+        }
+        if !me.can("phone.browser_phone") {
+            return Some(error(
+                "You do not have the permission to use the browser phone.",
+            ));
+        }
+        match kind {
+            "phone_on" => {
+                if self.line.is_some() {
+                    return Some(json!({"type": "phone_state", "on": true}));
+                }
+                let t = s.telephony.as_ref()?;
+                match t.phone_on(me.id(), events.clone()).await {
+                    Ok(line) => {
+                        self.line = Some(line);
+                        None
+                    }
+                    Err(e) => Some(error(&e)),
+                }
+            }
+            "phone_off" => {
+                self.line = None;
+                Some(json!({"type": "phone_state", "on": false}))
+            }
+            _ => {
+                let Some(line) = &self.line else {
+                    return Some(error("Turn the browser phone on first."));
+                };
+                if kind == "phone_dial" {
+                    if let Some(refusal) = check_caller_id(s, me, &v).await {
+                        return Some(error(&refusal));
+                    }
+                }
+                line.command(v).err().map(|e| error(&e))
+            }
+        }
+    }
+}
+
+/// PHONE-04: another caller ID than one's own needs `phone.change_caller_id`, and must be one
+/// of the agent's numbers (or 外線発信禁止).
+async fn check_caller_id(s: &AppState, me: &CurrentUser, v: &Value) -> Option<String> {
+    let obj = v.as_object()?;
+    let chosen = obj.get("caller_number")?;
+    let chosen = match chosen {
+        Value::Null => None,
+        Value::Number(n) => Some(n.as_i64()?),
+        _ => return Some("caller_number must be a number id or null.".into()),
+    };
+    let mut conn = s.store.conn().await.ok()?;
+    let agent = store::agents::get(&mut conn, me.id()).await.ok()??;
+    if chosen == agent.fields.caller_number_id {
+        return None;
+    }
+    if !me.can("phone.change_caller_id") {
+        return Some("You do not have the permission to change the caller ID.".into());
+    }
+    match chosen {
+        Some(id) if !agent.fields.number_ids.contains(&id) => {
+            Some("This caller number is not offered to you.".into())
+        }
+        _ => None,
+    }
+}

@@ -32,6 +32,8 @@ type Listener = (m: LiveMessage) => void;
 
 interface LiveState {
   subscribe: (fn: Listener) => () => void;
+  /** Sends a message to the server (the browser phone's signalling); false while disconnected. */
+  send: (m: object) => boolean;
   connected: boolean;
   directory: Directory;
 }
@@ -47,6 +49,7 @@ function socketUrl(): string {
 export function LiveProvider({ children }: { children: ReactNode }) {
   const { me, can } = useAuth();
   const listeners = useRef(new Set<Listener>());
+  const socket = useRef<WebSocket | null>(null);
   const [connected, setConnected] = useState(false);
   const [directory, setDirectory] = useState<Directory>(EMPTY);
   const userId = me?.user.id;
@@ -62,6 +65,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
     const open = () => {
       if (stopped) return;
       ws = new WebSocket(socketUrl());
+      socket.current = ws;
       ws.onopen = () => {
         delay = 500;
         setConnected(true);
@@ -79,6 +83,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       ws.onclose = () => {
         setConnected(false);
         ws = null;
+        socket.current = null;
         if (stopped) return;
         timer = setTimeout(open, delay);
         delay = Math.min(delay * 2, 15_000);
@@ -141,7 +146,16 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       listeners.current.delete(fn);
     };
   }, []);
-  const value = useMemo<LiveState>(() => ({ subscribe, connected, directory }), [subscribe, connected, directory]);
+  const send = useCallback((m: object) => {
+    const ws = socket.current;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(m));
+    return true;
+  }, []);
+  const value = useMemo<LiveState>(
+    () => ({ subscribe, send, connected, directory }),
+    [subscribe, send, connected, directory],
+  );
   return <LiveContext.Provider value={value}>{children}</LiveContext.Provider>;
 }
 
@@ -167,4 +181,9 @@ export function useDirectory(): Directory {
 
 export function useLiveConnected(): boolean {
   return useLive().connected;
+}
+
+/** Sends a message over the session's socket; false while it is down. */
+export function useLiveSend(): (m: object) => boolean {
+  return useLive().send;
 }

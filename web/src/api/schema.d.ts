@@ -551,6 +551,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/phone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The browser phone panel: the agent's extension, own caller ID and the numbers they may choose (PHONE-03/04). Calls are signalled over /api/v1/ws (phone_* messages) */
+        get: operations["get_phone"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/presence/groups": {
         parameters: {
             query?: never;
@@ -1019,6 +1036,14 @@ export interface components {
          * @enum {string}
          */
         CallerIdHeader: "from" | "pai" | "both";
+        /** @description A caller ID the agent may choose (PHONE-03). */
+        CallerNumber: {
+            /** Format: int64 */
+            id: number;
+            /** @description As the number's display setting asks (`0312345678(サポート)`, the name, or the number). */
+            label: string;
+            number: string;
+        };
         Change: {
             /** @description `create`, `update` or `delete`. */
             action: string;
@@ -1309,6 +1334,19 @@ export interface components {
             verb: string;
             verb_en: string;
             verb_ja: string;
+        };
+        /** @description GET /phone: what the browser phone panel needs. */
+        PhoneInfo: {
+            /**
+             * Format: int64
+             * @description The agent's own caller ID; null = 外線発信禁止.
+             */
+            caller_number_id?: number | null;
+            /** @description PHONE-04: may choose another caller ID than their own. */
+            can_change_caller_id: boolean;
+            extension?: string | null;
+            /** @description The numbers the agent may choose from. */
+            numbers: components["schemas"]["CallerNumber"][];
         };
         /**
          * @description Which browser tab pop-ups open in (AGENT-17).
@@ -4261,6 +4299,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PermissionCatalog"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_phone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PhoneInfo"];
                 };
             };
             /** @description Not logged in */

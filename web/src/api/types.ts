@@ -187,7 +187,24 @@ export type LiveMessage =
   | { type: 'agent_status'; agent: number; statuses: GroupLiveStatus[] }
   | { type: 'realtime' }
   | { type: 'resync' }
-  | IncomingCall;
+  | IncomingCall
+  | PhoneMessage;
+
+/** GET /phone: the browser phone panel's data (PHONE-03/04). */
+export type PhoneInfo = S['PhoneInfo'];
+
+/** The browser phone's signalling from the server (over GET /ws). */
+export type PhoneMessage =
+  | { type: 'phone_state'; on: boolean; reason?: string }
+  | { type: 'phone_incoming'; call: string; caller: string }
+  | { type: 'phone_answer_sdp'; call: string; sdp: string }
+  | { type: 'phone_dialing'; call: string; number: string }
+  | { type: 'phone_ringing'; call: string }
+  | { type: 'phone_connected'; call: string }
+  | { type: 'phone_media'; call: string; connected: boolean }
+  | { type: 'phone_hold'; call: string; hold: boolean }
+  | { type: 'phone_ended'; call: string; reason: string; status?: number; message?: string }
+  | { type: 'phone_error'; call?: string; message: string };
 
 /** Pushed to the agent whose phone rings for a queue call (NUM-07/09, PREF pop-up options). */
 export interface IncomingCall {

@@ -37,23 +37,34 @@ test('a ringing queue call shows the caller and opens the pop-up URL', async ({ 
   const admin = await (await browser.newContext()).newPage();
   await login(admin, 'admin', 'Admin1234');
   const url = `${baseURL}/crm-lookup?num=@@@@`;
-  expect(await call(admin, 'PATCH', '/api/v1/numbers/1', { incoming_popup_url: url })).toBe(200);
+  const answerUrl = `${baseURL}/crm-answer?num=@@@@`;
+  expect(
+    await call(admin, 'PATCH', '/api/v1/numbers/1', { incoming_popup_url: url, answer_popup_url: answerUrl }),
+  ).toBe(200);
 
   const agentContext = await browser.newContext();
   const agent = await agentContext.newPage();
   await login(agent, '202', 'Demo1234');
-  expect(await call(agent, 'PATCH', '/api/v1/me', { incoming_popup: true, popup_mode: 'new_tab' })).toBe(200);
+  expect(
+    await call(agent, 'PATCH', '/api/v1/me', { incoming_popup: true, answer_popup: true, popup_mode: 'new_tab' }),
+  ).toBe(200);
   await agent.reload();
   await expect(agent.getByTestId('tabs')).toBeVisible();
 
   const uas = await phone('202', 3000);
   const popup = agentContext.waitForEvent('page');
+  const opened_pages: Page[] = [];
+  agentContext.on('page', (p) => opened_pages.push(p));
   const c = await carrier('carrier.xml', '09055550202', 1000);
   await expect(agent.getByTestId('incoming-call')).toBeVisible({ timeout: 10_000 });
   await expect(agent.getByTestId('incoming-caller')).toHaveText('09055550202');
   await expect(agent.getByTestId('incoming-call')).toContainText('Support line');
   const opened = await popup;
   expect(opened.url()).toContain('num=09055550202');
+  // NUM-08/AGENT-16: answering opens the number's answer pop-up.
+  await expect
+    .poll(() => opened_pages.map((p) => p.url()).find((u) => u.includes('crm-answer')), { timeout: 15_000 })
+    .toContain('crm-answer?num=09055550202');
   // Once answered, the notice goes away.
   await expect(agent.getByTestId('incoming-call')).toBeHidden({ timeout: 10_000 });
   expect(await exited(c)).toBe(0);

@@ -270,7 +270,7 @@ async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUs
                     // A colleague: only their status in the groups we share.
                     Some("agent_status") => shared_statuses(&v, my_groups.get(&t, me.id()).await),
                     // Who is calling is for the agent whose phone rings.
-                    Some("incoming_call") => mine.then_some(v),
+                    Some("incoming_call" | "call_answered") => mine.then_some(v),
                     _ => sees_all.then_some(v),
                 };
                 if let Some(out) = out {

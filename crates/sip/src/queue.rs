@@ -402,10 +402,16 @@ impl Driver {
             if let Some((_, events)) = self.calls.get(&call) {
                 events.send(CallEvent::Acd(what)).ok();
             }
-            // The ringing agent's screen shows who calls (the incoming-call pop-up).
-            if let (AcdCommand::Ring(agent), Some(p)) = (what, self.popups.get(&call)) {
+            // The ringing agent's screen shows who calls (the incoming-call pop-up), and the
+            // answering agent's opens the answer pop-up (NUM-08, AGENT-16).
+            let kind = match what {
+                AcdCommand::Ring(agent) => Some((agent, "incoming_call")),
+                AcdCommand::Connect(agent) => Some((agent, "call_answered")),
+                _ => None,
+            };
+            if let (Some((agent, kind)), Some(p)) = (kind, self.popups.get(&call)) {
                 let mut msg = p.clone();
-                msg["type"] = json!("incoming_call");
+                msg["type"] = json!(kind);
                 msg["agent"] = json!(agent);
                 msg["call"] = json!(call);
                 self.changes.send(msg).ok();

@@ -221,6 +221,7 @@ pub(crate) async fn inbound(
             "number_name": number.fields.name,
             "message": number.fields.incoming_message,
             "popup_url": number.fields.incoming_popup_url,
+            "answer_popup_url": number.fields.answer_popup_url,
         })),
     };
     match number.fields.route {

@@ -188,6 +188,7 @@ export type LiveMessage =
   | { type: 'realtime' }
   | { type: 'resync' }
   | IncomingCall
+  | (Omit<IncomingCall, 'type'> & { type: 'call_answered' })
   | PhoneMessage;
 
 /** GET /phone: the browser phone panel's data (PHONE-03/04). */
@@ -216,5 +217,7 @@ export interface IncomingCall {
   number_name: string;
   message: string;
   popup_url: string;
+  /** The number's answer pop-up URL (NUM-08), opened on answer when the agent wants it. */
+  answer_popup_url: string;
   group: number;
 }

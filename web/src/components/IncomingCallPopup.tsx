@@ -11,7 +11,8 @@ export function popupUrl(template: string, caller: string): string {
 
 /**
  * Shows who is calling while the agent's phone rings for a queue call, and opens the number's
- * pop-up URL when the agent has incoming pop-ups on (AGENT-15/17, NUM-07/13).
+ * pop-up URL when the agent has incoming pop-ups on, and its answer pop-up URL on answer when
+ * the agent has answer pop-ups on (AGENT-15…17, NUM-07/08/13).
  */
 export function IncomingCallPopup() {
   const { t } = useTranslation();
@@ -28,6 +29,13 @@ export function IncomingCallPopup() {
         // Same tab: one named window reused for every call; new tab: a fresh one each time.
         const target = user.popup_mode === 'new_tab' ? '_blank' : 'tsunagu-popup';
         window.open(popupUrl(m.popup_url, m.caller), target, 'noopener');
+      }
+    } else if (m.type === 'call_answered' && m.agent === me.user.id) {
+      setCall(null);
+      const user = me.user;
+      if (user.answer_popup && m.answer_popup_url) {
+        const target = user.popup_mode === 'new_tab' ? '_blank' : 'tsunagu-popup';
+        window.open(popupUrl(m.answer_popup_url, m.caller), target, 'noopener');
       }
     } else if (m.type === 'agent_status' && m.agent === me.user.id) {
       // The ring is over (answered, missed or moved on): the notice goes.

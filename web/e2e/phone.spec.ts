@@ -165,6 +165,28 @@ test('a queue call rings the browser phone; audio and DTMF flow; the call surviv
   await expect(agent.getByTestId('phone-power')).toHaveAttribute('aria-checked', 'false');
 });
 
+test('hold from the browser phone puts the caller on hold and takes them back (PHONE-06)', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const agent = await (await browser.newContext()).newPage();
+  await login(agent, '201', 'Demo1234');
+  await phoneOn(agent);
+  const media = new CarrierMedia();
+  const port = await media.start();
+  const c = await carrierCall('carrier_listen_held.xml', '09012340003', port);
+  await expect(agent.getByTestId('phone-answer')).toBeVisible({ timeout: 15_000 });
+  await agent.getByTestId('phone-answer').click();
+  await expect(agent.getByTestId('phone-timer')).toBeVisible({ timeout: 10_000 });
+  await agent.getByTestId('phone-hold').click();
+  await expect(agent.getByTestId('phone-hold')).toHaveAttribute('aria-pressed', 'true', { timeout: 5_000 });
+  await agent.waitForTimeout(500);
+  await agent.getByTestId('phone-hold').click();
+  await expect(agent.getByTestId('phone-hold')).toHaveAttribute('aria-pressed', 'false', { timeout: 5_000 });
+  await agent.waitForTimeout(500);
+  await agent.getByTestId('phone-hangup').click();
+  expect(await exited(c), 'the carrier saw hold (sendonly), resume (sendrecv) and our BYE').toBe(0);
+  media.stop();
+});
+
 /** A JSON request with the session's CSRF token: status and body. */
 async function call(page: Page, method: string, url: string, body?: unknown): Promise<[number, { id?: number }]> {
   return page.evaluate(

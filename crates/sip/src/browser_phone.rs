@@ -396,7 +396,7 @@ impl Ua {
     }
 
     async fn handle_response(&mut self, resp: Response) {
-        let (Some(call_id), Some((_, method))) = (msg::call_id(&resp), msg::cseq(&resp)) else {
+        let (Some(call_id), Some((cseq, method))) = (msg::call_id(&resp), msg::cseq(&resp)) else {
             return;
         };
         let code = resp.status_code.code();
@@ -406,6 +406,15 @@ impl Ua {
         let Some(c) = self.calls.get_mut(&call_id) else {
             return;
         };
+        if c.state == State::Connected {
+            // The answer to our hold or unhold re-INVITE: a 2xx is acknowledged in the dialog.
+            if (200..300).contains(&code) {
+                if let Some(ack) = self.in_dialog_request(&call_id, "ACK", Some(cseq), None) {
+                    self.send(ack).await;
+                }
+            }
+            return;
+        }
         if c.dir != Dir::Out {
             return;
         }

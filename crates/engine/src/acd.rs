@@ -161,6 +161,8 @@ struct QueuedCall {
     /// For ring-all: the skill level being rung.
     level: Option<i64>,
     answered_at: Millis,
+    /// Not offered to agents before this time (the caller hears the greeting first).
+    held_until: Option<Millis>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -219,6 +221,7 @@ impl Acd {
                 .map(|(_, d)| *d)
                 .chain(timeout)
                 .chain(delay)
+                .chain(c.held_until)
         });
         let releases = self
             .agents
@@ -358,6 +361,19 @@ impl Acd {
 
     /// A call enters a group's queue.
     pub fn handle_call_arrived(&mut self, now: Millis, call: CallId, group: GroupId) {
+        self.handle_call_arrived_after(now, call, group, 0);
+    }
+
+    /// A call enters a group's queue but is offered to agents only `hold_ms` later: the caller
+    /// hears the group's greeting first (GROUP-24). It counts as waiting from now (its timeout
+    /// and wait time run), and the queue limits apply now.
+    pub fn handle_call_arrived_after(
+        &mut self,
+        now: Millis,
+        call: CallId,
+        group: GroupId,
+        hold_ms: Millis,
+    ) {
         let Some((cfg, _)) = self.groups.get(&group) else {
             self.commands
                 .push_back(Command::Divert { call, target: None });
@@ -401,6 +417,7 @@ impl Acd {
                 tried: HashSet::new(),
                 level: None,
                 answered_at: 0,
+                held_until: (hold_ms > 0).then_some(now + hold_ms),
             },
         );
         self.dispatch(now);
@@ -568,6 +585,11 @@ impl Acd {
                 at: now,
             });
         }
+        for c in self.calls.values_mut() {
+            if c.held_until.is_some_and(|t| t <= now) {
+                c.held_until = None;
+            }
+        }
         let ids: Vec<CallId> = self.calls.keys().copied().collect();
         for call in ids {
             let Some(c) = self.calls.get(&call) else {
@@ -714,6 +736,9 @@ impl Acd {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
+        if c.held_until.is_some() {
+            return;
+        }
         let group = c.group;
         let Some((cfg, rt)) = self.groups.get(&group) else {
             return;

@@ -595,3 +595,24 @@ fn restored_pauses_keep_their_release_and_expired_ones_are_dropped() {
         "ACW released on time, and the waiting call rings 11 too"
     );
 }
+
+/// GROUP-24: a caller who hears the greeting is offered to agents only when it has played, but
+/// waits (and times out) from arrival.
+#[test]
+fn a_greeted_call_is_offered_after_the_greeting() {
+    let mut g = group(RingStrategy::RingAll, &[(10, 0)]);
+    g.timeout_ms = Some(20_000);
+    let mut h = H::new(g, &[10]);
+    h.acd.handle_call_arrived_after(0, 1, 1, 5_000);
+    assert!(h.rings().is_empty(), "nobody rings during the greeting");
+    assert_eq!(h.acd.waiting(1), vec![(1, 0)], "but the call is waiting");
+    assert_eq!(h.acd.poll_timeout(), Some(5_000));
+    h.advance(5_000);
+    assert_eq!(
+        h.rings(),
+        vec![(1, 10)],
+        "the agent rings when the greeting ends"
+    );
+    // Held calls do not spin the clock once released.
+    assert_ne!(h.acd.poll_timeout(), Some(5_000));
+}

@@ -276,12 +276,18 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
         _channel: routed.channel.take(),
     };
     if let (Some(group), Some(id)) = (queue, acd_call) {
+        // GROUP-24: the greeting is played first, then agents are rung.
+        let hold_ms = match (&call.audio.greeting, call.engine.caller_answered()) {
+            (Some(g), true) => g.duration_ms(),
+            _ => 0,
+        };
         shared.queue.send(QueueInput::Arrived {
             call: id,
             sip_call_id: call.call_id.clone(),
             group,
             events: call.events_tx.clone(),
             popup,
+            hold_ms,
         });
     }
     call.run(events_rx).await;

@@ -38,6 +38,8 @@ pub(crate) enum QueueInput {
         events: mpsc::UnboundedSender<CallEvent>,
         /// Shown on the screen of each agent rung (caller, number, pop-up URL).
         popup: Option<Value>,
+        /// Agents are rung only this much later: the caller hears the greeting first.
+        hold_ms: u64,
     },
     Answered {
         call: CallId,
@@ -263,13 +265,15 @@ impl Driver {
                 group,
                 events,
                 popup,
+                hold_ms,
             } => {
                 self.calls.insert(call, (sip_call_id, events));
                 if let Some(mut p) = popup {
                     p["group"] = json!(group);
                     self.popups.insert(call, p);
                 }
-                self.acd.handle_call_arrived(now, call, group);
+                self.acd
+                    .handle_call_arrived_after(now, call, group, hold_ms);
             }
             QueueInput::Answered { call, agent } => {
                 self.acd.handle_agent_answered(now, call, agent)

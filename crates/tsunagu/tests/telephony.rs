@@ -1236,6 +1236,19 @@ async fn queued_caller_hears_greeting_and_music_then_the_agent() {
         "the 0.5 s announcement, to the agent"
     );
     assert!(media["prompt_packets_to_caller"].as_u64().unwrap() >= echo_at as u64);
+    // The agent was rung only once the 1 s greeting had played.
+    let at = |kind: &str| {
+        events
+            .iter()
+            .find(|(k, _)| k == kind)
+            .and_then(|(_, d)| d["at"].as_u64())
+            .unwrap_or_else(|| panic!("no {kind} in {events:?}"))
+    };
+    assert!(
+        at("queue.rang") >= at("queue.entered") + 1000,
+        "rang {} ms after entering",
+        at("queue.rang") - at("queue.entered")
+    );
 }
 
 /// GROUP-17, VOICE: a call that times out to a voice file hears it to the end and is hung up.

@@ -1473,3 +1473,35 @@ async fn websocket_pushes_status_changes_within_250_ms() {
     );
     assert!(worst < Duration::from_millis(250), "{latencies:?}");
 }
+
+/// RT: after a restart the realtime numbers are rebuilt from the event log and are the same
+/// (registrations, and so the online counts, are not persisted).
+#[tokio::test(flavor = "multi_thread")]
+async fn realtime_numbers_survive_a_restart() {
+    let mut t = Tsunagu::start().await;
+    let phone = t.phone("201", "answer.xml", 300).await;
+    let answered = t.carrier(&scenario("carrier.xml"), "09000000031", 500);
+    assert!(finished_ok(answered, 15).await && finished_ok(phone, 10).await);
+    // Nobody is online any more: this caller waits and gives up (an abandon).
+    let abandoned = t.carrier(&scenario("carrier_cancel.xml"), "09000000032", 800);
+    assert!(finished_ok(abandoned, 15).await);
+    t.calls().await;
+    let counters = |v: &Value| {
+        let row = &v["groups"][0];
+        [
+            "incoming",
+            "answered",
+            "abandoned",
+            "overflow",
+            "timeout",
+            "answer_rate_pct",
+        ]
+        .map(|k| row[k].clone())
+    };
+    let before = t.api(reqwest::Method::GET, "/api/v1/realtime", None).await;
+    assert_eq!(before["groups"][0]["answered"], 1, "{before}");
+    assert_eq!(before["groups"][0]["abandoned"], 1, "{before}");
+    t.crash_and_restart().await;
+    let after = t.api(reqwest::Method::GET, "/api/v1/realtime", None).await;
+    assert_eq!(counters(&before), counters(&after), "{before}\n{after}");
+}

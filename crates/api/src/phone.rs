@@ -119,7 +119,9 @@ impl WsPhone {
                 if self.line.is_some() {
                     return Some(json!({"type": "phone_state", "on": true}));
                 }
-                let t = s.telephony.as_ref()?;
+                let Some(t) = s.telephony.as_ref() else {
+                    return Some(error("Telephony is not running."));
+                };
                 match t.phone_on(me.id(), events.clone()).await {
                     Ok(line) => {
                         self.line = Some(line);

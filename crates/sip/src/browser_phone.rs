@@ -565,15 +565,21 @@ impl Ua {
             return;
         }
         let their = Sdp::parse(&String::from_utf8_lossy(c.invite.body())).ok();
+        // One law, the SIP side's first that the browser offers: the browser then cannot send
+        // the other one, which the SIP side did not agree to.
+        let browser_pts = Sdp::parse(&offer)
+            .map(|s| s.audio_payload_types())
+            .unwrap_or_default();
         let laws: Vec<u8> = their
             .as_ref()
-            .map(|s| {
-                s.audio_payload_types()
-                    .into_iter()
-                    .filter(|pt| *pt == 0 || *pt == 8)
-                    .collect()
+            .map(|s| s.audio_payload_types())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|pt| {
+                (*pt == 0 || *pt == 8) && (browser_pts.is_empty() || browser_pts.contains(pt))
             })
-            .unwrap_or_default();
+            .take(1)
+            .collect();
         let handle = match self.gateway(&call, &offer, Some(laws.clone()), gw).await {
             Ok(h) => h,
             Err(e) => {

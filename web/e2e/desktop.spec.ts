@@ -4,17 +4,10 @@
 // against a running `tsunagu serve --demo` (TSUNAGU_URL) with a SIPp phone on TSUNAGU_SIP.
 
 import { expect, test, type Page } from '@playwright/test';
+import { login } from './session';
 import { children, exited, phone, unregister } from './sipp';
 
-const PASSWORD = 'Demo1234';
 
-async function login(page: Page, loginId: string, password = PASSWORD) {
-  await page.goto('/login');
-  await page.locator('input[name="login_id"]').fill(loginId);
-  await page.locator('input[name="password"]').fill(password);
-  await page.locator('button[type="submit"]').click();
-  await expect(page.getByTestId('tabs')).toBeVisible();
-}
 
 async function myId(page: Page): Promise<number> {
   return ((await (await page.request.get('/api/v1/me')).json()) as { user: { id: number } }).user.id;

@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { login } from './session';
 
 const ADMIN = { id: 'admin', password: 'Admin1234' };
 const TAB_KEYS = ['crm', 'sv', 'history', 'admin', 'personal'] as const;
@@ -7,14 +8,6 @@ function suffix(): string {
   return Math.random().toString(36).replace(/[^a-z0-9]/g, '').slice(0, 6).padEnd(6, '0');
 }
 
-async function login(page: Page, loginId: string, password: string) {
-  await page.goto('/login');
-  await page.locator('input[name="login_id"]').fill(loginId);
-  await page.locator('input[name="password"]').fill(password);
-  await page.locator('button[type="submit"]').click();
-  await expect(page.getByTestId('tabs')).toBeVisible();
-  await expect(page.getByTestId('user-name')).not.toBeEmpty();
-}
 
 async function logout(page: Page) {
   await page.getByTestId('logout').click();

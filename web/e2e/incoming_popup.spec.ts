@@ -2,15 +2,9 @@
 // shows the caller, the number's name and the group, and opens the number's pop-up URL with
 // @@@@ replaced by the caller's number (NUM-07, AGENT-15/17).
 import { expect, test, type Page } from '@playwright/test';
+import { login } from './session';
 import { carrier, children, exited, phone } from './sipp';
 
-async function login(page: Page, loginId: string, password: string) {
-  await page.goto('/login');
-  await page.locator('input[name="login_id"]').fill(loginId);
-  await page.locator('input[name="password"]').fill(password);
-  await page.locator('button[type="submit"]').click();
-  await expect(page.getByTestId('tabs')).toBeVisible();
-}
 
 /** A JSON request with the session's CSRF token. */
 async function call(page: Page, method: string, url: string, body: unknown): Promise<number> {

@@ -3,6 +3,7 @@
 // test, which counts what the browser's microphone sends through the gateway, sends audio the
 // other way, and decodes RFC 4733 digits from the dial pad.
 import { expect, test, type Page } from '@playwright/test';
+import { CHROMIUM_ARGS, login } from './session';
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -19,14 +20,7 @@ test.use({
   launchOptions: {
     executablePath: '/usr/bin/chromium',
     args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
+      ...CHROMIUM_ARGS,
       '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream',
       `--use-file-for-fake-audio-capture=${MIC}`,
@@ -87,13 +81,6 @@ class CarrierMedia {
   }
 }
 
-async function login(page: Page, loginId: string, password: string) {
-  await page.goto('/login');
-  await page.locator('input[name="login_id"]').fill(loginId);
-  await page.locator('input[name="password"]').fill(password);
-  await page.locator('button[type="submit"]').click();
-  await expect(page.getByTestId('tabs')).toBeVisible();
-}
 
 async function carrierCall(scenario: string, caller: string, rtpPort: number, talkMs?: number) {
   const args = ['-s', '0312345678', '-key', 'caller', caller, '-key', 'rtp', String(rtpPort), '-p', String(await freeUdpPort())];

@@ -1,32 +1,19 @@
 // The browser phone tells the agent in words when the microphone cannot be used (issue 6):
 // here Chromium has a (fake) microphone but the page was not given permission to use it.
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { CHROMIUM_ARGS, login } from './session';
 
 test.use({
   launchOptions: {
     executablePath: '/usr/bin/chromium',
     args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
+      ...CHROMIUM_ARGS,
       '--use-fake-device-for-media-stream',
       '--deny-permission-prompts',
     ],
   },
 });
 
-async function login(page: Page, loginId: string, password: string) {
-  await page.goto('/login');
-  await page.locator('input[name="login_id"]').fill(loginId);
-  await page.locator('input[name="password"]').fill(password);
-  await page.locator('button[type="submit"]').click();
-  await expect(page.getByTestId('tabs')).toBeVisible();
-}
 
 test('a blocked microphone is explained and no call is placed', async ({ browser }) => {
   const page = await (await browser.newContext({ locale: 'en-US' })).newPage();

@@ -7,21 +7,14 @@
 // then abandoned 1 and 50 %.
 
 import { expect, test, type Page } from '@playwright/test';
+import { login } from './session';
 import fs from 'node:fs';
 import path from 'node:path';
 import { carrier, children, exited, phone } from './sipp';
 
 const SHOTS = path.resolve(process.cwd(), 'e2e/screenshots');
 const GROUP = 1; // the demo's Support group
-const PASSWORD = 'Demo1234';
 
-async function login(page: Page, loginId: string) {
-  await page.goto('/login');
-  await page.locator('input[name="login_id"]').fill(loginId);
-  await page.locator('input[name="password"]').fill(PASSWORD);
-  await page.locator('button[type="submit"]').click();
-  await expect(page.getByTestId('tabs')).toBeVisible();
-}
 
 /** PATCH /api/v1/me {language} with the session's CSRF token. */
 async function setLanguage(page: Page, language: 'ja' | 'en') {

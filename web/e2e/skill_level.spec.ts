@@ -3,16 +3,10 @@
 // Against a running `tsunagu serve --demo` (TSUNAGU_URL).
 
 import { expect, test, type Page } from '@playwright/test';
+import { login } from './session';
 
 const GROUP = 1;
 
-async function login(page: Page, loginId: string) {
-  await page.goto('/login');
-  await page.locator('input[name="login_id"]').fill(loginId);
-  await page.locator('input[name="password"]').fill('Demo1234');
-  await page.locator('button[type="submit"]').click();
-  await expect(page.getByTestId('tabs')).toBeVisible();
-}
 
 async function openDetail(page: Page) {
   await page.goto('/sv/realtime');

@@ -1,4 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { login } from './session';
 
 const ADMIN = { id: 'admin', password: 'Admin1234' };
 
@@ -7,13 +8,6 @@ function uniqueDigits(n: number): string {
   return String(Date.now()).slice(-n).padStart(n, '0');
 }
 
-async function login(page: Page, loginId: string, password: string) {
-  await page.goto('/login');
-  await page.locator('input[name="login_id"]').fill(loginId);
-  await page.locator('input[name="password"]').fill(password);
-  await page.locator('button[type="submit"]').click();
-  await expect(page.getByTestId('tabs')).toBeVisible();
-}
 
 test('admin blocks an incoming number and finds it in the list', async ({ page }) => {
   const number = `03${uniqueDigits(8)}`;

@@ -1,4 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { login } from './session';
 
 const ADMIN = { id: 'admin', password: 'Admin1234' };
 
@@ -31,13 +32,6 @@ function makeWav({ rate = 8000, channels = 1, bits = 16, seconds = 1.5 } = {}): 
   return Buffer.concat([header, data]);
 }
 
-async function login(page: Page, loginId: string, password: string) {
-  await page.goto('/login');
-  await page.locator('input[name="login_id"]').fill(loginId);
-  await page.locator('input[name="password"]').fill(password);
-  await page.locator('button[type="submit"]').click();
-  await expect(page.getByTestId('tabs')).toBeVisible();
-}
 
 test('admin uploads a voice file, sees its length, and a stereo file is refused beside the field', async ({ page }) => {
   const name = `E2E案内${Date.now() % 1_000_000}`;

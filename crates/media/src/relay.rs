@@ -660,13 +660,7 @@ fn dtmf_digit(leg: &mut LegState, packet: &[u8]) -> Option<char> {
     if !leg.new_event(timestamp, event) {
         return None;
     }
-    match event {
-        0..=9 => Some(char::from(b'0' + event)),
-        10 => Some('*'),
-        11 => Some('#'),
-        12..=15 => Some(char::from(b'A' + event - 12)),
-        _ => None,
-    }
+    crate::webrtc::rtp::dtmf_char(event)
 }
 
 #[cfg(test)]

@@ -889,7 +889,13 @@ impl CallTask {
             }
         }
         self.announce_or_bridge(law);
-        let body = answer.to_string();
+        self.answer_with(&answer);
+        self.record_answered(leg).await;
+    }
+
+    /// 200 OK to the caller's INVITE with our SDP.
+    fn answer_with(&self, sdp: &Sdp) {
+        let body = sdp.to_string();
         let contact = format!("<sip:tsunagu@{}>", self.shared.contact_addr);
         let resp = msg::response(
             &self.req,
@@ -900,7 +906,6 @@ impl CallTask {
             Some(("application/sdp", body.as_bytes())),
         );
         Shared::respond(&self.responder, resp);
-        self.record_answered(leg).await;
     }
 
     fn start_relay(&mut self, a: LegMedia, b: LegMedia) {
@@ -965,17 +970,7 @@ impl CallTask {
         if let Some(relay) = &self.relay {
             relay.play(0, program, law);
         }
-        let body = Sdp::g711_answer(self.caller_rtp, law, te).to_string();
-        let contact = format!("<sip:tsunagu@{}>", self.shared.contact_addr);
-        let resp = msg::response(
-            &self.req,
-            200,
-            "OK",
-            Some(&self.tag),
-            &[("Contact", contact), ("Allow", msg::ALLOW.into())],
-            Some(("application/sdp", body.as_bytes())),
-        );
-        Shared::respond(&self.responder, resp);
+        self.answer_with(&Sdp::g711_answer(self.caller_rtp, law, te));
     }
 
     /// A hold or unhold re-INVITE from the agent while the group has music on hold: the music

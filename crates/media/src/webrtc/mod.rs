@@ -12,7 +12,7 @@
 
 mod driver;
 mod gateway;
-mod rtp;
+pub(crate) mod rtp;
 
 pub use driver::{spawn_webrtc_gateway, WebRtcHandle};
 pub use gateway::{GatewayOutput, Negotiated, WebRtcGateway, G711};

@@ -1,0 +1,24 @@
+// What every browser test does first, and the Chromium the tests run in.
+import { expect, type Page } from '@playwright/test';
+
+/** Flags that work for Debian's Chromium as root in a container (see TESTING.md). */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Logs in through the login screen and waits for the tab menu. Demo users share a password. */
+export async function login(page: Page, loginId: string, password = 'Demo1234') {
+  await page.goto('/login');
+  await page.locator('input[name="login_id"]').fill(loginId);
+  await page.locator('input[name="password"]').fill(password);
+  await page.locator('button[type="submit"]').click();
+  await expect(page.getByTestId('tabs')).toBeVisible();
+  await expect(page.getByTestId('user-name')).not.toBeEmpty();
+}

@@ -115,6 +115,8 @@ pub struct Call {
     /// We answered the caller ourselves: the end before an agent answers is a BYE, not a
     /// final response.
     caller_answered: bool,
+    /// How long each leg added after `unmanage` rings.
+    direct_ring_ms: Millis,
     commands: VecDeque<Command>,
 }
 
@@ -129,6 +131,7 @@ impl Call {
             failures: Vec::new(),
             sent_ringing: false,
             caller_answered: false,
+            direct_ring_ms: ring_ms,
             commands: VecDeque::new(),
         };
         for target in 0..targets {
@@ -159,6 +162,7 @@ impl Call {
             failures: Vec::new(),
             sent_ringing: true,
             caller_answered: answer_first,
+            direct_ring_ms: 0,
             commands: VecDeque::from([if answer_first {
                 Command::AnswerCaller
             } else {
@@ -180,15 +184,25 @@ impl Call {
         }
     }
 
+    /// The ACD let go of the call (a divert to an agent): from now on it is an ordinary call,
+    /// each leg added rings for `ring_ms`, and the call fails when no leg is left.
+    pub fn unmanage(&mut self, ring_ms: Millis) {
+        self.managed = false;
+        self.direct_ring_ms = ring_ms;
+    }
+
     /// Rings one more target (queued calls): returns its leg.
-    pub fn add_leg(&mut self, _now: Millis) -> Option<LegId> {
+    pub fn add_leg(&mut self, now: Millis) -> Option<LegId> {
         if self.state != State::Ringing {
             return None;
         }
         let leg = self.legs.len();
-        self.legs.push(LegState::Calling {
-            deadline: Millis::MAX,
-        });
+        let deadline = if self.managed {
+            Millis::MAX
+        } else {
+            now + self.direct_ring_ms
+        };
+        self.legs.push(LegState::Calling { deadline });
         self.commands.push_back(Command::Ring { leg, target: leg });
         Some(leg)
     }
@@ -785,5 +799,29 @@ mod queued_tests {
         drain(&mut r);
         r.handle_media_timeout(60_000);
         assert!(drain(&mut r).is_empty());
+    }
+
+    #[test]
+    fn a_call_let_go_by_the_acd_rings_like_a_direct_call() {
+        let mut c = Call::queued(false);
+        drain(&mut c);
+        c.unmanage(10_000);
+        assert_eq!(c.add_leg(100), Some(0));
+        assert_eq!(c.poll_timeout(), Some(10_100), "the leg rings for 10 s");
+        drain(&mut c);
+        c.handle_timeout(10_100);
+        assert_eq!(
+            drain(&mut c),
+            vec![
+                Command::Cancel { leg: 0 },
+                Command::RejectCaller { status: 480 },
+                Command::Ended {
+                    cause: EndCause::NoAnswer,
+                    answered_leg: None,
+                    answered_at: None,
+                    ended_at: 10_100
+                }
+            ]
+        );
     }
 }

@@ -69,6 +69,12 @@ enum LegControl {
     },
 }
 
+/// A call overflowing from group to group this many times is refused: two groups diverting to
+/// each other while both are full would otherwise pass it back and forth for ever.
+const MAX_DIVERTS: u32 = 5;
+/// How long an agent a call was diverted to is rung.
+const DIVERT_RING_MS: u64 = 30_000;
+
 fn reply(tx: &TransactionEventSender, req: &Request, status: u16, reason: &str, tag: &str) {
     Shared::respond(tx, msg::response(req, status, reason, Some(tag), &[], None));
 }
@@ -273,6 +279,7 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
         law,
         announcing: false,
         divert_prompt,
+        diverts: 0,
         _channel: routed.channel.take(),
     };
     if let (Some(group), Some(id)) = (queue, acd_call) {
@@ -368,6 +375,8 @@ struct CallTask {
     announcing: bool,
     /// Diverted to a voice file: the call ends when it has played.
     divert_prompt: Option<Arc<Prompt>>,
+    /// Group-to-group diverts so far.
+    diverts: u32,
     _channel: Option<routing::ChannelGuard>,
 }
 
@@ -440,7 +449,7 @@ impl CallTask {
                 }
                 match (self.acd_call, self.legs.get(leg).and_then(|l| l.agent_id)) {
                     // The ACD decides which answer wins (Connect or Stop comes back).
-                    (Some(call), Some(agent)) => {
+                    (Some(call), Some(agent)) if !self.acd_gave_up => {
                         self.shared.queue.send(QueueInput::Answered { call, agent })
                     }
                     _ => self.engine.handle_leg_answered(now, leg),
@@ -451,9 +460,11 @@ impl CallTask {
                 if let Some(l) = self.legs.get_mut(leg) {
                     l.failed = true;
                 }
-                if let (Some(call), Some(agent)) =
-                    (self.acd_call, self.legs.get(leg).and_then(|l| l.agent_id))
-                {
+                if let (Some(call), Some(agent), false) = (
+                    self.acd_call,
+                    self.legs.get(leg).and_then(|l| l.agent_id),
+                    self.acd_gave_up,
+                ) {
                     // An agent fails only when every one of their phones has.
                     let all_failed = self
                         .legs
@@ -557,6 +568,52 @@ impl CallTask {
                     self.engine.handle_leg_answered(now, leg);
                 }
             }
+            AcdCommand::Divert(Some(RouteTarget {
+                kind: TargetKind::Group,
+                id,
+            })) if self.diverts < MAX_DIVERTS => {
+                // Overflow or timeout to another group: the call queues there (GROUP-14/16).
+                self.diverts += 1;
+                if let Some(call) = self.acd_call {
+                    self.shared.queue.send(QueueInput::Arrived {
+                        call,
+                        sip_call_id: self.call_id.clone(),
+                        group: id,
+                        events: self.events_tx.clone(),
+                        popup: None,
+                        hold_ms: 0,
+                    });
+                }
+            }
+            AcdCommand::Divert(Some(RouteTarget {
+                kind: TargetKind::Agent,
+                id,
+            })) => {
+                // To one agent: the ACD lets go, and their phones ring like a direct call.
+                self.acd_gave_up = true;
+                for leg in 0..self.legs.len() {
+                    self.engine.cancel_leg(leg);
+                }
+                self.engine.unmanage(DIVERT_RING_MS);
+                let from = format!(
+                    "<sip:{}@{}>",
+                    msg::from_user(&self.req).unwrap_or_else(|| "anonymous".into()),
+                    self.shared.contact_addr.ip()
+                );
+                let targets = match self.shared.store.conn().await {
+                    Ok(mut conn) => {
+                        routing::agent_targets(&self.shared, &mut conn, id, &from).await
+                    }
+                    Err(_) => Vec::new(),
+                };
+                if targets.is_empty() {
+                    self.engine.give_up(now, EndCause::Unavailable);
+                }
+                for t in targets {
+                    self.targets.push(t);
+                    self.engine.add_leg(now);
+                }
+            }
             AcdCommand::Divert(target) => {
                 self.acd_gave_up = true;
                 let prompt = match target {
@@ -582,7 +639,8 @@ impl CallTask {
                         let cause = match target {
                             None => EndCause::Busy,
                             // IVR and forwarding come with those features; a voice file that
-                            // cannot be played is as good as none.
+                            // cannot be played is as good as none, and so is a group after
+                            // too many diverts (two groups overflowing into each other).
                             Some(_) => EndCause::Unavailable,
                         };
                         self.engine.give_up(now, cause);

@@ -1505,3 +1505,76 @@ async fn realtime_numbers_survive_a_restart() {
     let after = t.api(reqwest::Method::GET, "/api/v1/realtime", None).await;
     assert_eq!(counters(&before), counters(&after), "{before}\n{after}");
 }
+
+/// GROUP-14/16: overflow to another group queues the call there; a timeout to an agent rings
+/// that agent's phone.
+#[tokio::test(flavor = "multi_thread")]
+async fn overflow_to_a_group_and_timeout_to_an_agent() {
+    let t = Tsunagu::start().await;
+    let (a201, a202, a203) = (
+        t.agent_id("201").await,
+        t.agent_id("202").await,
+        t.agent_id("203").await,
+    );
+    let sales = t
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/groups",
+            Some(serde_json::json!({
+                "name": "Sales", "members": [{"agent_id": a202, "skill_level": 0}]
+            })),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    // Support: only 201 (not registered), nobody may wait: every call overflows to Sales.
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/groups/1",
+        Some(serde_json::json!({
+            "max_waiting": 0, "overflow": {"kind": "group", "id": sales},
+            "members": [{"agent_id": a201, "skill_level": 0}]
+        })),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let p202 = t.phone("202", "answer.xml", 300).await;
+    let c = t.carrier(&scenario("carrier.xml"), "09000000041", 800);
+    assert!(
+        finished_ok(c, 15).await,
+        "the overflowed call was not answered"
+    );
+    assert!(finished_ok(p202, 10).await);
+    let calls = t.calls().await;
+    assert_eq!(calls[0]["agent_id"].as_i64(), Some(a202), "{calls:?}");
+    let id = calls[0]["call_uuid"].as_str().unwrap().to_owned();
+    let kinds: Vec<String> = t.events(&id).await.into_iter().map(|(k, _)| k).collect();
+    for k in ["queue.overflowed", "queue.entered", "queue.answered"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} missing: {kinds:?}");
+    }
+
+    // Support again: 1 s timeout to agent 203, who is not a member of any group.
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/groups/1",
+        Some(serde_json::json!({
+            "max_waiting": 10, "overflow": null,
+            "timeout": 1, "timeout_target": {"kind": "agent", "id": a203}
+        })),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let p203 = t.phone("203", "answer.xml", 300).await;
+    let c = t.carrier(&scenario("carrier.xml"), "09000000042", 800);
+    assert!(
+        finished_ok(c, 15).await,
+        "the timed-out call did not reach 203"
+    );
+    assert!(finished_ok(p203, 10).await);
+    let calls = t.calls().await;
+    let call = calls
+        .iter()
+        .find(|c| c["remote_party"] == "09000000042")
+        .unwrap();
+    assert_eq!(call["agent_id"].as_i64(), Some(a203), "{call}");
+}

@@ -139,6 +139,13 @@ pub enum QueueEvent {
         by: ChangedBy,
         at: Millis,
     },
+    /// A call outside the queues (direct to the agent, internal, outbound) started or ended
+    /// for the agent: while one lasts, queue calls pass them by.
+    DirectCall {
+        agent: AgentId,
+        active: bool,
+        at: Millis,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -348,6 +355,25 @@ impl Acd {
             }
             let a = self.agents.entry(agent).or_insert_with(AgentState::new);
             a.set_readiness(g, r, release);
+        }
+    }
+
+    /// The agent is on (or no longer on) a call that did not come through a queue: an agent
+    /// is never offered a queue call while on another call.
+    pub fn handle_direct_call(&mut self, now: Millis, agent: AgentId, active: bool) {
+        let a = self.agents.entry(agent).or_insert_with(AgentState::new);
+        a.direct_calls = if active {
+            a.direct_calls.saturating_add(1)
+        } else {
+            a.direct_calls.saturating_sub(1)
+        };
+        self.events.push_back(QueueEvent::DirectCall {
+            agent,
+            active,
+            at: now,
+        });
+        if !active {
+            self.dispatch(now);
         }
     }
 

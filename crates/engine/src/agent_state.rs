@@ -77,6 +77,8 @@ pub(crate) struct AgentState {
     pub last_call_end: Millis,
     pub talk_ms: u64,
     pub calls: u64,
+    /// Calls in progress that did not come through a queue (direct, internal, outbound).
+    pub direct_calls: u32,
 }
 
 impl AgentState {
@@ -84,6 +86,7 @@ impl AgentState {
         AgentState {
             online: false,
             activity: Activity::Idle,
+            direct_calls: 0,
             readiness: Vec::new(),
             last_call_end: 0,
             talk_ms: 0,
@@ -115,6 +118,7 @@ impl AgentState {
             Activity::Ringing(_) => AgentStatus::Ringing,
             Activity::OnCall(_) => AgentStatus::OnCall,
             Activity::OnHold(_) => AgentStatus::OnHold,
+            Activity::Idle if self.direct_calls > 0 => AgentStatus::OnCall,
             Activity::Idle => match self.readiness(group) {
                 Readiness::Available => AgentStatus::Available,
                 Readiness::Paused(p) => AgentStatus::Paused(p),
@@ -126,6 +130,7 @@ impl AgentState {
     pub fn can_take(&self, group: GroupId) -> bool {
         self.online
             && self.activity == Activity::Idle
+            && self.direct_calls == 0
             && self.readiness(group) == Readiness::Available
     }
 }

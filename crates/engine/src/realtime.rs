@@ -366,6 +366,14 @@ impl Projection {
                     a.state.set_readiness(g, readiness, None);
                 }
             }
+            QueueEvent::DirectCall { agent, active, .. } => {
+                let a = &mut self.agent(agent).state;
+                a.direct_calls = if active {
+                    a.direct_calls.saturating_add(1)
+                } else {
+                    a.direct_calls.saturating_sub(1)
+                };
+            }
         }
     }
 
@@ -502,6 +510,18 @@ impl Projection {
         make_row(Some(id), g.today, g.waiting.len(), statuses)
     }
 
+    /// No call survives a restart: after replaying the log, nobody is ringing or on a call,
+    /// whatever the log says was in progress when the server stopped.
+    pub fn calls_ended_by_restart(&mut self) {
+        for a in self.agents.values_mut() {
+            a.state.activity = Activity::Idle;
+            a.state.direct_calls = 0;
+        }
+        for g in self.groups.values_mut() {
+            g.waiting.clear();
+        }
+    }
+
     fn agent(&mut self, agent: AgentId) -> &mut Agent {
         self.agents.entry(agent).or_insert_with(Agent::new)
     }
@@ -570,7 +590,8 @@ fn event_time(e: &QueueEvent) -> Millis {
         | QueueEvent::Overflowed { at, .. }
         | QueueEvent::TimedOut { at, .. }
         | QueueEvent::Completed { at, .. }
-        | QueueEvent::AgentStatus { at, .. } => at,
+        | QueueEvent::AgentStatus { at, .. }
+        | QueueEvent::DirectCall { at, .. } => at,
     }
 }
 

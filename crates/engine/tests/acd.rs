@@ -616,3 +616,23 @@ fn a_greeted_call_is_offered_after_the_greeting() {
     // Held calls do not spin the clock once released.
     assert_ne!(h.acd.poll_timeout(), Some(5_000));
 }
+
+/// An agent on a call outside the queues (direct, internal, outbound) is not offered a queue
+/// call until it ends.
+#[test]
+fn an_agent_on_a_direct_call_is_passed_by() {
+    let mut h = H::new(group(RingStrategy::RingAll, &[(10, 0), (11, 0)]), &[10, 11]);
+    h.acd.handle_direct_call(0, 10, true);
+    assert_eq!(h.acd.status(10, 1), AgentStatus::OnCall);
+    h.arrive(1);
+    assert_eq!(h.rings(), vec![(1, 11)], "10 is on another call");
+    h.answer(1, 11);
+    h.arrive(2);
+    assert!(h.rings().is_empty(), "nobody free");
+    h.acd.handle_direct_call(100, 10, false);
+    assert_eq!(
+        h.rings(),
+        vec![(2, 10)],
+        "10 takes the waiting call once free"
+    );
+}

@@ -280,8 +280,16 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
         announcing: false,
         divert_prompt,
         diverts: 0,
+        direct_agents: Vec::new(),
         _channel: routed.channel.take(),
     };
+    let mut call = call;
+    if !from_trunk {
+        // An agent placing a call is busy from the first digit: no queue call for them now.
+        if let Some(agent) = routed.agent_id {
+            call.direct_call(agent);
+        }
+    }
     if let (Some(group), Some(id)) = (queue, acd_call) {
         // GROUP-24: the greeting is played first, then agents are rung.
         let hold_ms = match (&call.audio.greeting, call.engine.caller_answered()) {
@@ -377,6 +385,9 @@ struct CallTask {
     divert_prompt: Option<Arc<Prompt>>,
     /// Group-to-group diverts so far.
     diverts: u32,
+    /// Agents this call keeps busy outside the queues (the calling agent, the agent who
+    /// answered a direct call): told to the ACD at start and end.
+    direct_agents: Vec<i64>,
     _channel: Option<routing::ChannelGuard>,
 }
 
@@ -852,6 +863,12 @@ impl CallTask {
                     if let Some(relay) = self.relay.take() {
                         self.record_media(relay.stats()).await;
                     }
+                    for agent in self.direct_agents.drain(..) {
+                        self.shared.queue.send(QueueInput::DirectCall {
+                            agent,
+                            active: false,
+                        });
+                    }
                     self.record_end(cause).await;
                 }
             }
@@ -906,6 +923,7 @@ impl CallTask {
             relay.set_leg(1, answer.audio_addr(), answer.telephone_event_pt());
             self.announce_or_bridge(self.law);
             self.record_answered(leg).await;
+            self.answered_directly(leg);
             return;
         }
         let (Some(mut answer), Some(caller_media), Some(callee_media)) =
@@ -949,6 +967,17 @@ impl CallTask {
         self.announce_or_bridge(law);
         self.answer_with(&answer);
         self.record_answered(leg).await;
+        self.answered_directly(leg);
+    }
+
+    /// The agent who answered a call that the ACD does not manage is busy with it.
+    fn answered_directly(&mut self, leg: usize) {
+        if self.acd_call.is_some() && !self.acd_gave_up {
+            return;
+        }
+        if let Some(agent) = self.legs.get(leg).and_then(|l| l.agent_id) {
+            self.direct_call(agent);
+        }
     }
 
     /// 200 OK to the caller's INVITE with our SDP.
@@ -1054,6 +1083,17 @@ impl CallTask {
             relay.stop_playing(0);
         }
         true
+    }
+
+    /// Tells the ACD that `agent` is on this call, which is not a queue call.
+    fn direct_call(&mut self, agent: i64) {
+        if !self.direct_agents.contains(&agent) {
+            self.direct_agents.push(agent);
+            self.shared.queue.send(QueueInput::DirectCall {
+                agent,
+                active: true,
+            });
+        }
     }
 
     async fn record_answered(&self, leg: usize) {

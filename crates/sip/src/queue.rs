@@ -59,6 +59,11 @@ pub(crate) enum QueueInput {
         agent: AgentId,
         online: bool,
     },
+    /// The agent started or ended a call that is not a queue call.
+    DirectCall {
+        agent: AgentId,
+        active: bool,
+    },
     SetReadiness {
         agent: AgentId,
         group: Option<GroupId>,
@@ -293,6 +298,9 @@ impl Driver {
                 self.announce_agent(agent);
                 self.changes.send(json!({"type": "realtime"})).ok();
             }
+            QueueInput::DirectCall { agent, active } => {
+                self.acd.handle_direct_call(now, agent, active)
+            }
             QueueInput::SetReadiness {
                 agent,
                 group,
@@ -375,6 +383,7 @@ impl Driver {
                 }
             }
         }
+        self.projection.calls_ended_by_restart();
     }
 
     /// Pushes an agent's status in each of their groups to the subscribers.
@@ -507,5 +516,6 @@ fn describe(
         QueueEvent::AgentStatus { agent, group, .. } => {
             ("agent.status", None, Some(*agent), *group)
         }
+        QueueEvent::DirectCall { agent, .. } => ("agent.direct_call", None, Some(*agent), None),
     }
 }

@@ -1578,3 +1578,43 @@ async fn overflow_to_a_group_and_timeout_to_an_agent() {
         .unwrap();
     assert_eq!(call["agent_id"].as_i64(), Some(a203), "{call}");
 }
+
+/// An agent on an outbound call is on call for the ACD too (never offered a queue call
+/// meanwhile), and available again when it ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_on_an_outbound_call_is_on_call() {
+    let t = Tsunagu::start().await;
+    let a201 = t.agent_id("201").await;
+    let _phone = t.phone("201", "answer.xml", 300).await;
+    let status = || async {
+        t.api(
+            reqwest::Method::GET,
+            &format!("/api/v1/agents/{a201}/state"),
+            None,
+        )
+        .await["groups"][0]["status"]["status"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let wait_for = |want: &'static str| async move {
+        for _ in 0..100 {
+            if status().await.as_deref() == Some(want) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        false
+    };
+    assert!(wait_for("available").await);
+    let (trunk, _) = t.trunk_uas().await;
+    let dial = t.dial("201", "0398765432", 200);
+    assert!(
+        wait_for("on_call").await,
+        "201 not on call during the outbound call"
+    );
+    assert!(finished_ok(dial, 30).await && finished_ok(trunk, 10).await);
+    assert!(
+        wait_for("available").await,
+        "201 not available after the call"
+    );
+}

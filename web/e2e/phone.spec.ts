@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { children, exited, freeUdpPort, sipp } from './sipp';
+import { children, exited, freeUdpPort, sipp, unregister } from './sipp';
 
 const MIC = path.join(os.tmpdir(), 'tsunagu-phone-mic.wav');
 if (!fs.existsSync(MIC)) {
@@ -100,8 +100,11 @@ test.afterAll(() => {
 
 test('a queue call rings the browser phone; audio and DTMF flow; the call survives navigation', async ({ browser }) => {
   test.setTimeout(90_000);
+  // The browser is 201's only phone here (an earlier test may have registered a desk phone).
+  await unregister('201');
   const agent = await (await browser.newContext()).newPage();
   await login(agent, '201', 'Demo1234');
+  await expect(agent.getByTestId('my-status')).toContainText('オフライン', { timeout: 5_000 });
   await phoneOn(agent);
 
   // Call 1: answered in the page, digits from the dial pad, two other screens, hung up here.
@@ -147,9 +150,11 @@ test('a queue call rings the browser phone; audio and DTMF flow; the call surviv
   await expect(agent.getByTestId('phone-answer')).toBeHidden();
   media2.stop();
 
-  // Turning the phone OFF makes the agent Offline again (STATUS-02).
+  // The phone ON is the agent's terminal (STATUS-02): Available now, Offline once it is OFF.
+  await expect(agent.getByTestId('my-status')).toContainText('待機', { timeout: 10_000 });
   await agent.getByTestId('phone-power').click();
   await expect(agent.getByTestId('phone-power')).toHaveAttribute('aria-checked', 'false');
+  await expect(agent.getByTestId('my-status')).toContainText('オフライン', { timeout: 5_000 });
 });
 
 test('hold from the browser phone puts the caller on hold and takes them back (PHONE-06)', async ({ browser }) => {

@@ -125,6 +125,8 @@ test('a queue call rings the browser phone; audio and DTMF flow; the call surviv
     await agent.waitForTimeout(400);
   }
   await expect.poll(() => media.digits.join(''), { timeout: 5_000 }).toBe('12#');
+  // For the README: the agent's desktop with the phone on a call.
+  await agent.screenshot({ path: path.resolve(process.cwd(), 'e2e/screenshots/phone-ja.png') });
   // Moving between screens never drops the call.
   await agent.getByTestId('tabs').getByRole('link').nth(1).click();
   await agent.waitForTimeout(500);

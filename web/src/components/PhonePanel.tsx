@@ -436,7 +436,7 @@ export function PhonePanel() {
       <div className="phone-actions">
         {call?.state === 'incoming' ? (
           <>
-            <button type="button" className="primary" onClick={() => void answer()} data-testid="phone-answer">
+            <button type="button" className="btn-primary" onClick={() => void answer()} data-testid="phone-answer">
               {t('phone.answer')}
             </button>
             <button type="button" onClick={hangup} data-testid="phone-reject">
@@ -445,7 +445,7 @@ export function PhonePanel() {
           </>
         ) : call ? (
           <>
-            <button type="button" className="danger" onClick={hangup} data-testid="phone-hangup">
+            <button type="button" className="btn-danger" onClick={hangup} data-testid="phone-hangup">
               {t('phone.hangup')}
             </button>
             <button
@@ -464,7 +464,7 @@ export function PhonePanel() {
         ) : (
           <button
             type="button"
-            className="primary"
+            className="btn-primary"
             onClick={() => void dial()}
             disabled={!live || !number.trim()}
             data-testid="phone-dial"

@@ -1212,30 +1212,17 @@ async fn run_leg(
     let failed = |status| {
         events.send(CallEvent::LegFailed { leg, status }).ok();
     };
-    let Ok(invite) = Request::try_from(invite_text) else {
+    let Ok(mut invite) = Request::try_from(invite_text.clone()) else {
         failed(500);
         return;
     };
-    let Ok(key) = rsipstack::transaction::key::TransactionKey::from_request(
-        &invite,
-        rsipstack::transaction::key::TransactionRole::Client,
-    ) else {
-        failed(500);
-        return;
-    };
-    let mut tx = Transaction::new_client(
-        key,
-        invite.clone(),
-        shared.endpoint.clone(),
-        shared.flow(target.dest),
-    );
     let dest = target.dest;
-    tx.destination = Some(server::sip_addr(dest, target.tcp));
-    if tx.send().await.is_err() {
+    let Some(mut tx) = start_client(&shared, &invite, dest, target.tcp).await else {
         failed(503);
         return;
-    }
+    };
     let mut cancelled = false;
+    let mut authenticated = false;
     let ok: Response = loop {
         tokio::select! {
             m = tx.receive() => match m {
@@ -1250,6 +1237,41 @@ async fn run_leg(
                         let dialog = LegDialog { sdp: Sdp::parse(&String::from_utf8_lossy(r.body())).ok() };
                         events.send(CallEvent::LegAnswered { leg, dialog }).ok();
                         break r;
+                    } else if (code == 401 || code == 407) && !authenticated && !cancelled {
+                        // The carrier wants to know it is us: once, with the trunk's account.
+                        authenticated = true;
+                        let retry = target.auth.as_ref().and_then(|(user, pass)| {
+                            let (ask, tell) = if code == 407 {
+                                ("Proxy-Authenticate", "Proxy-Authorization")
+                            } else {
+                                ("WWW-Authenticate", "Authorization")
+                            };
+                            let answer = crate::digest::answer_challenge(
+                                &msg::header(&r, ask)?,
+                                "INVITE",
+                                &target.uri,
+                                user,
+                                pass,
+                                &msg::token(),
+                            )?;
+                            let text = invite_text
+                                .replacen(&branch, &format!("z9hG4bK{}", msg::token()), 1)
+                                .replacen("CSeq: 1 INVITE", "CSeq: 2 INVITE", 1)
+                                .replacen("Allow: ", &format!("{tell}: {answer}\r\nAllow: "), 1);
+                            Request::try_from(text).ok()
+                        });
+                        let Some(retry) = retry else {
+                            failed(code);
+                            return;
+                        };
+                        invite = retry;
+                        match start_client(&shared, &invite, dest, target.tcp).await {
+                            Some(t) => tx = t,
+                            None => {
+                                failed(503);
+                                return;
+                            }
+                        }
                     } else {
                         failed(if cancelled { 487 } else { code });
                         return;
@@ -1276,7 +1298,7 @@ async fn run_leg(
         }
     };
     // Answered: wait for our own decision to hang up (a BYE from the phone goes to the call).
-    let mut cseq = 1;
+    let mut cseq = msg::cseq(&invite).map_or(1, |(n, _)| n);
     while let Some(ctl) = control.recv().await {
         if let LegControl::Reinvite { offer, reply } = ctl {
             cseq += 1;
@@ -1315,6 +1337,29 @@ async fn run_leg(
             break;
         }
     }
+}
+
+/// Sends `invite` in a new client transaction towards `dest`.
+async fn start_client(
+    shared: &Arc<Shared>,
+    invite: &Request,
+    dest: SocketAddr,
+    tcp: bool,
+) -> Option<Transaction> {
+    let key = rsipstack::transaction::key::TransactionKey::from_request(
+        invite,
+        rsipstack::transaction::key::TransactionRole::Client,
+    )
+    .ok()?;
+    let mut tx = Transaction::new_client(
+        key,
+        invite.clone(),
+        shared.endpoint.clone(),
+        shared.flow(dest),
+    );
+    tx.destination = Some(server::sip_addr(dest, tcp));
+    tx.send().await.ok()?;
+    Some(tx)
 }
 
 /// The CANCEL for an INVITE we sent: same Request-URI, Call-ID, From, To, top Via and CSeq

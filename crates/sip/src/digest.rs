@@ -464,6 +464,74 @@ pub fn compute_response(creds: &Credentials, method: &str, password: &str) -> Op
     Some(alg.hash_hex(kd.as_bytes()))
 }
 
+/// Our answer to a carrier's challenge (`WWW-Authenticate` / `Proxy-Authenticate` value) for
+/// a request `method` to `uri`: the value of `Authorization` / `Proxy-Authorization`. `qop=auth`
+/// is used when offered; `None` for a challenge we cannot answer (not Digest, unknown algorithm,
+/// only `auth-int`).
+pub fn answer_challenge(
+    challenge: &str,
+    method: &str,
+    uri: &str,
+    username: &str,
+    password: &str,
+    cnonce: &str,
+) -> Option<String> {
+    let rest = challenge.trim();
+    let (scheme, params) = rest.split_once(char::is_whitespace)?;
+    if !scheme.eq_ignore_ascii_case("digest") {
+        return None;
+    }
+    let params = parse_params(params).ok()?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let algorithm = match get("algorithm") {
+        Some(a) => Algorithm::from_token(&a)?,
+        None => Algorithm::Md5,
+    };
+    let qop = match get("qop") {
+        Some(q) if q.split(',').any(|o| o.trim().eq_ignore_ascii_case("auth")) => {
+            Some("auth".to_owned())
+        }
+        Some(_) => return None,
+        None => None,
+    };
+    let creds = Credentials {
+        username: username.to_owned(),
+        realm: get("realm")?,
+        nonce: get("nonce")?,
+        uri: uri.to_owned(),
+        response: String::new(),
+        algorithm,
+        nc: qop.as_ref().map(|_| "00000001".to_owned()),
+        cnonce: qop.as_ref().map(|_| cnonce.to_owned()),
+        qop,
+        opaque: get("opaque"),
+    };
+    let response = compute_response(&creds, method, password)?;
+    let mut v = format!(
+        "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", response=\"{response}\", algorithm={}",
+        quote_escape(&creds.username),
+        quote_escape(&creds.realm),
+        quote_escape(&creds.nonce),
+        quote_escape(&creds.uri),
+        creds.algorithm.as_str(),
+    );
+    if let (Some(qop), Some(nc), Some(cnonce)) = (&creds.qop, &creds.nc, &creds.cnonce) {
+        v.push_str(&format!(
+            ", qop={qop}, nc={nc}, cnonce=\"{}\"",
+            quote_escape(cnonce)
+        ));
+    }
+    if let Some(opaque) = &creds.opaque {
+        v.push_str(&format!(", opaque=\"{}\"", quote_escape(opaque)));
+    }
+    Some(v)
+}
+
 fn parse_nc(nc: &str) -> Option<u32> {
     if nc.len() != 8 || !nc.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -572,6 +640,44 @@ pub(crate) fn parse_params(input: &str) -> Result<Vec<(String, String)>, DigestE
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn answers_a_challenge_as_rfc_2617_computes_it() {
+        let v = answer_challenge(
+            r#"Digest realm="testrealm@host.com", qop="auth,auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41""#,
+            "GET",
+            "/dir/index.html",
+            "Mufasa",
+            "Circle Of Life",
+            "0a4f113b",
+        )
+        .unwrap();
+        assert!(
+            v.contains(r#"response="6629fae49393a05397450978507c4ef1""#),
+            "{v}"
+        );
+        assert!(
+            v.contains("qop=auth, nc=00000001") && v.contains("opaque="),
+            "{v}"
+        );
+        let creds = DigestAuth::parse_credentials(&v).unwrap();
+        assert_eq!(creds.username, "Mufasa");
+        assert_eq!(
+            answer_challenge("Basic realm=\"x\"", "GET", "/", "a", "b", "c"),
+            None
+        );
+        assert_eq!(
+            answer_challenge(
+                "Digest realm=\"x\", nonce=\"n\", qop=\"auth-int\"",
+                "GET",
+                "/",
+                "a",
+                "b",
+                "c"
+            ),
+            None
+        );
+    }
+
     use super::*;
 
     const SECRET: [u8; 32] = [7; 32];

@@ -26,6 +26,8 @@ pub(crate) struct Target {
     /// Extra headers (P-Asserted-Identity, Privacy).
     pub headers: Vec<(&'static str, String)>,
     pub agent_id: Option<i64>,
+    /// User name and password for a carrier that challenges our INVITE (401/407).
+    pub auth: Option<(String, String)>,
 }
 
 /// A routed call, ready to ring.
@@ -305,6 +307,7 @@ pub(crate) async fn agent_targets(
                 from: from.to_owned(),
                 headers: Vec::new(),
                 agent_id: Some(agent_id),
+                auth: None,
             })
             .collect(),
         Err(_) => Vec::new(),
@@ -323,6 +326,7 @@ pub(crate) async fn agent_targets(
             from: from.to_owned(),
             headers: Vec::new(),
             agent_id: Some(agent_id),
+            auth: None,
         });
     }
     targets
@@ -529,6 +533,11 @@ async fn outbound(
             from,
             headers,
             agent_id: None,
+            auth: trunk
+                .fields
+                .username
+                .clone()
+                .zip(trunk.fields.password.clone()),
         }],
         ring_ms: 120_000,
         direction: Direction::Outbound,

@@ -1618,3 +1618,43 @@ async fn an_agent_on_an_outbound_call_is_on_call() {
         "201 not available after the call"
     );
 }
+
+/// TRUNK: a carrier that challenges our INVITE (401; 407 is answered the same way) gets the
+/// trunk's digest credentials, and SIPp checks them.
+#[tokio::test(flavor = "multi_thread")]
+async fn outbound_call_answers_the_carriers_digest_challenge() {
+    let t = Tsunagu::start().await;
+    let port = free_udp_port();
+    let log = t.data.path().join("trunk_auth.log");
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/trunks/1",
+        Some(serde_json::json!({
+            "outbound_host": format!("127.0.0.1:{port}"),
+            "username": "tsunagu-trunk", "password": "s3cret-trunk"
+        })),
+    )
+    .await;
+    let trunk = t.sipp(
+        &scenario("trunk_auth_uas.xml"),
+        &[
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+            "-trace_logs",
+            "-log_file",
+            log.to_str().unwrap(),
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        finished_ok(t.dial("201", "0398765432", 200), 30).await,
+        "the challenged outbound call failed"
+    );
+    assert!(finished_ok(trunk, 10).await);
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert!(seen.contains("AUTH=true"), "{seen}");
+    let c = &t.calls().await[0];
+    assert_eq!(c["kind"], "outgoing");
+}

@@ -36,6 +36,12 @@ pub(crate) enum CallEvent {
         tx: Box<Transaction>,
     },
     LegRinging(usize),
+    /// A 18x with SDP: the other side plays something before it answers (ringback, a
+    /// carrier's announcement).
+    LegEarlyMedia {
+        leg: usize,
+        sdp: Sdp,
+    },
     LegAnswered {
         leg: usize,
         dialog: LegDialog,
@@ -280,6 +286,7 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
         announcing: false,
         divert_prompt,
         diverts: 0,
+        early_sdp: None,
         direct_agents: Vec::new(),
         _channel: routed.channel.take(),
     };
@@ -385,6 +392,8 @@ struct CallTask {
     divert_prompt: Option<Arc<Prompt>>,
     /// Group-to-group diverts so far.
     diverts: u32,
+    /// Our SDP in the 183 that opened early media to the caller; the 200 repeats it.
+    early_sdp: Option<Sdp>,
     /// Agents this call keeps busy outside the queues (the calling agent, the agent who
     /// answered a direct call): told to the ACD at start and end.
     direct_agents: Vec<i64>,
@@ -453,6 +462,7 @@ impl CallTask {
                 self.engine.handle_caller_hangup(now);
             }
             CallEvent::LegRinging(leg) => self.engine.handle_leg_ringing(now, leg),
+            CallEvent::LegEarlyMedia { leg, sdp } => self.early_media(leg, sdp),
             CallEvent::LegAnswered { leg, dialog } => {
                 if let Some(l) = self.legs.get_mut(leg) {
                     l.answer = dialog.sdp;
@@ -913,6 +923,19 @@ impl CallTask {
 
     async fn connect(&mut self, leg: usize) {
         let answer = self.legs.get_mut(leg).and_then(|l| l.answer.take());
+        if let (Some(sdp), Some(answer), Some(relay)) =
+            (self.early_sdp.clone(), answer.as_ref(), &self.relay)
+        {
+            // Early media already flows: the answering side takes over leg 1 of the relay, and
+            // the caller gets the SDP of the 183 again.
+            relay.set_leg(1, answer.audio_addr(), answer.telephone_event_pt());
+            self.law = answer.g711_law();
+            self.announce_or_bridge(self.law);
+            self.answer_with(&sdp);
+            self.record_answered(leg).await;
+            self.answered_directly(leg);
+            return;
+        }
         if self.engine.caller_answered() {
             // The caller has our answer and the relay runs: the agent's side joins it.
             let (Some(relay), Some(answer)) = (&self.relay, answer) else {
@@ -1028,6 +1051,47 @@ impl CallTask {
             }
             _ => relay.stop_playing(0),
         }
+    }
+
+    /// A 183 with SDP before anyone answered: the caller hears that side from now on (a
+    /// carrier's ringback or announcement), through the relay the answer will use.
+    fn early_media(&mut self, leg: usize, mut sdp: Sdp) {
+        if self.relay.is_some() || self.engine.answered_leg().is_some() {
+            // Already bridged (early media of another leg, or we answered to play prompts).
+            return;
+        }
+        let (Some(remote), Some(caller_media), Some(callee_media)) = (
+            sdp.audio_addr(),
+            self.caller_media.take(),
+            self.callee_media.take(),
+        ) else {
+            return;
+        };
+        let a = LegMedia {
+            remote: self.offer.audio_addr(),
+            telephone_event_pt: self.offer.telephone_event_pt(),
+            endpoint: caller_media,
+        };
+        let b = LegMedia {
+            remote: Some(remote),
+            telephone_event_pt: sdp.telephone_event_pt(),
+            endpoint: callee_media,
+        };
+        self.start_relay(a, b);
+        sdp.rewrite_audio(self.caller_rtp);
+        let body = sdp.to_string();
+        let contact = format!("<sip:tsunagu@{}>", self.shared.contact_addr);
+        let resp = msg::response(
+            &self.req,
+            183,
+            "Session Progress",
+            Some(&self.tag),
+            &[("Contact", contact)],
+            Some(("application/sdp", body.as_bytes())),
+        );
+        Shared::respond(&self.responder, resp);
+        tracing::debug!(call = %self.call_id, leg, "early media from the callee");
+        self.early_sdp = Some(sdp);
     }
 
     /// Answers the waiting caller with our own media to play them the group's prompts, or the
@@ -1231,6 +1295,9 @@ async fn run_leg(
                     if code < 200 {
                         if code == 180 || code == 183 {
                             events.send(CallEvent::LegRinging(leg)).ok();
+                            if let Ok(sdp) = Sdp::parse(&String::from_utf8_lossy(r.body())) {
+                                events.send(CallEvent::LegEarlyMedia { leg, sdp }).ok();
+                            }
                         }
                     } else if code < 300 {
                         tx.send_ack(None).await.ok();

@@ -1658,3 +1658,73 @@ async fn outbound_call_answers_the_carriers_digest_challenge() {
     let c = &t.calls().await[0];
     assert_eq!(c["kind"], "outgoing");
 }
+
+/// A carrier's early media (183 with SDP: ringback or an announcement) reaches the agent before
+/// the answer, and the call continues on the same media after it.
+#[tokio::test(flavor = "multi_thread")]
+async fn early_media_from_the_carrier_reaches_the_caller() {
+    let t = Tsunagu::start().await;
+    let port = free_udp_port();
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/trunks/1",
+        Some(serde_json::json!({"outbound_host": format!("127.0.0.1:{port}")})),
+    )
+    .await;
+    let trunk = t.sipp(
+        &scenario("trunk_early_uas.xml"),
+        &[
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+            "-rtp_echo",
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rtp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let rtp_port = rtp.local_addr().unwrap().port().to_string();
+    let started = std::time::Instant::now();
+    let phone = t.sipp(
+        &scenario("dial_listen.xml"),
+        &[
+            "-s",
+            "0398765432",
+            "-au",
+            "201",
+            "-ap",
+            "demo201",
+            "-key",
+            "user",
+            "201",
+            "-key",
+            "rtp",
+            &rtp_port,
+            "-d",
+            "1500",
+            "-p",
+            &free_udp_port().to_string(),
+        ],
+    );
+    // The first packet of the announcement, long before the 200 (2 s after the 183).
+    let mut buf = [0u8; 2048];
+    tokio::time::timeout(Duration::from_secs(5), rtp.recv_from(&mut buf))
+        .await
+        .expect("no early media")
+        .unwrap();
+    let early_after = started.elapsed();
+    assert_eq!(buf[1] & 0x7f, 8, "the carrier's PCMA announcement");
+    assert!(
+        early_after < Duration::from_millis(1800),
+        "audio only after {early_after:?}"
+    );
+    let heard = listen(&rtp, 4, 0x33).await;
+    assert!(finished_ok(phone, 10).await, "the caller's call failed");
+    assert!(finished_ok(trunk, 10).await);
+    assert!(
+        heard.iter().any(|h| h.3 == [0x33; 160]),
+        "after the answer the carrier's echo of our audio comes back on the same media"
+    );
+    let c = &t.calls().await[0];
+    assert_eq!(c["kind"], "outgoing");
+}

@@ -124,11 +124,10 @@ pub(crate) async fn handle_invite(shared: Arc<Shared>, mut tx: Transaction) {
             return;
         }
     };
-    let browser_agent = shared
-        .browser_phones
-        .lock()
-        .ok()
-        .and_then(|b| b.agent_at(source));
+    let browser_agent = shared.browser_phones.lock().ok().and_then(|b| {
+        let token = msg::header(&req, crate::browser_phone::PHONE_TOKEN_HEADER);
+        b.agent_at(source, token.as_deref())
+    });
     let routed = if from_trunk {
         routing::inbound(&shared, &caller, &dialed).await
     } else if let Some(agent) = browser_agent {
@@ -593,8 +592,17 @@ impl CallTask {
                 kind: TargetKind::Group,
                 id,
             })) if self.diverts < MAX_DIVERTS => {
-                // Overflow or timeout to another group: the call queues there (GROUP-14/16).
+                // Overflow or timeout to another group: the call queues there (GROUP-14/16),
+                // with that group's music, announcements and hold music.
                 self.diverts += 1;
+                self.audio = GroupAudio::load(&self.shared, id).await;
+                if let (Some(relay), Some(law), true) =
+                    (&self.relay, self.law, self.engine.caller_answered())
+                {
+                    let mut waiting = self.audio.clone();
+                    waiting.greeting = None;
+                    relay.play(0, waiting.queue_program(), law);
+                }
                 if let Some(call) = self.acd_call {
                     self.shared.queue.send(QueueInput::Arrived {
                         call,
@@ -864,11 +872,14 @@ impl CallTask {
                     answered_leg,
                     ..
                 } => {
-                    if let (Some(call), false) = (self.acd_call, self.acd_gave_up) {
-                        self.shared.queue.send(match answered_leg {
+                    match (self.acd_call, self.acd_gave_up) {
+                        (Some(call), false) => self.shared.queue.send(match answered_leg {
                             Some(_) => QueueInput::Ended { call },
                             None => QueueInput::CallerHangup { call },
-                        });
+                        }),
+                        // The ACD let go of it already; its driver may forget it now.
+                        (Some(call), true) => self.shared.queue.send(QueueInput::Forget { call }),
+                        (None, _) => {}
                     }
                     if let Some(relay) = self.relay.take() {
                         self.record_media(relay.stats()).await;
@@ -892,9 +903,9 @@ impl CallTask {
         let (control, control_rx) = mpsc::unbounded_channel();
         let leg_call_id = format!("{}@tsunagu", msg::token());
         let mut offer = self.offer.clone();
-        if let Some(m) = &self.callee_media {
-            offer.rewrite_audio(m.rtp_addr());
-        }
+        // Our callee-facing address, even once the endpoint has moved into the relay (prompts
+        // or early media started it before this leg).
+        offer.rewrite_audio(self.callee_rtp);
         self.shared.route_dialog(
             &leg_call_id,
             DialogRoute {

@@ -23,6 +23,9 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 /// The header by which the browser phone tells our SIP edge which caller ID the agent chose
 /// (a number id, or `none` for 外線発信禁止). Trusted only from a browser phone's own socket.
 pub(crate) const CALLER_NUMBER_HEADER: &str = "X-Tsunagu-Caller-Number";
+/// The header carrying the phone's secret in its INVITEs: our SIP edge trusts a browser
+/// phone's request only with the secret of the phone registered at that source address.
+pub(crate) const PHONE_TOKEN_HEADER: &str = "X-Tsunagu-Phone";
 /// RFC 4733 payload type on the SIP side of the gateway.
 const TELEPHONE_EVENT_PT: u8 = 101;
 
@@ -78,6 +81,8 @@ struct Registered {
     session: u64,
     /// Tells the phone that another tab turned the agent's phone ON.
     taken_over: Arc<tokio::sync::Notify>,
+    /// The secret its requests carry ([`PHONE_TOKEN_HEADER`]).
+    token: String,
 }
 
 impl BrowserPhones {
@@ -86,11 +91,13 @@ impl BrowserPhones {
         self.by_agent.get(&agent).map(|r| r.addr)
     }
 
-    /// The agent whose browser phone sends from `addr`.
-    pub fn agent_at(&self, addr: SocketAddr) -> Option<i64> {
+    /// The agent whose browser phone sent a request from `addr` carrying `token`. The address
+    /// alone is not enough: over TCP a local process could claim any address in its Via.
+    pub fn agent_at(&self, addr: SocketAddr, token: Option<&str>) -> Option<i64> {
+        let token = token?.trim();
         self.by_agent
             .iter()
-            .find(|(_, r)| r.addr == addr)
+            .find(|(_, r)| r.addr == addr && r.token == token)
             .map(|(a, _)| *a)
     }
 }
@@ -114,6 +121,7 @@ pub(crate) async fn turn_on(
         .map_err(|e| format!("cannot open the phone's socket: {e}"))?;
     let session = shared.next_queue_call();
     let taken_over = Arc::new(tokio::sync::Notify::new());
+    let token = format!("{}{}", msg::token(), msg::token());
     let previous = shared
         .browser_phones
         .lock()
@@ -125,6 +133,7 @@ pub(crate) async fn turn_on(
                 addr,
                 session,
                 taken_over: taken_over.clone(),
+                token: token.clone(),
             },
         );
     match previous {
@@ -146,6 +155,7 @@ pub(crate) async fn turn_on(
         server,
         events,
         calls: HashMap::new(),
+        token,
     };
     events_send(&ua.events, json!({"type": "phone_state", "on": true}));
     tokio::spawn(ua.run(command_rx, taken_over));
@@ -169,6 +179,8 @@ enum State {
     /// Incoming and ringing, or outgoing and not answered yet.
     Setup,
     Connected,
+    /// Outgoing, CANCEL sent: a 200 may still cross it and must then be ACKed and hung up.
+    Cancelling,
 }
 
 struct UaCall {
@@ -188,6 +200,8 @@ struct UaCall {
     last_response: Option<String>,
     /// The SDP of our side (plain RTP of the gateway), for re-INVITE answers.
     our_sdp: Option<Sdp>,
+    /// Our hold re-INVITE in flight: the hold state it asks for.
+    pending_hold: Option<bool>,
 }
 
 struct Ua {
@@ -200,6 +214,8 @@ struct Ua {
     server: SocketAddr,
     events: UnboundedSender<Value>,
     calls: HashMap<String, UaCall>,
+    /// Sent in our INVITEs ([`PHONE_TOKEN_HEADER`]).
+    token: String,
 }
 
 impl Ua {
@@ -338,6 +354,7 @@ impl Ua {
                         gateway: None,
                         last_response: text,
                         our_sdp: None,
+                        pending_hold: None,
                     },
                 );
                 self.emit(json!({"type": "phone_incoming", "call": call_id, "caller": caller}));
@@ -406,11 +423,51 @@ impl Ua {
         let Some(c) = self.calls.get_mut(&call_id) else {
             return;
         };
+        if c.state == State::Cancelling {
+            match code {
+                100..=199 => {}
+                200..=299 => {
+                    // The answer crossed our CANCEL: acknowledge it, then hang up at once.
+                    let to = msg::header(&resp, "To").unwrap_or_default();
+                    c.their_tag = msg::param(&to, "tag");
+                    if let Some(contact) = msg::header(&resp, "Contact") {
+                        c.target = msg::addr_uri(&contact);
+                    }
+                    let ack = self.in_dialog_request(&call_id, "ACK", Some(cseq), None);
+                    let bye = self.in_dialog_request(&call_id, "BYE", None, None);
+                    for text in [ack, bye].into_iter().flatten() {
+                        self.send(text).await;
+                    }
+                    self.calls.remove(&call_id);
+                }
+                _ => {
+                    let to = msg::header(&resp, "To").unwrap_or_default();
+                    if let Some(ack) = non_2xx_ack(&c.invite, &to) {
+                        self.send(ack).await;
+                    }
+                    self.calls.remove(&call_id);
+                }
+            }
+            return;
+        }
         if c.state == State::Connected {
-            // The answer to our hold or unhold re-INVITE: a 2xx is acknowledged in the dialog.
+            // The answer to our hold or unhold re-INVITE (or a retransmitted 200 of the call).
+            let hold = c.pending_hold.take();
             if (200..300).contains(&code) {
                 if let Some(ack) = self.in_dialog_request(&call_id, "ACK", Some(cseq), None) {
                     self.send(ack).await;
+                }
+                if let Some(hold) = hold {
+                    self.emit(json!({"type": "phone_hold", "call": call_id, "hold": hold}));
+                }
+            } else if code >= 300 {
+                let target = self.calls.get(&call_id).map(|c| c.target.clone());
+                if let Some(ack) = target.and_then(|t| ack_of_response(&resp, &t, cseq)) {
+                    self.send(ack).await;
+                }
+                if hold.is_some() {
+                    self.emit(json!({"type": "phone_error", "call": call_id,
+                        "message": format!("The other side refused the hold ({code}).")}));
                 }
             }
             return;
@@ -484,12 +541,9 @@ impl Ua {
         match cmd {
             PhoneCommand::PhoneAnswer { call, sdp } => self.answer(call, sdp, gw).await,
             PhoneCommand::PhoneReject { call } => {
-                if let Some(c) = self.calls.remove(&call) {
-                    if c.dir == Dir::In && c.state == State::Setup {
-                        let invite = c.invite.clone();
-                        self.respond(&invite, 486, "Busy Here", Some(&c.our_tag), None)
-                            .await;
-                    }
+                // A call already answered (the answer crossed the click) is hung up properly.
+                if self.calls.contains_key(&call) {
+                    self.hang_up(&call).await;
                     self.emit(json!({"type": "phone_ended", "call": call, "reason": "rejected"}));
                 }
             }
@@ -682,10 +736,11 @@ impl Ua {
             None => String::new(),
         };
         let text = format!(
-            "INVITE sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{me}@{ip}>;tag={tag}\r\nTo: <sip:{number}@{server}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: {contact}\r\n{caller_header}Allow: {allow}\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{body}",
+            "INVITE sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{me}@{ip}>;tag={tag}\r\nTo: <sip:{number}@{server}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: {contact}\r\n{PHONE_TOKEN_HEADER}: {token}\r\n{caller_header}Allow: {allow}\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{body}",
             addr = self.addr,
             ip = self.addr.ip(),
             contact = self.contact(),
+            token = self.token,
             allow = msg::ALLOW,
             len = body.len(),
         );
@@ -708,6 +763,7 @@ impl Ua {
                 gateway: Some(handle),
                 last_response: None,
                 our_sdp: Some(sdp),
+                pending_hold: None,
             },
         );
         self.send(text).await;
@@ -776,7 +832,20 @@ impl Ua {
                     .await;
                 None
             }
-            (Dir::Out, State::Setup) => cancel_of(&c.invite),
+            (Dir::Out, State::Setup) => {
+                let cancel = cancel_of(&c.invite);
+                if let Some(c) = self.calls.get_mut(call) {
+                    // Kept until the INVITE's final response: a 200 crossing the CANCEL is
+                    // then ACKed and hung up instead of left connected.
+                    c.state = State::Cancelling;
+                    c.gateway = None;
+                }
+                if let Some(text) = cancel {
+                    self.send(text).await;
+                }
+                return;
+            }
+            (_, State::Cancelling) => return,
             (_, State::Connected) => self.in_dialog_request(call, "BYE", None, None),
         };
         if let Some(text) = text {
@@ -802,8 +871,11 @@ impl Ua {
         });
         let body = sdp.to_string();
         if let Some(text) = self.in_dialog_request(call, "INVITE", None, Some(&body)) {
+            if let Some(c) = self.calls.get_mut(call) {
+                c.pending_hold = Some(hold);
+            }
+            // The panel shows the new state once the other side has accepted it.
             self.send(text).await;
-            self.emit(json!({"type": "phone_hold", "call": call, "hold": hold}));
         }
     }
 }
@@ -824,6 +896,18 @@ fn cancel_of(invite: &Request) -> Option<String> {
         msg::header(invite, "From")?,
         msg::header(invite, "To")?,
         msg::call_id(invite)?,
+    ))
+}
+
+/// The ACK of a non-2xx final response to a re-INVITE, from the response itself: its Via is
+/// the re-INVITE's (same branch, as the transaction needs), and so are From, To and Call-ID.
+fn ack_of_response(resp: &Response, request_uri: &str, cseq: u32) -> Option<String> {
+    Some(format!(
+        "ACK {request_uri} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+        msg::header(resp, "Via")?,
+        msg::header(resp, "From")?,
+        msg::header(resp, "To")?,
+        msg::call_id(resp)?,
     ))
 }
 

@@ -55,6 +55,10 @@ pub(crate) enum QueueInput {
     Ended {
         call: CallId,
     },
+    /// A call the ACD let go of (a divert) has ended: nothing more will be said about it.
+    Forget {
+        call: CallId,
+    },
     Online {
         agent: AgentId,
         online: bool,
@@ -292,6 +296,7 @@ impl Driver {
                 self.acd.handle_call_ended(now, call);
                 self.finished.push(call);
             }
+            QueueInput::Forget { call } => self.finished.push(call),
             QueueInput::Online { agent, online } => {
                 self.acd.handle_agent_online(now, agent, online);
                 self.projection.set_agent_online(agent, online, now);

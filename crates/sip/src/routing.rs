@@ -361,7 +361,9 @@ pub(crate) async fn from_terminal(
             CallerChoice::Default => {}
             CallerChoice::Prohibited => a.fields.caller_number_id = None,
             // Only a number the agent is offered (PHONE-03); anything else keeps their own.
-            CallerChoice::Number(id) if a.fields.number_ids.contains(&id) => {
+            CallerChoice::Number(id)
+                if a.fields.number_ids.contains(&id) || a.fields.caller_number_id == Some(id) =>
+            {
                 a.fields.caller_number_id = Some(id)
             }
             CallerChoice::Number(_) => {

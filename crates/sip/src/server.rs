@@ -703,10 +703,18 @@ async fn terminal_event(shared: &Shared, terminal: &store::terminals::Terminal, 
 
 /// The browser phone of `agent` was turned ON or OFF.
 pub(crate) async fn agent_phone_changed(shared: &Shared, agent: i64) {
-    let online = agent_online(shared, agent).await;
+    let desk = agent_online(shared, agent).await;
+    // Decided and sent under the lock that turning a phone ON also sends under: a phone turned
+    // ON meanwhile (a reload) is seen here, or its Online comes after ours.
+    let phones = shared
+        .browser_phones
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let online = desk || phones.contact(agent).is_some();
     shared
         .queue
         .send(crate::queue::QueueInput::Online { agent, online });
+    drop(phones);
 }
 
 /// The agent is online while any of their phones is registered or their browser phone is ON

@@ -78,7 +78,18 @@ async fn load_user(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<Cu
     let Some(token) = session_token(headers) else {
         return Ok(None);
     };
-    let token_hash = hash_token(&token);
+    load_session(state, hash_token(&token)).await
+}
+
+impl CurrentUser {
+    /// The same session read again, for connections that outlive a request (the WebSocket):
+    /// `None` once it has ended (logout, expiry, a locked account); permissions as they are now.
+    pub async fn reload(&self, state: &AppState) -> ApiResult<Option<CurrentUser>> {
+        load_session(state, self.token_hash.clone()).await
+    }
+}
+
+async fn load_session(state: &AppState, token_hash: String) -> ApiResult<Option<CurrentUser>> {
     let now = now_ms();
     let mut conn = state.store.conn().await?;
     let Some(session) = sessions::get(&mut conn, &token_hash, now).await? else {

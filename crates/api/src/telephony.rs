@@ -206,6 +206,9 @@ pub async fn ws(
 /// How long the socket trusts its copy of the user's group memberships.
 const MY_GROUPS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How often an open WebSocket checks that its session still exists.
+const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The groups the user belongs to, as the ACD knows them (refreshed at most every 2 s, when a
 /// colleague's status arrives).
 struct MyGroups {
@@ -244,13 +247,20 @@ fn shared_statuses(v: &Value, mine: &[i64]) -> Option<Value> {
     Some(out)
 }
 
-async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUser>, s: AppState) {
+async fn forward(
+    mut socket: WebSocket,
+    t: Arc<dyn Telephony>,
+    mut me: Arc<CurrentUser>,
+    s: AppState,
+) {
     let mut rx = t.subscribe();
+    // The socket outlives the request that opened it: the session is checked again now and
+    // then and before every phone command, and the socket closes when it has ended.
+    let mut recheck = tokio::time::interval(SESSION_RECHECK);
+    recheck.tick().await;
     // The browser phone of this connection: the tab closing turns it OFF (STATUS-02).
     let mut phone = crate::phone::WsPhone::default();
     let (phone_tx, mut phone_rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
-    let sees_all = me.can("realtime.view");
-    let sees_every_status = crate::presence::sees_every_group(&me);
     let mut my_groups = MyGroups {
         groups: Vec::new(),
         at: None,
@@ -265,6 +275,8 @@ async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUs
                     Err(_) => break,
                 };
                 let mine = v["agent"].as_i64() == Some(me.id());
+                let sees_all = me.can("realtime.view");
+                let sees_every_status = crate::presence::sees_every_group(&me);
                 let out = match v["type"].as_str() {
                     Some("agent_status") if sees_every_status || mine => Some(v),
                     // A colleague: only their status in the groups we share.
@@ -279,6 +291,12 @@ async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUs
                     }
                 }
             }
+            _ = recheck.tick() => match me.reload(&s).await {
+                Ok(Some(fresh)) => me = Arc::new(fresh),
+                Ok(None) => break,
+                // The store is briefly unavailable: keep going, check again later.
+                Err(_) => {}
+            },
             Some(v) = phone_rx.recv() => {
                 if socket.send(Message::Text(v.to_string().into())).await.is_err() {
                     break;
@@ -287,6 +305,13 @@ async fn forward(mut socket: WebSocket, t: Arc<dyn Telephony>, me: Arc<CurrentUs
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(Message::Text(text))) => {
+                    if text.as_str().contains("\"phone_") {
+                        match me.reload(&s).await {
+                            Ok(Some(fresh)) => me = Arc::new(fresh),
+                            Ok(None) => break,
+                            Err(_) => {}
+                        }
+                    }
                     if let Some(reply) = phone.handle(&s, &me, text.as_str(), &phone_tx).await {
                         if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
                             break;

@@ -99,6 +99,10 @@ export function PhonePanel() {
   const stopRing = useRef<(() => void) | null>(null);
   const callRef = useRef<Call | null>(null);
   callRef.current = call;
+  /** Bumped by every answer, dial and hang-up: an answer or dial still awaiting the microphone
+   * or ICE gives up when the user has moved on meanwhile. */
+  const attempt = useRef(0);
+  const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     if (!allowed) return;
@@ -166,6 +170,7 @@ export function PhonePanel() {
 
   /** A peer connection with the microphone, or null (the error is shown). */
   const startMedia = async (): Promise<RTCPeerConnection | null> => {
+    releaseMedia();
     let stream: MediaStream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
@@ -287,29 +292,41 @@ export function PhonePanel() {
 
   const answer = async () => {
     const c = callRef.current;
-    if (!c) return;
+    if (!c || busy) return;
+    const mine = ++attempt.current;
+    setBusy(true);
     ringOff();
-    const p = await startMedia();
-    if (!p) {
-      send({ type: 'phone_reject', call: c.id });
-      return;
+    try {
+      const p = await startMedia();
+      if (attempt.current !== mine) return releaseMedia();
+      if (!p) {
+        send({ type: 'phone_reject', call: c.id });
+        return;
+      }
+      const sdp = await makeOffer(p);
+      if (attempt.current !== mine) return releaseMedia();
+      send({ type: 'phone_answer', call: c.id, sdp });
+    } finally {
+      setBusy(false);
     }
-    const sdp = await makeOffer(p);
-    send({ type: 'phone_answer', call: c.id, sdp });
   };
 
   const dial = async () => {
     const n = number.trim();
     if (!n || call) return;
+    const mine = ++attempt.current;
     setError(null);
     setNotice(null);
     setCall({ id: '', state: 'dialing', remote: n, connectedAt: null, held: false });
     const p = await startMedia();
+    if (attempt.current !== mine) return releaseMedia();
     if (!p) {
       setCall(null);
       return;
     }
     const sdp = await makeOffer(p);
+    // Hung up while the microphone or the network was being set up: nothing is dialled.
+    if (attempt.current !== mine) return releaseMedia();
     const msg: Record<string, unknown> = { type: 'phone_dial', number: n, sdp };
     if (info?.can_change_caller_id) msg.caller_number = callerId === 'none' ? null : Number(callerId);
     send(msg);
@@ -318,6 +335,7 @@ export function PhonePanel() {
   const hangup = () => {
     const c = callRef.current;
     if (!c) return;
+    attempt.current++;
     ringOff();
     if (c.id) send({ type: c.state === 'incoming' ? 'phone_reject' : 'phone_hangup', call: c.id });
     releaseMedia();
@@ -436,7 +454,13 @@ export function PhonePanel() {
       <div className="phone-actions">
         {call?.state === 'incoming' ? (
           <>
-            <button type="button" className="btn-primary" onClick={() => void answer()} data-testid="phone-answer">
+            <button
+              type="button"
+              className="btn-primary"
+              onClick={() => void answer()}
+              disabled={busy}
+              data-testid="phone-answer"
+            >
               {t('phone.answer')}
             </button>
             <button type="button" onClick={hangup} data-testid="phone-reject">

@@ -89,7 +89,8 @@ pub async fn spawn_webrtc_gateway(
     let negotiated = gateway
         .negotiated()
         .cloned()
-        .expect("an accepted offer has negotiated codecs");
+        // An accepted offer always has them; should that ever change, it is a refusal.
+        .ok_or(WebRtcError::NoCommonCodec)?;
     // Taken only once the offer is known to be good, so bad offers cost no RTP ports.
     let plain = pool.allocate().await?;
     let plain_rtp_addr = plain.rtp_addr();

@@ -361,12 +361,10 @@ impl Acd {
     /// The agent is on (or no longer on) a call that did not come through a queue: an agent
     /// is never offered a queue call while on another call.
     pub fn handle_direct_call(&mut self, now: Millis, agent: AgentId, active: bool) {
-        let a = self.agents.entry(agent).or_insert_with(AgentState::new);
-        a.direct_calls = if active {
-            a.direct_calls.saturating_add(1)
-        } else {
-            a.direct_calls.saturating_sub(1)
-        };
+        self.agents
+            .entry(agent)
+            .or_insert_with(AgentState::new)
+            .direct_call(active);
         self.events.push_back(QueueEvent::DirectCall {
             agent,
             active,

@@ -110,6 +110,15 @@ impl AgentState {
         }
     }
 
+    /// A call outside the queues started (`active`) or ended.
+    pub fn direct_call(&mut self, active: bool) {
+        self.direct_calls = if active {
+            self.direct_calls.saturating_add(1)
+        } else {
+            self.direct_calls.saturating_sub(1)
+        };
+    }
+
     pub fn status(&self, group: GroupId) -> AgentStatus {
         if !self.online {
             return AgentStatus::Offline;

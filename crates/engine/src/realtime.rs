@@ -367,12 +367,7 @@ impl Projection {
                 }
             }
             QueueEvent::DirectCall { agent, active, .. } => {
-                let a = &mut self.agent(agent).state;
-                a.direct_calls = if active {
-                    a.direct_calls.saturating_add(1)
-                } else {
-                    a.direct_calls.saturating_sub(1)
-                };
+                self.agent(agent).state.direct_call(active)
             }
         }
     }

@@ -542,30 +542,35 @@ impl CallTask {
         }
     }
 
+    /// Adds a leg for each phone of `agent` (desk phones, browser phone); false if they have
+    /// none registered.
+    async fn ring_agent(&mut self, now: u64, agent: i64) -> bool {
+        let from = format!(
+            "<sip:{}@{}>",
+            msg::from_user(&self.req).unwrap_or_else(|| "anonymous".into()),
+            self.shared.contact_addr.ip()
+        );
+        let targets = match self.shared.store.conn().await {
+            Ok(mut conn) => routing::agent_targets(&self.shared, &mut conn, agent, &from).await,
+            Err(_) => Vec::new(),
+        };
+        let any = !targets.is_empty();
+        for t in targets {
+            self.targets.push(t);
+            self.engine.add_leg(now);
+        }
+        any
+    }
+
     /// Carries out the ACD's decision for this queued call.
     async fn handle_acd(&mut self, now: u64, cmd: AcdCommand) {
         match cmd {
             AcdCommand::Ring(agent) => {
-                let from = format!(
-                    "<sip:{}@{}>",
-                    msg::from_user(&self.req).unwrap_or_else(|| "anonymous".into()),
-                    self.shared.contact_addr.ip()
-                );
-                let targets = match self.shared.store.conn().await {
-                    Ok(mut conn) => {
-                        routing::agent_targets(&self.shared, &mut conn, agent, &from).await
-                    }
-                    Err(_) => Vec::new(),
-                };
-                if targets.is_empty() {
+                if !self.ring_agent(now, agent).await {
                     // Unregistered since the ACD last heard: it must move on.
                     if let Some(call) = self.acd_call {
                         self.shared.queue.send(QueueInput::Failed { call, agent });
                     }
-                }
-                for t in targets {
-                    self.targets.push(t);
-                    self.engine.add_leg(now);
                 }
             }
             AcdCommand::Stop(agent) => {
@@ -624,23 +629,8 @@ impl CallTask {
                     self.engine.cancel_leg(leg);
                 }
                 self.engine.unmanage(DIVERT_RING_MS);
-                let from = format!(
-                    "<sip:{}@{}>",
-                    msg::from_user(&self.req).unwrap_or_else(|| "anonymous".into()),
-                    self.shared.contact_addr.ip()
-                );
-                let targets = match self.shared.store.conn().await {
-                    Ok(mut conn) => {
-                        routing::agent_targets(&self.shared, &mut conn, id, &from).await
-                    }
-                    Err(_) => Vec::new(),
-                };
-                if targets.is_empty() {
+                if !self.ring_agent(now, id).await {
                     self.engine.give_up(now, EndCause::Unavailable);
-                }
-                for t in targets {
-                    self.targets.push(t);
-                    self.engine.add_leg(now);
                 }
             }
             AcdCommand::Divert(target) => {
@@ -934,27 +924,20 @@ impl CallTask {
 
     async fn connect(&mut self, leg: usize) {
         let answer = self.legs.get_mut(leg).and_then(|l| l.answer.take());
-        if let (Some(sdp), Some(answer), Some(relay)) =
-            (self.early_sdp.clone(), answer.as_ref(), &self.relay)
-        {
-            // Early media already flows: the answering side takes over leg 1 of the relay, and
-            // the caller gets the SDP of the 183 again.
-            relay.set_leg(1, answer.audio_addr(), answer.telephone_event_pt());
-            self.law = answer.g711_law();
-            self.announce_or_bridge(self.law);
-            self.answer_with(&sdp);
-            self.record_answered(leg).await;
-            self.answered_directly(leg);
-            return;
-        }
-        if self.engine.caller_answered() {
-            // The caller has our answer and the relay runs: the agent's side joins it.
-            let (Some(relay), Some(answer)) = (&self.relay, answer) else {
+        if let Some(relay) = &self.relay {
+            // The relay already runs (we answered the caller to play prompts, or early media
+            // flows): the answering side takes over its leg 1.
+            let Some(answer) = answer else {
                 tracing::warn!(call = %self.call_id, "answer without SDP; ending the call");
                 self.engine.handle_leg_hangup(self.shared.now_ms(), leg);
                 return;
             };
             relay.set_leg(1, answer.audio_addr(), answer.telephone_event_pt());
+            if let Some(sdp) = self.early_sdp.clone() {
+                // The caller has had only a 183: the 200 repeats its SDP.
+                self.law = answer.g711_law();
+                self.answer_with(&sdp);
+            }
             self.announce_or_bridge(self.law);
             self.record_answered(leg).await;
             self.answered_directly(leg);
@@ -1442,7 +1425,7 @@ async fn start_client(
 
 /// The CANCEL for an INVITE we sent: same Request-URI, Call-ID, From, To, top Via and CSeq
 /// number (RFC 3261 §9.1).
-fn cancel_of(invite: &Request) -> Option<Request> {
+pub(crate) fn cancel_of(invite: &Request) -> Option<Request> {
     let via = msg::header(invite, "Via")?;
     let (n, _) = msg::cseq(invite)?;
     let text = format!(

@@ -833,7 +833,7 @@ impl Ua {
                 None
             }
             (Dir::Out, State::Setup) => {
-                let cancel = cancel_of(&c.invite);
+                let cancel = crate::b2bua::cancel_of(&c.invite).map(|r| r.to_string());
                 if let Some(c) = self.calls.get_mut(call) {
                     // Kept until the INVITE's final response: a 200 crossing the CANCEL is
                     // then ACKed and hung up instead of left connected.
@@ -885,18 +885,6 @@ fn strip_tag(header: &str) -> String {
         Some(i) => header[..i].to_owned(),
         None => header.to_owned(),
     }
-}
-
-/// CANCEL for our INVITE: same Request-URI, Via (branch), From, To and Call-ID.
-fn cancel_of(invite: &Request) -> Option<String> {
-    let via = msg::header(invite, "Via")?;
-    Some(format!(
-        "CANCEL {} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
-        invite.uri,
-        msg::header(invite, "From")?,
-        msg::header(invite, "To")?,
-        msg::call_id(invite)?,
-    ))
 }
 
 /// The ACK of a non-2xx final response to a re-INVITE, from the response itself: its Via is

@@ -546,16 +546,29 @@ impl Tsunagu {
 
     /// The carrier's outbound side: answers and logs the caller-ID headers to a file.
     async fn trunk_uas(&self) -> (Child, PathBuf) {
+        self.trunk_with(
+            "trunk_uas.xml",
+            serde_json::json!({"caller_id_header": "both"}),
+        )
+        .await
+    }
+
+    /// A carrier running `scenario_name` (echoing RTP, logging to the returned file) that the
+    /// demo trunk, changed by `trunk`, sends outbound calls to.
+    async fn trunk_with(&self, scenario_name: &str, mut trunk: Value) -> (Child, PathBuf) {
         let port = free_udp_port();
         let log = self.data.path().join(format!("trunk_{port}.log"));
-        self.api(reqwest::Method::PATCH, "/api/v1/trunks/1", Some(serde_json::json!({"outbound_host": format!("127.0.0.1:{port}"), "caller_id_header": "both"}))).await;
+        trunk["outbound_host"] = Value::String(format!("127.0.0.1:{port}"));
+        self.api(reqwest::Method::PATCH, "/api/v1/trunks/1", Some(trunk))
+            .await;
         let child = self.sipp(
-            &scenario("trunk_uas.xml"),
+            &scenario(scenario_name),
             &[
                 "-p",
                 &port.to_string(),
                 "-mp",
                 &free_udp_port().to_string(),
+                "-rtp_echo",
                 "-trace_logs",
                 "-log_file",
                 log.to_str().unwrap(),
@@ -1624,30 +1637,12 @@ async fn an_agent_on_an_outbound_call_is_on_call() {
 #[tokio::test(flavor = "multi_thread")]
 async fn outbound_call_answers_the_carriers_digest_challenge() {
     let t = Tsunagu::start().await;
-    let port = free_udp_port();
-    let log = t.data.path().join("trunk_auth.log");
-    t.api(
-        reqwest::Method::PATCH,
-        "/api/v1/trunks/1",
-        Some(serde_json::json!({
-            "outbound_host": format!("127.0.0.1:{port}"),
-            "username": "tsunagu-trunk", "password": "s3cret-trunk"
-        })),
-    )
-    .await;
-    let trunk = t.sipp(
-        &scenario("trunk_auth_uas.xml"),
-        &[
-            "-p",
-            &port.to_string(),
-            "-mp",
-            &free_udp_port().to_string(),
-            "-trace_logs",
-            "-log_file",
-            log.to_str().unwrap(),
-        ],
-    );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (trunk, log) = t
+        .trunk_with(
+            "trunk_auth_uas.xml",
+            serde_json::json!({"username": "tsunagu-trunk", "password": "s3cret-trunk"}),
+        )
+        .await;
     assert!(
         finished_ok(t.dial("201", "0398765432", 200), 30).await,
         "the challenged outbound call failed"
@@ -1664,24 +1659,9 @@ async fn outbound_call_answers_the_carriers_digest_challenge() {
 #[tokio::test(flavor = "multi_thread")]
 async fn early_media_from_the_carrier_reaches_the_caller() {
     let t = Tsunagu::start().await;
-    let port = free_udp_port();
-    t.api(
-        reqwest::Method::PATCH,
-        "/api/v1/trunks/1",
-        Some(serde_json::json!({"outbound_host": format!("127.0.0.1:{port}")})),
-    )
-    .await;
-    let trunk = t.sipp(
-        &scenario("trunk_early_uas.xml"),
-        &[
-            "-p",
-            &port.to_string(),
-            "-mp",
-            &free_udp_port().to_string(),
-            "-rtp_echo",
-        ],
-    );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (trunk, _) = t
+        .trunk_with("trunk_early_uas.xml", serde_json::json!({}))
+        .await;
     let rtp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let rtp_port = rtp.local_addr().unwrap().port().to_string();
     let started = std::time::Instant::now();

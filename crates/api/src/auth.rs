@@ -166,7 +166,15 @@ pub async fn guard(
             .into_response();
     }
     req.extensions_mut().insert(Arc::new(user));
-    next.run(req).await
+    let resp = next.run(req).await;
+    // Calls read the configuration from memory: every successful change is reported, so the
+    // next call sees it.
+    if !safe && resp.status().is_success() {
+        if let Some(t) = &state.telephony {
+            t.config_changed();
+        }
+    }
+    resp
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -24,6 +24,7 @@ use utoipa::OpenApi;
     crate::resources::groups::SkillLevelInput,
     crate::presence::PresenceGroup,
     crate::presence::PresenceAgent,
+    crate::presence::CallbackInput,
     crate::phone::PhoneInfo,
     crate::phone::CallerNumber,
     crate::resources::agent_statuses::AgentStatusInput,

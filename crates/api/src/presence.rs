@@ -121,3 +121,43 @@ pub async fn agents(
     let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
     Ok(Json(List { items, total }))
 }
+
+/// Body of POST /presence/callback.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackInput {
+    /// The colleague to call.
+    pub agent: i64,
+}
+
+/// POST /presence/callback (PRES-06): rings the user's own desk phone and, when it answers,
+/// calls the colleague. 202 once the user's phone rings.
+pub async fn callback(
+    State(s): State<AppState>,
+    Extension(me): Extension<Arc<CurrentUser>>,
+    crate::extract::ApiJson(input): crate::extract::ApiJson<CallbackInput>,
+) -> ApiResult<axum::http::StatusCode> {
+    let t = s
+        .telephony
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("Telephony is not running.".into()))?;
+    if input.agent == me.id() {
+        return Err(ApiError::Validation(vec![crate::error::FieldError::new(
+            "agent",
+            "self",
+            "Choose a colleague, not yourself.",
+        )]));
+    }
+    let mut conn = s.store.conn().await?;
+    if store::agents::get(&mut conn, input.agent).await?.is_none() {
+        return Err(ApiError::not_found("agent"));
+    }
+    t.callback(me.id(), input.agent).map_err(|e| {
+        ApiError::Validation(vec![crate::error::FieldError::new(
+            "agent",
+            "unreachable",
+            e,
+        )])
+    })?;
+    Ok(axum::http::StatusCode::ACCEPTED)
+}

@@ -416,6 +416,19 @@ pub fn table() -> Vec<Route> {
         )
         .ok(200, Some("List:PresenceAgent")),
         route(
+            Method::POST,
+            "/api/v1/presence/callback",
+            Access::LoggedIn,
+            crate::presence::callback,
+        )
+        .doc(
+            "Presence",
+            "Callback (PRES-06): rings the user's own desk phone and, when it is answered, \
+             calls the colleague",
+        )
+        .body("CallbackInput")
+        .ok(202, None),
+        route(
             Method::PUT,
             "/api/v1/groups/{id}/skill-level",
             Access::Perm("realtime.skill_level"),

@@ -29,6 +29,13 @@ pub trait Telephony: Send + Sync + 'static {
     fn realtime(&self, group: Option<i64>, hours: u32) -> BoxFuture<'_, Value>;
     /// Changes as they happen (`agent_status`, `realtime`).
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Value>;
+    /// A setting was written (any successful change through the API): the telephony takes
+    /// the new configuration.
+    fn config_changed(&self) {}
+    /// PRES-06 callback: ring `agent`'s own desk phone, then connect them to `colleague`.
+    fn callback(&self, _agent: i64, _colleague: i64) -> Result<(), String> {
+        Err("Telephony is not running.".to_owned())
+    }
     /// Turns the agent's browser phone ON; `events` gets its `phone_*` messages.
     fn phone_on(
         &self,
@@ -100,6 +107,12 @@ pub async fn put_state(
     ApiJson(input): ApiJson<AgentStateInput>,
 ) -> ApiResult<Json<AgentState>> {
     let by = if id == me.id() {
+        // STATUS-10: a locked status is changed by supervisors only.
+        if me.can("status.lock") {
+            return Err(ApiError::Forbidden(
+                "Your status is locked: a supervisor changes it (status.lock).".into(),
+            ));
+        }
         let needed = if input.group.is_some() {
             "status.group_update"
         } else {

@@ -175,21 +175,9 @@ pub async fn extension(
     Ok(())
 }
 
-/// An IPv4/IPv6 address or a CIDR block.
+/// An IPv4/IPv6 address, with or without a port, or a CIDR block (a trunk source).
 pub fn ip_or_cidr(v: &str) -> bool {
-    let (addr, bits) = match v.split_once('/') {
-        Some((a, b)) => (a, Some(b)),
-        None => (v, None),
-    };
-    match addr.parse::<std::net::IpAddr>() {
-        Ok(ip) => match bits {
-            None => true,
-            Some(b) => b
-                .parse::<u8>()
-                .is_ok_and(|b| b <= if ip.is_ipv4() { 32 } else { 128 }),
-        },
-        Err(_) => false,
-    }
+    engine::trunk_source::SourceRule::parse(v).is_some()
 }
 
 /// `host` or `host:port` with a DNS name or an IP address.

@@ -6,7 +6,9 @@ mod common;
 use common::{start, Client, Resp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use store::calls::{self, Direction, NewCall};
+use std::sync::Arc;
+use store::calls::Direction;
+use store::journal::{CallStart, Journal, Write};
 
 async fn upload(c: &Client, file: Vec<u8>, field: &str) -> Resp {
     let part = reqwest::multipart::Part::bytes(file)
@@ -299,6 +301,7 @@ async fn csv_upload_in_utf8_and_shift_jis() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
+/// A call in history, written as the telephony writes it: through the journal.
 #[allow(clippy::too_many_arguments)]
 async fn add_call(
     server: &common::Server,
@@ -310,40 +313,49 @@ async fn add_call(
     group: Option<i64>,
     talk_secs: Option<i64>,
 ) {
-    let mut tx = server.store.begin().await.unwrap();
-    calls::start(
-        &mut tx,
-        &NewCall {
-            call_uuid: uuid,
-            direction: dir,
-            started_at: at,
-            remote_party: party,
-            number_id: None,
-            number: Some("0312345678"),
-            agent_id: if dir == Direction::Outbound {
-                agent
-            } else {
-                None
-            },
-            group_id: group,
+    let clock = Arc::new(engine::clock::ManualClock::new(0));
+    let (journal, _) = Journal::start(server.store.clone(), "test", clock)
+        .await
+        .unwrap();
+    let id = journal.new_call_id().await.unwrap();
+    let mut writes = vec![Write::CallStarted(CallStart {
+        id,
+        call_uuid: uuid.into(),
+        direction: dir,
+        started_at: at,
+        remote_party: party.into(),
+        number_id: None,
+        number: Some("0312345678".into()),
+        agent_id: if dir == Direction::Outbound {
+            agent
+        } else {
+            None
         },
-    )
-    .await
-    .unwrap();
+        peer_agent_id: None,
+        group_id: group,
+    })];
     match talk_secs {
         Some(t) => {
-            calls::answered(&mut tx, uuid, at + 3000, agent)
-                .await
-                .unwrap();
-            calls::ended(&mut tx, uuid, at + 3000 + t * 1000, "normal_clearing")
-                .await
-                .unwrap();
+            writes.push(Write::CallAnswered {
+                call: id,
+                at: at + 3000,
+                agent,
+                peer_agent: None,
+            });
+            writes.push(Write::CallEnded {
+                call: id,
+                at: at + 3000 + t * 1000,
+                cause: "normal_clearing".into(),
+            });
         }
-        None => calls::ended(&mut tx, uuid, at + 20_000, "no_answer")
-            .await
-            .unwrap(),
+        None => writes.push(Write::CallEnded {
+            call: id,
+            at: at + 20_000,
+            cause: "no_answer".into(),
+        }),
     }
-    tx.commit().await.unwrap();
+    journal.commit(writes).await.unwrap();
+    journal.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -350,3 +350,65 @@ async fn skill_level_is_edited_with_its_own_permission() {
         Some(json!(5))
     );
 }
+
+/// STATUS-10, PERM-07: an agent whose role has `status.lock` cannot change their own status;
+/// a supervisor still can.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_locked_status_is_changed_by_supervisors_only() {
+    let fake = Arc::new(FakeTelephony {
+        statuses: Mutex::new(HashMap::new()),
+        changes: broadcast::channel(16).0,
+    });
+    let server = start_with(true, Some(fake.clone() as Arc<dyn Telephony>)).await;
+    let admin = Client::login(&server, "admin", "Admin1234").await;
+    let agent = Client::login(&server, "201", "Demo1234").await;
+    let me = my_id(&agent).await;
+    let pause = json!({"state": "paused"});
+    assert_eq!(
+        agent
+            .send(
+                Method::PUT,
+                &format!("/api/v1/agents/{me}/state"),
+                Some(pause.clone())
+            )
+            .await
+            .status,
+        StatusCode::OK,
+        "unlocked: the agent pauses themselves"
+    );
+    let role = admin
+        .post(
+            "/api/v1/roles",
+            json!({"name": "Locked agent", "permissions": ["status.update", "status.lock", "tab.personal"]}),
+        )
+        .await;
+    assert_eq!(role.status, StatusCode::CREATED, "{:?}", role.body);
+    let role_id = role.body["id"].as_str().unwrap().to_owned();
+    let r = admin
+        .patch(&format!("/api/v1/agents/{me}"), json!({"role": role_id}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let agent = Client::login(&server, "201", "Demo1234").await;
+    let r = agent
+        .send(
+            Method::PUT,
+            &format!("/api/v1/agents/{me}/state"),
+            Some(pause.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert!(r.body.to_string().contains("status.lock"), "{:?}", r.body);
+    let r = admin
+        .send(
+            Method::PUT,
+            &format!("/api/v1/agents/{me}/state"),
+            Some(pause),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a supervisor still can: {:?}",
+        r.body
+    );
+}

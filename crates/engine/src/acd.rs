@@ -10,7 +10,7 @@
 use crate::agent_state::{
     Activity, AgentId, AgentState, AgentStatus, ChangedBy, GroupId, Pause, Readiness, StatusId,
 };
-use crate::call::Millis;
+use crate::clock::Millis;
 use crate::rng::Rng;
 use crate::{RingStrategy, RouteTarget};
 use serde::{Deserialize, Serialize};
@@ -567,22 +567,28 @@ impl Acd {
             talk_ms,
             at: now,
         });
-        // ACW is after-call work: the agent is busy for every group, not just this one.
+        // ACW is after-call work: the agent is busy for every group they are available in,
+        // not just this one. A pause they chose in another group stays as it is (and is not
+        // turned into Available when the ACW ends).
         if let Some((status, ms)) = acw {
             let release = (ms > 0).then_some(now + ms);
             let r = Readiness::Paused(Pause::Acw(status));
             for g in self.groups_of(agent) {
-                if let Some(a) = self.agents.get_mut(&agent) {
-                    a.set_readiness(g, r, release);
+                let Some(a) = self.agents.get_mut(&agent) else {
+                    continue;
+                };
+                if a.readiness(g) != Readiness::Available {
+                    continue;
                 }
+                a.set_readiness(g, r, release);
+                self.events.push_back(QueueEvent::AgentStatus {
+                    agent,
+                    group: Some(g),
+                    readiness: r,
+                    by: ChangedBy::System,
+                    at: now,
+                });
             }
-            self.events.push_back(QueueEvent::AgentStatus {
-                agent,
-                group: None,
-                readiness: r,
-                by: ChangedBy::System,
-                at: now,
-            });
         }
         self.dispatch(now);
     }

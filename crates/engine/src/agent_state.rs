@@ -5,7 +5,7 @@
 //! their phone is doing right now (ringing, on a call, on hold), which is the same in every
 //! group. A phone that is not registered makes the agent Offline everywhere (STATUS-02).
 
-use crate::call::Millis;
+use crate::clock::Millis;
 use serde::{Deserialize, Serialize};
 
 pub type AgentId = i64;

@@ -42,7 +42,7 @@
 
 use crate::acd::{CallId, QueueEvent};
 use crate::agent_state::{Activity, AgentId, AgentState, AgentStatus, GroupId, Pause};
-use crate::call::Millis;
+use crate::clock::Millis;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 

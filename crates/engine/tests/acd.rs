@@ -477,6 +477,55 @@ fn acw_after_the_call_in_every_group_then_released() {
 }
 
 #[test]
+fn acw_never_replaces_a_pause_the_agent_chose_in_another_group() {
+    let mut g = group(RingStrategy::RingAll, &[(1, 0)]);
+    g.acw = Some((77, 15_000));
+    let mut h = H::new(g, &[1]);
+    h.acd.configure_group(0, GroupConfig::new(2, vec![(1, 0)]));
+    h.acd.handle_set_readiness(
+        0,
+        1,
+        Some(2),
+        Readiness::Paused(Pause::Custom(5)),
+        ChangedBy::Agent,
+    );
+    h.events();
+    h.arrive(1);
+    h.rings();
+    h.answer(1, 1);
+    h.now = 60_000;
+    h.end(1);
+    assert_eq!(h.acd.status(1, 1), AgentStatus::Paused(Pause::Acw(77)));
+    assert_eq!(
+        h.acd.status(1, 2),
+        AgentStatus::Paused(Pause::Custom(5)),
+        "the break chosen in group 2 stays"
+    );
+    let statuses: Vec<(Option<i64>, Readiness)> = h
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            QueueEvent::AgentStatus {
+                group, readiness, ..
+            } => Some((group, readiness)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![(Some(1), Readiness::Paused(Pause::Acw(77)))],
+        "one status event, for the group whose status changed"
+    );
+    h.advance(75_000);
+    assert_eq!(h.acd.status(1, 1), AgentStatus::Available);
+    assert_eq!(
+        h.acd.status(1, 2),
+        AgentStatus::Paused(Pause::Custom(5)),
+        "the end of ACW does not make the agent available where they were on a break"
+    );
+}
+
+#[test]
 fn simultaneous_answers_and_caller_hangup_while_ringing() {
     let mut h = H::new(group(RingStrategy::RingAll, &[(1, 0), (2, 0)]), &[1, 2]);
     h.arrive(1);

@@ -36,6 +36,19 @@ impl Prompt {
     pub fn duration_ms(&self) -> u64 {
         self.samples.len() as u64 * 1000 / 8000
     }
+
+    /// The Japanese ringback tone (呼出音): 400 Hz modulated at 16 Hz, one second on and two
+    /// off, for a caller whose leg is already up while the other party rings. Loop it.
+    pub fn ringback() -> Prompt {
+        let mut samples = vec![0i16; 3 * 8000];
+        for (i, s) in samples.iter_mut().take(8000).enumerate() {
+            let t = i as f64 / 8000.0;
+            let tone = (2.0 * std::f64::consts::PI * 400.0 * t).sin();
+            let envelope = 0.5 + 0.5 * (2.0 * std::f64::consts::PI * 16.0 * t).sin();
+            *s = (tone * envelope * 6000.0) as i16;
+        }
+        Prompt { samples }
+    }
 }
 
 /// What a leg is to hear, in order.

@@ -390,6 +390,21 @@ impl Sdp {
         Sdp::parse(&text).unwrap_or(Sdp { lines: Vec::new() })
     }
 
+    /// Our offer for a leg we place ourselves, with no caller's offer to pass on (a call we
+    /// originate): both G.711 laws and RFC 4733 events (payload type 101).
+    pub fn g711_offer(addr: SocketAddr) -> Sdp {
+        let (addrtype, ip) = match addr.ip() {
+            IpAddr::V4(v4) => ("IP4", v4.to_string()),
+            IpAddr::V6(v6) => ("IP6", v6.to_string()),
+        };
+        let text = format!(
+            "v=0\r\no=tsunagu {id} {id} IN {addrtype} {ip}\r\ns=tsunagu\r\nc=IN {addrtype} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n",
+            id = addr.port(),
+            port = addr.port(),
+        );
+        Sdp::parse(&text).unwrap_or(Sdp { lines: Vec::new() })
+    }
+
     fn audio_section(&self) -> Option<(usize, usize)> {
         let m = self
             .lines

@@ -7,8 +7,8 @@
 //! The browser talks to it over the session's WebSocket: commands come in as JSON
 //! ([`PhoneCommand`]), and what happens goes out as `phone_*` messages.
 
+use crate::events::EdgeEvent;
 use crate::msg;
-use crate::server::Shared;
 use media::sdp::Sdp;
 use media::webrtc::{spawn_webrtc_gateway, CloseReason, WebRtcEvent, WebRtcHandle};
 use rsipstack::sip::{Method, Request, Response, SipMessage};
@@ -102,14 +102,53 @@ impl BrowserPhones {
     }
 }
 
+/// What every browser phone shares: the registry of phones that are ON, one DTLS certificate
+/// for the media gateways (making one costs tens of milliseconds) and their settings, the RTP
+/// ports, and the address of our own SIP edge.
+pub(crate) struct Phones {
+    pub registry: std::sync::Mutex<BrowserPhones>,
+    pub cert: media::webrtc::WebRtcCert,
+    pub config: media::webrtc::WebRtcConfig,
+    pub rtp: media::RtpPool,
+    /// Where our SIP edge listens.
+    pub listen: SocketAddr,
+    /// The port peers reach it on.
+    pub sip_port: u16,
+    pub events: UnboundedSender<EdgeEvent>,
+    pub next_session: std::sync::atomic::AtomicU64,
+}
+
+impl Phones {
+    /// Tells the core that the agent's browser phone was turned ON or OFF (STATUS-02).
+    fn changed(&self, agent: i64) {
+        self.events.send(EdgeEvent::BrowserPhone { agent }).ok();
+    }
+
+    /// Where the agent's browser phone listens, if it is ON.
+    pub fn contact(&self, agent: i64) -> Option<SocketAddr> {
+        self.registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contact(agent)
+    }
+
+    /// The agent whose browser phone sent a request from `addr` carrying `token`.
+    pub fn agent_at(&self, addr: SocketAddr, token: Option<&str>) -> Option<i64> {
+        self.registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .agent_at(addr, token)
+    }
+}
+
 /// Turns the agent's browser phone ON; `events` receives the `phone_*` messages for the browser.
 /// A phone already ON in another tab is turned OFF there (told with `phone_state`).
 pub(crate) async fn turn_on(
-    shared: &Arc<Shared>,
+    phones: &Arc<Phones>,
     agent: i64,
     events: UnboundedSender<Value>,
 ) -> Result<PhoneLine, String> {
-    let ip = match shared.cfg.listen.ip() {
+    let ip = match phones.listen.ip() {
         ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         ip => ip,
     };
@@ -119,11 +158,13 @@ pub(crate) async fn turn_on(
     let addr = socket
         .local_addr()
         .map_err(|e| format!("cannot open the phone's socket: {e}"))?;
-    let session = shared.next_queue_call();
+    let session = phones
+        .next_session
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let taken_over = Arc::new(tokio::sync::Notify::new());
     let token = format!("{}{}", msg::token(), msg::token());
-    let previous = shared
-        .browser_phones
+    let previous = phones
+        .registry
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .by_agent
@@ -139,15 +180,15 @@ pub(crate) async fn turn_on(
     match previous {
         // One browser phone per agent: the one in the other tab turns OFF.
         Some(p) => p.taken_over.notify_one(),
-        None => crate::server::agent_phone_changed(shared, agent).await,
+        None => phones.changed(agent),
     }
     let (commands, command_rx) = mpsc::unbounded_channel();
-    let server = match shared.cfg.listen {
-        a if a.ip().is_unspecified() => SocketAddr::new(ip, shared.contact_addr.port()),
-        a => SocketAddr::new(a.ip(), shared.contact_addr.port()),
+    let server = match phones.listen {
+        a if a.ip().is_unspecified() => SocketAddr::new(ip, phones.sip_port),
+        a => SocketAddr::new(a.ip(), phones.sip_port),
     };
     let ua = Ua {
-        shared: shared.clone(),
+        phones: phones.clone(),
         agent,
         session,
         socket,
@@ -205,7 +246,7 @@ struct UaCall {
 }
 
 struct Ua {
-    shared: Arc<Shared>,
+    phones: Arc<Phones>,
     agent: i64,
     session: u64,
     socket: UdpSocket,
@@ -259,8 +300,8 @@ impl Ua {
         }
         let removed = {
             let mut phones = self
-                .shared
-                .browser_phones
+                .phones
+                .registry
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             let ours = phones
@@ -270,7 +311,7 @@ impl Ua {
             ours && phones.by_agent.remove(&self.agent).is_some()
         };
         if removed {
-            crate::server::agent_phone_changed(&self.shared, self.agent).await;
+            self.phones.changed(self.agent);
         }
         events_send(
             &self.events,
@@ -585,9 +626,9 @@ impl Ua {
         }
         let (tx, mut rx) = mpsc::unbounded_channel();
         let handle = spawn_webrtc_gateway(
-            &self.shared.webrtc.cert,
-            &self.shared.webrtc.config,
-            &self.shared.rtp,
+            &self.phones.cert,
+            &self.phones.config,
+            &self.phones.rtp,
             &offer_sdp,
             tx,
         )
@@ -833,7 +874,7 @@ impl Ua {
                 None
             }
             (Dir::Out, State::Setup) => {
-                let cancel = crate::b2bua::cancel_of(&c.invite).map(|r| r.to_string());
+                let cancel = crate::leg::cancel_of(&c.invite).map(|r| r.to_string());
                 if let Some(c) = self.calls.get_mut(call) {
                     // Kept until the INVITE's final response: a 200 crossing the CANCEL is
                     // then ACKed and hung up instead of left connected.

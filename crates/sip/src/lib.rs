@@ -1,16 +1,26 @@
-//! SIP edge: transports, registrar with our own digest authentication, trunks and the
-//! back-to-back user agent, on `rsipstack` (pinned; wrapped here so it can be replaced).
+//! SIP edge: transports, the registrar with our own digest authentication, admission of calls
+//! (trunks, phones, browser phones) and legs — the dialogs the call-control core drives. It
+//! speaks SIP only: where a call goes and what it plays is the core's decision, and it writes
+//! no events or history. On `rsipstack` (pinned; wrapped here so it can be replaced).
 
+pub mod admission;
 pub mod auth_limiter;
-mod b2bua;
 pub mod browser_phone;
+mod dialog;
 pub mod digest;
+mod events;
+pub mod leg;
 pub mod location;
 mod msg;
-mod prompts;
-mod queue;
-mod routing;
+mod registrar;
 mod server;
+mod transport;
 
-pub use queue::QueueHandle;
-pub use server::{Phones, SipConfig, SipError, SipServer};
+pub use admission::{CallerNumber, Directory, Origin, Terminal};
+pub use events::EdgeEvent;
+pub use leg::{
+    Failure, Identity, IncomingCall, Leg, LegEvent, LegEventKind, LegId, Originate, Refuse,
+    ReinviteRequest, Sink, Target,
+};
+pub use location::StoredBinding;
+pub use server::{SipConfig, SipEdge, SipError, SipServer};

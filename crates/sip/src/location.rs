@@ -45,6 +45,73 @@ impl Binding {
     }
 }
 
+/// A binding as kept across a restart: its expiry on the wall clock (epoch ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBinding {
+    pub contact: String,
+    pub received: SocketAddr,
+    pub transport: Transport,
+    pub expires_at_ms: i64,
+    pub call_id: String,
+    pub cseq: u32,
+    pub user_agent: Option<String>,
+}
+
+impl StoredBinding {
+    pub fn of(b: &Binding, now: Instant, wall: i64) -> StoredBinding {
+        let left = i64::try_from(b.expires_at.saturating_duration_since(now).as_millis())
+            .unwrap_or(i64::MAX);
+        StoredBinding {
+            contact: b.contact.clone(),
+            received: b.received,
+            transport: b.transport,
+            expires_at_ms: wall.saturating_add(left),
+            call_id: b.call_id.clone(),
+            cseq: b.cseq,
+            user_agent: b.user_agent.clone(),
+        }
+    }
+
+    /// The binding on `now`'s clock; `None` once expired.
+    pub fn into_binding(self, now: Instant, wall: i64) -> Option<Binding> {
+        let left = u64::try_from(self.expires_at_ms.checked_sub(wall)?).ok()?;
+        Some(Binding {
+            contact: self.contact,
+            received: self.received,
+            transport: self.transport,
+            expires_at: now + Duration::from_millis(left),
+            call_id: self.call_id,
+            cseq: self.cseq,
+            user_agent: self.user_agent,
+        })
+    }
+}
+
+/// Now on the wall clock, in epoch ms.
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Transport> {
+        match s {
+            "udp" => Some(Transport::Udp),
+            "tcp" => Some(Transport::Tcp),
+            _ => None,
+        }
+    }
+}
+
 /// One Contact of a REGISTER: its URI and its `expires` parameter, if any. The URI `*` is the
 /// wildcard ("remove all bindings", only with `Expires: 0` and no other contact).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,6 +379,34 @@ impl Location {
         });
         gone.sort();
         gone
+    }
+
+    /// Puts back bindings kept across a restart (their expiry already converted to `now`'s
+    /// clock); expired ones are dropped. Returns whether `aor` is online now.
+    pub fn restore(&mut self, now: Instant, aor: &str, bindings: Vec<Binding>) -> bool {
+        let max_contacts = self.max_contacts_per_aor;
+        let entry = self.aors.entry(aor.to_owned()).or_default();
+        for b in bindings.into_iter().filter(|b| b.expires_at > now) {
+            let key = contact_key(&b.contact);
+            entry.entries.retain(|e| e.key != key);
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            entry.entries.push(Entry {
+                binding: b,
+                key,
+                seq,
+            });
+        }
+        if entry.entries.len() > max_contacts {
+            entry.entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
+            entry.entries.truncate(max_contacts);
+        }
+        let online = !entry.entries.is_empty();
+        entry.reported_online = online;
+        if !online {
+            self.aors.remove(aor);
+        }
+        online
     }
 
     /// Number of AoRs with bindings (live or not yet swept).

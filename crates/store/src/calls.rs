@@ -6,6 +6,7 @@
 //! given; callers wrap them in a transaction so both or neither are stored.
 
 use crate::events::{self, NewEvent};
+use crate::journal::CallStart;
 use crate::query::{self, Filter};
 use crate::{text_enum, Conn, Page, Result};
 use serde::Serialize;
@@ -44,21 +45,6 @@ impl Direction {
     }
 }
 
-/// A call that has just started.
-#[derive(Debug, Clone)]
-pub struct NewCall<'a> {
-    pub call_uuid: &'a str,
-    pub direction: Direction,
-    pub started_at: i64,
-    /// The other party: the caller of an inbound call, the callee of an outbound one.
-    pub remote_party: &'a str,
-    /// Our phone number (DID) the call came in on or went out from.
-    pub number_id: Option<i64>,
-    pub number: Option<&'a str>,
-    pub agent_id: Option<i64>,
-    pub group_id: Option<i64>,
-}
-
 /// One line of the call history.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct CallRecord {
@@ -76,6 +62,8 @@ pub struct CallRecord {
     pub agent_id: Option<i64>,
     /// The agent's name, while the agent exists.
     pub agent_name: Option<String>,
+    /// The other agent of an internal call (the one called), who sees it as incoming.
+    pub peer_agent_id: Option<i64>,
     pub group_id: Option<i64>,
     /// The group's name, while the group exists.
     pub group_name: Option<String>,
@@ -99,6 +87,7 @@ struct Row {
     number: Option<String>,
     agent_id: Option<i64>,
     agent_name: Option<String>,
+    peer_agent_id: Option<i64>,
     group_id: Option<i64>,
     group_name: Option<String>,
     duration_secs: i64,
@@ -121,6 +110,7 @@ impl Row {
             number: self.number,
             agent_id: self.agent_id,
             agent_name: self.agent_name,
+            peer_agent_id: self.peer_agent_id,
             group_id: self.group_id,
             group_name: self.group_name,
             duration_secs: self.duration_secs,
@@ -132,7 +122,7 @@ impl Row {
 
 const COLS: &str = "c.id, c.call_uuid, c.direction, c.kind, c.started_at, c.answered_at, \
     c.ended_at, c.remote_party, c.number_id, c.number, c.agent_id, a.name AS agent_name, \
-    c.group_id, g.name AS group_name, c.duration_secs, c.hangup_cause, c.in_progress";
+    c.peer_agent_id, c.group_id, g.name AS group_name, c.duration_secs, c.hangup_cause, c.in_progress";
 
 const FROM: &str = "calls c LEFT JOIN agents a ON a.id = c.agent_id \
     LEFT JOIN queue_groups g ON g.id = c.group_id";
@@ -155,31 +145,47 @@ pub struct CallFilter {
     pub min_duration: Option<i64>,
 }
 
-/// Records the start of a call and appends `call.started`. Returns the row id.
-pub async fn start(conn: &mut Conn, c: &NewCall<'_>) -> Result<i64> {
+/// What the journal keeps of a call in progress: what its later rows need.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OpenCall {
+    pub id: i64,
+    pub direction: Direction,
+    pub kind: CallKind,
+    pub started_at: i64,
+    pub answered_at: Option<i64>,
+    pub agent_id: Option<i64>,
+    pub group_id: Option<i64>,
+}
+
+/// Inserts the row of a call that has just started and appends `call.started`.
+pub(crate) async fn insert(conn: &mut Conn, node: &str, c: &CallStart) -> Result<OpenCall> {
     let kind = c.direction.unanswered();
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO calls (call_uuid, direction, kind, started_at, remote_party, number_id,
-            number, agent_id, group_id, duration_secs, in_progress)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 1) RETURNING id",
+    sqlx::query(
+        "INSERT INTO calls (id, call_uuid, direction, kind, started_at, remote_party, number_id,
+            number, agent_id, group_id, duration_secs, in_progress, node, peer_agent_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 1, $11, $12)",
     )
-    .bind(c.call_uuid)
+    .bind(c.id)
+    .bind(&c.call_uuid)
     .bind(c.direction.as_str())
     .bind(kind.as_str())
     .bind(c.started_at)
-    .bind(c.remote_party)
+    .bind(&c.remote_party)
     .bind(c.number_id)
-    .bind(c.number)
+    .bind(c.number.as_deref())
     .bind(c.agent_id)
     .bind(c.group_id)
-    .fetch_one(&mut *conn)
+    .bind(node)
+    .bind(c.peer_agent_id)
+    .execute(&mut *conn)
     .await?;
     events::append(
         conn,
         &NewEvent {
             at: c.started_at,
             kind: "call.started",
-            call_id: Some(c.call_uuid),
+            call: Some(c.id),
+            call_id: Some(&c.call_uuid),
             agent_id: c.agent_id,
             group_id: c.group_id,
             data: json!({
@@ -191,91 +197,105 @@ pub async fn start(conn: &mut Conn, c: &NewCall<'_>) -> Result<i64> {
         },
     )
     .await?;
-    Ok(id)
+    Ok(OpenCall {
+        id: c.id,
+        direction: c.direction,
+        kind,
+        started_at: c.started_at,
+        answered_at: None,
+        agent_id: c.agent_id,
+        group_id: c.group_id,
+    })
 }
 
-/// Records the answer of a call by `agent_id` (or by whoever the call already names) and
-/// appends `call.answered`. A call that is unknown, already answered or already ended is left
-/// as it is, without an event.
-pub async fn answered(
+/// Records the answer of a call (by `agent`, or by whoever it already names) and appends
+/// `call.answered`. A second answer changes nothing.
+pub(crate) async fn set_answered(
     conn: &mut Conn,
-    call_uuid: &str,
+    call: &mut OpenCall,
     at: i64,
-    agent_id: Option<i64>,
+    agent: Option<i64>,
+    peer_agent: Option<i64>,
 ) -> Result<()> {
-    let Some(call) = get(conn, call_uuid).await? else {
-        tracing::warn!(call_uuid, "answer of an unknown call ignored");
-        return Ok(());
-    };
-    if !call.in_progress || call.answered_at.is_some() {
+    if call.answered_at.is_some() {
         return Ok(());
     }
-    let agent_id = agent_id.or(call.agent_id);
+    let agent_id = agent.or(call.agent_id);
     let kind = call.direction.answered();
-    let n = sqlx::query(
-        "UPDATE calls SET answered_at = $1, agent_id = $2, kind = $3
-         WHERE call_uuid = $4 AND in_progress = 1 AND answered_at IS NULL",
+    sqlx::query(
+        "UPDATE calls SET answered_at = $1, agent_id = $2, kind = $3,
+            peer_agent_id = COALESCE(CAST($4 AS BIGINT), peer_agent_id)
+         WHERE id = $5",
     )
     .bind(at)
     .bind(agent_id)
     .bind(kind.as_str())
-    .bind(call_uuid)
+    .bind(peer_agent)
+    .bind(call.id)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Ok(());
-    }
+    .await?;
+    call.answered_at = Some(at);
+    call.agent_id = agent_id;
+    call.kind = kind;
     events::append(
         conn,
         &NewEvent {
             at,
             kind: "call.answered",
-            call_id: Some(call_uuid),
+            call: Some(call.id),
+            call_id: None,
             agent_id,
             group_id: call.group_id,
-            data: json!({"kind": kind.as_str(), "wait_ms": (at - call.started_at).max(0)}),
+            data: json!({
+                "kind": kind.as_str(),
+                "wait_ms": (at - call.started_at).max(0),
+                "peer_agent_id": peer_agent,
+            }),
         },
     )
-    .await?;
+    .await
+}
+
+/// The call now belongs to another group (it was diverted there).
+pub(crate) async fn set_group(conn: &mut Conn, call: &mut OpenCall, group: i64) -> Result<()> {
+    sqlx::query("UPDATE calls SET group_id = $1 WHERE id = $2")
+        .bind(group)
+        .bind(call.id)
+        .execute(&mut *conn)
+        .await?;
+    call.group_id = Some(group);
     Ok(())
 }
 
 /// Records the end of a call with its hang-up cause and appends `call.ended`. Talk time is
-/// the whole seconds (rounded) from answer to end. A second end of the same call, or the end
-/// of an unknown call, does nothing.
-pub async fn ended(conn: &mut Conn, call_uuid: &str, at: i64, cause: &str) -> Result<()> {
-    let Some(call) = get(conn, call_uuid).await? else {
-        tracing::warn!(call_uuid, "end of an unknown call ignored");
-        return Ok(());
-    };
-    if !call.in_progress {
-        return Ok(());
-    }
+/// the whole seconds (rounded) from answer to end.
+pub(crate) async fn set_ended(
+    conn: &mut Conn,
+    call: &OpenCall,
+    at: i64,
+    cause: &str,
+) -> Result<()> {
     let duration = call
         .answered_at
         .map(|a| ((at - a).max(0) + 500) / 1000)
         .unwrap_or(0);
-    let n = sqlx::query(
+    sqlx::query(
         "UPDATE calls SET ended_at = $1, duration_secs = $2, hangup_cause = $3, in_progress = 0
-         WHERE call_uuid = $4 AND in_progress = 1",
+         WHERE id = $4 AND in_progress = 1",
     )
     .bind(at)
     .bind(duration)
     .bind(cause)
-    .bind(call_uuid)
+    .bind(call.id)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Ok(());
-    }
+    .await?;
     events::append(
         conn,
         &NewEvent {
             at,
             kind: "call.ended",
-            call_id: Some(call_uuid),
+            call: Some(call.id),
+            call_id: None,
             agent_id: call.agent_id,
             group_id: call.group_id,
             data: json!({
@@ -286,21 +306,44 @@ pub async fn ended(conn: &mut Conn, call_uuid: &str, at: i64, cause: &str) -> Re
             }),
         },
     )
-    .await?;
-    Ok(())
+    .await
 }
 
-/// Ends every call still in progress with the cause `interrupted`: at start-up, the calls
-/// that were in flight when the process stopped. Returns how many were closed.
-pub async fn close_interrupted(conn: &mut Conn, now: i64) -> Result<u64> {
-    let open: Vec<(String,)> =
-        sqlx::query_as("SELECT call_uuid FROM calls WHERE in_progress = 1 ORDER BY id")
-            .fetch_all(&mut *conn)
-            .await?;
-    for (uuid,) in &open {
-        ended(conn, uuid, now, "interrupted").await?;
-    }
-    Ok(open.len() as u64)
+/// id, direction, kind, started_at, answered_at, agent_id, group_id.
+type OpenRow = (
+    i64,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// The calls `node` has in progress (after a crash: the ones it left open).
+pub(crate) async fn open_calls(conn: &mut Conn, node: &str) -> Result<Vec<OpenCall>> {
+    let rows: Vec<OpenRow> = sqlx::query_as(
+        "SELECT id, direction, kind, started_at, answered_at, agent_id, group_id FROM calls
+             WHERE in_progress = 1 AND node = $1 ORDER BY id",
+    )
+    .bind(node)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(
+            |(id, direction, kind, started_at, answered_at, agent_id, group_id)| {
+                Ok(OpenCall {
+                    id,
+                    direction: Direction::from_db(&direction)?,
+                    kind: CallKind::from_db(&kind)?,
+                    started_at,
+                    answered_at,
+                    agent_id,
+                    group_id,
+                })
+            },
+        )
+        .collect()
 }
 
 pub async fn get(conn: &mut Conn, call_uuid: &str) -> Result<Option<CallRecord>> {
@@ -321,20 +364,35 @@ pub async fn get_by_id(conn: &mut Conn, id: i64) -> Result<Option<CallRecord>> {
     row.map(Row::into_record).transpose()
 }
 
-/// Calls matching `f`, newest first, and how many match in all.
+/// Calls matching `f`, newest first, and how many match in all. With an agent, the calls they
+/// made or answered and the internal calls made to them, each with its type as that agent
+/// sees it (an internal call they were called by is incoming).
 pub async fn list(conn: &mut Conn, f: &CallFilter, page: Page) -> Result<(Vec<CallRecord>, i64)> {
+    let (kind, cols) = match f.agent_id {
+        // An integer: safe to write into the statement.
+        Some(a) => {
+            let kind = format!(
+                "CASE WHEN c.peer_agent_id = {a} AND COALESCE(c.agent_id, -1) <> {a} \
+                 THEN (CASE WHEN c.answered_at IS NULL THEN 'incoming_missed' ELSE 'incoming' END) \
+                 ELSE c.kind END"
+            );
+            let cols = COLS.replacen("c.kind,", &format!("{kind} AS kind,"), 1);
+            (kind, cols)
+        }
+        None => ("c.kind".to_owned(), COLS.to_owned()),
+    };
     let mut filter = Filter::default();
     filter.raw_int("c.started_at >= {}", f.from);
     filter.raw_int("c.started_at < {}", f.to);
     filter.contains("c.remote_party", f.party.as_deref());
     filter.contains("c.number", f.number.as_deref());
-    filter.eq_text("c.kind", f.kind.map(CallKind::as_str));
-    filter.eq_int("c.agent_id", f.agent_id);
+    filter.eq_text(&kind, f.kind.map(CallKind::as_str));
+    filter.raw_int("(c.agent_id = {} OR c.peer_agent_id = {})", f.agent_id);
     filter.eq_int("c.group_id", f.group_id);
     filter.raw_int("c.duration_secs >= {}", f.min_duration);
     let (rows, total): (Vec<Row>, i64) = query::list(
         conn,
-        COLS,
+        &cols,
         FROM,
         "c.started_at DESC, c.id DESC",
         &filter,

@@ -123,21 +123,7 @@ pub async fn is_blocked(conn: &mut Conn, caller: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
-/// The stored spellings a signalled number may match: its digits, and for a Japanese
-/// international number (`+81…`) also the national form (`0…`). None when it has no digits.
-pub(crate) fn variants(number: &str) -> Option<(String, String)> {
-    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    if digits.is_empty() {
-        return None;
-    }
-    let national = match digits.strip_prefix("81") {
-        Some(rest) if number.trim_start().starts_with('+') && !rest.is_empty() => {
-            format!("0{rest}")
-        }
-        _ => digits.clone(),
-    };
-    Some((digits, national))
-}
+pub(crate) use engine::phone_number::variants;
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,14 @@
 //! Store tests. They run against SQLite always, and also against PostgreSQL when
 //! `TSUNAGU_TEST_DATABASE_URL` names one (scripts/with-postgres.sh starts a throwaway server).
 
+use engine::clock::ManualClock;
 use serde_json::json;
+use std::sync::Arc;
 use store::agents::{self, AgentFields, AgentFilter};
-use store::calls::{self, CallFilter, CallKind, Direction, NewCall};
+use store::calls::{self, CallFilter, CallKind, Direction};
 use store::groups::{self, GroupFields, Member};
 use store::incoming_blocks::{self, IncomingBlockFields};
+use store::journal::{CallStart, Event, Journal, Write};
 use store::numbers::{self, NumberFields};
 use store::outbound_restrictions::{self, OutboundRestrictionFields};
 use store::{events, roles, sessions, Page, Store};
@@ -27,8 +30,8 @@ async fn reset(s: &Store) {
     for sql in [
         "TRUNCATE events, change_log, sessions, group_members, queue_groups, terminals, \
          agent_numbers, agents, numbers, agent_statuses, trunks, role_permissions, roles, settings, \
-         incoming_blocks, outbound_restrictions, calls \
-         RESTART IDENTITY CASCADE",
+         incoming_blocks, outbound_restrictions, calls, id_blocks, node_heartbeats, \
+         registrations RESTART IDENTITY CASCADE",
     ] {
         sqlx::query(sql).execute(s.pool()).await.unwrap();
     }
@@ -238,19 +241,14 @@ async fn events_are_append_only_and_sessions_expire() {
     let _serial = lock().await;
     for (store, _dir) in stores().await {
         let mut c = store.conn().await.unwrap();
-        let id = events::append(
-            &mut c,
-            &events::NewEvent {
-                at: 5,
-                kind: "test",
-                call_id: Some("c1"),
-                agent_id: None,
-                group_id: Some(1),
-                data: json!({"a": 1}),
-            },
-        )
-        .await
-        .unwrap();
+        let clock = Arc::new(ManualClock::new(1_000));
+        let (journal, _) = Journal::start(store.clone(), "t", clock).await.unwrap();
+        journal
+            .commit(vec![Write::Event(
+                Event::new(5, "test", json!({"a": 1})).group(Some(1)),
+            )])
+            .await
+            .unwrap();
         assert!(sqlx::query("UPDATE events SET kind = 'x'")
             .execute(&mut *c)
             .await
@@ -261,7 +259,11 @@ async fn events_are_append_only_and_sessions_expire() {
             .is_err());
         let back = events::read_after(&mut c, 0, 10).await.unwrap();
         assert_eq!(back.len(), 1);
-        assert_eq!((back[0].id, back[0].data.clone()), (id, json!({"a": 1})));
+        assert_eq!(
+            (back[0].at, back[0].group_id, back[0].data.clone()),
+            (5, Some(1), json!({"a": 1})),
+            "the event's own time, not the write's"
+        );
 
         roles::ensure_builtin(&mut c, 1).await.unwrap();
         let a = agents::insert(&mut c, &agent("carol", None), "h", None, 1)
@@ -398,41 +400,67 @@ async fn call_history_projection() {
         .await
         .unwrap();
 
-        // An inbound call answered after 2 s and ended 35.4 s later, in one transaction each.
-        let mut tx = store.begin().await.unwrap();
-        calls::start(
-            &mut tx,
-            &NewCall {
-                call_uuid: "in-1",
-                direction: Direction::Inbound,
-                started_at: 1_000_000,
-                remote_party: "09011112222",
+        // An inbound call answered after 2 s and ended 35.4 s later.
+        let clock = Arc::new(ManualClock::new(900_000));
+        let (journal, _) = Journal::start(store.clone(), "n1", clock.clone())
+            .await
+            .unwrap();
+        let start = |id: i64, uuid: &str, direction, at, agent_id, group_id| {
+            Write::CallStarted(CallStart {
+                id,
+                call_uuid: uuid.into(),
+                direction,
+                started_at: at,
+                remote_party: match direction {
+                    Direction::Inbound => "09011112222".into(),
+                    _ => "0120999999".into(),
+                },
                 number_id: None,
-                number: Some("0312345678"),
-                agent_id: None,
-                group_id: Some(g),
-            },
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+                number: Some("0312345678".into()),
+                agent_id,
+                peer_agent_id: None,
+                group_id,
+            })
+        };
+        let in1 = journal.new_call_id().await.unwrap();
+        journal
+            .commit(vec![start(
+                in1,
+                "in-1",
+                Direction::Inbound,
+                1_000_000,
+                None,
+                Some(g),
+            )])
+            .await
+            .unwrap();
         let r = calls::get(&mut c, "in-1").await.unwrap().unwrap();
+        assert_eq!(r.id, in1, "the call has the id the journal gave it");
         assert_eq!((r.kind, r.in_progress), (CallKind::IncomingMissed, true));
         assert_eq!(r.group_name.as_deref(), Some("サポート"));
-
-        let mut tx = store.begin().await.unwrap();
-        calls::answered(&mut tx, "in-1", 1_002_000, Some(a))
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        calls::ended(&mut c, "in-1", 1_037_400, "normal_clearing")
-            .await
-            .unwrap();
+        journal.record(Write::CallAnswered {
+            call: in1,
+            at: 1_002_000,
+            agent: Some(a),
+            peer_agent: None,
+        });
+        journal.record(Write::CallEnded {
+            call: in1,
+            at: 1_037_400,
+            cause: "normal_clearing".into(),
+        });
         // A second end and an end of an unknown call change nothing.
-        calls::ended(&mut c, "in-1", 2_000_000, "again")
-            .await
-            .unwrap();
-        calls::ended(&mut c, "nope", 2_000_000, "x").await.unwrap();
+        journal.record(Write::CallEnded {
+            call: in1,
+            at: 2_000_000,
+            cause: "again".into(),
+        });
+        journal.record(Write::CallEnded {
+            call: 999_999,
+            at: 2_000_000,
+            cause: "x".into(),
+        });
+        journal.flush().await.unwrap();
         let r = calls::get(&mut c, "in-1").await.unwrap().unwrap();
         assert_eq!(r.kind, CallKind::Incoming);
         assert_eq!(
@@ -447,50 +475,62 @@ async fn call_history_projection() {
         assert!(!r.in_progress);
 
         // An outbound call nobody answered, and one still ringing when the process stopped.
-        for (uuid, at) in [("out-1", 3_000_000), ("out-2", 4_000_000)] {
-            calls::start(
-                &mut c,
-                &NewCall {
-                    call_uuid: uuid,
-                    direction: Direction::Outbound,
-                    started_at: at,
-                    remote_party: "0120999999",
-                    number_id: None,
-                    number: Some("0312345678"),
-                    agent_id: Some(a),
-                    group_id: None,
+        let out1 = journal.new_call_id().await.unwrap();
+        let out2 = journal.new_call_id().await.unwrap();
+        journal
+            .commit(vec![
+                start(out1, "out-1", Direction::Outbound, 3_000_000, Some(a), None),
+                start(out2, "out-2", Direction::Outbound, 4_000_000, Some(a), None),
+                Write::CallEnded {
+                    call: out1,
+                    at: 3_010_000,
+                    cause: "no_answer".into(),
                 },
-            )
+            ])
             .await
             .unwrap();
-        }
-        calls::ended(&mut c, "out-1", 3_010_000, "no_answer")
+        // The last sign of life: a write at 4 500 000 (the heartbeat goes with every write).
+        clock.set(4_500_000);
+        journal.stop().await.unwrap();
+        // The restart, much later: the open call is closed when the node was last alive.
+        clock.set(9_000_000);
+        let (journal, recovered) = Journal::start(store.clone(), "n1", clock.clone())
             .await
             .unwrap();
         assert_eq!(
-            calls::close_interrupted(&mut c, 5_000_000).await.unwrap(),
-            1
+            (recovered.closed, recovered.last_alive),
+            (1, Some(4_500_000))
         );
-        assert_eq!(
-            calls::close_interrupted(&mut c, 5_000_001).await.unwrap(),
-            0
-        );
+        let (_, again) = Journal::start(store.clone(), "n1", clock.clone())
+            .await
+            .unwrap();
+        assert_eq!(again.closed, 0);
         let r = calls::get(&mut c, "out-2").await.unwrap().unwrap();
         assert_eq!(
             (
                 r.kind,
                 r.hangup_cause.as_deref(),
                 r.in_progress,
+                r.ended_at,
                 r.duration_secs
             ),
-            (CallKind::OutgoingUnanswered, Some("interrupted"), false, 0)
+            (
+                CallKind::OutgoingUnanswered,
+                Some("interrupted"),
+                false,
+                Some(4_500_000),
+                0
+            )
         );
+        // Ids go on above the ones handed out, even after a restart.
+        assert!(journal.new_call_id().await.unwrap() > out2);
 
-        let evs: Vec<(String, Option<String>)> = events::read_after(&mut c, 0, 100)
+        let evs: Vec<(String, Option<i64>)> = events::read_after(&mut c, 0, 100)
             .await
             .unwrap()
             .into_iter()
-            .map(|e| (e.kind, e.call_id))
+            .filter(|e| e.kind.starts_with("call."))
+            .map(|e| (e.kind, e.call))
             .collect();
         let kinds: Vec<&str> = evs.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
@@ -505,7 +545,13 @@ async fn call_history_projection() {
                 "call.ended"
             ]
         );
-        let ended = events::read_after(&mut c, 0, 100).await.unwrap()[2].clone();
+        assert_eq!(evs[0].1, Some(in1), "events name the call by its row id");
+        let ended = events::read_after(&mut c, 0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.kind == "call.ended")
+            .unwrap();
         assert_eq!(ended.data["duration_secs"], json!(35));
         assert_eq!((ended.agent_id, ended.group_id), (Some(a), Some(g)));
 
@@ -567,23 +613,12 @@ async fn call_history_projection() {
         .is_empty());
         let by_id = calls::get_by_id(&mut c, r.id).await.unwrap().unwrap();
         assert_eq!(by_id.call_uuid, "out-2");
-        // A duplicate call id is refused by the database.
-        assert!(calls::start(
-            &mut c,
-            &NewCall {
-                call_uuid: "in-1",
-                direction: Direction::Inbound,
-                started_at: 1,
-                remote_party: "x",
-                number_id: None,
-                number: None,
-                agent_id: None,
-                group_id: None,
-            },
-        )
-        .await
-        .unwrap_err()
-        .is_unique_violation());
+        // A call that reuses a SIP Call-ID is refused by the database, and the journal says so.
+        let dup = journal.new_call_id().await.unwrap();
+        assert!(journal
+            .commit(vec![start(dup, "in-1", Direction::Inbound, 1, None, None)])
+            .await
+            .is_err());
     }
 }
 

@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Mark session cookies Secure (serve over HTTPS, e.g. behind a TLS proxy).
     #[arg(long, env = "TSUNAGU_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// This server's name in the database: after a crash its calls in flight are closed at
+    /// its last heartbeat. Servers sharing one database need different names [default: local].
+    #[arg(long, env = "TSUNAGU_NODE")]
+    pub node: Option<String>,
 }
 
 /// The config file: the same names as the flags, with underscores.
@@ -60,6 +64,7 @@ struct FileConfig {
     web_dir: Option<PathBuf>,
     demo: Option<bool>,
     secure_cookies: Option<bool>,
+    node: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +79,7 @@ pub struct Config {
     pub web_dir: PathBuf,
     pub demo: bool,
     pub secure_cookies: bool,
+    pub node: String,
 }
 
 impl Config {
@@ -113,6 +119,11 @@ impl Config {
                 .unwrap_or_else(|| "web/dist".into()),
             demo: args.demo || file.demo.unwrap_or(false),
             secure_cookies: args.secure_cookies || file.secure_cookies.unwrap_or(false),
+            node: args
+                .node
+                .or(file.node)
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| "local".into()),
         };
         if config.http_addr == config.sip_addr && config.http_addr.port() != 0 {
             bail!("--http-addr and --sip-addr must differ");

@@ -109,36 +109,43 @@ async fn serve(config: Config) -> Result<()> {
             );
         }
     }
-    // A restart closes calls that were in flight: nothing vanishes from history.
-    {
-        let mut tx = store.begin().await?;
-        let closed = store::calls::close_interrupted(&mut tx, api::now_ms()).await?;
-        tx.commit().await?;
-        if closed > 0 {
-            tracing::warn!(
-                calls = closed,
-                "closed calls interrupted by the previous shutdown"
-            );
-        }
+    // One clock for the calls, the ACD and the journal.
+    let clock: Arc<dyn engine::Clock> = Arc::new(store::clock::SystemClock::default());
+    // A restart closes the calls that were in flight at their last known moment: nothing
+    // vanishes from history, and an outage is not counted as talk time.
+    let (journal, recovered) =
+        store::journal::Journal::start(store.clone(), &config.node, clock.clone())
+            .await
+            .context("starting the journal")?;
+    if recovered.closed > 0 {
+        tracing::warn!(
+            calls = recovered.closed,
+            last_alive = ?recovered.last_alive,
+            "closed calls interrupted by the previous shutdown"
+        );
     }
-    let sip = sip::SipServer::start(
-        sip::SipConfig {
-            listen: config.sip_addr,
-            realm: config.sip_realm.clone(),
-            public_ip: config.public_ip,
+    let telephony = telephony::Telephony::start(
+        telephony::TelephonyConfig {
+            sip: sip::SipConfig {
+                listen: config.sip_addr,
+                realm: config.sip_realm.clone(),
+                public_ip: config.public_ip,
+            },
             rtp_ports: config.rtp_ports,
             rtp_idle_timeout: Duration::from_secs(60),
             voice_dir: config.data_dir.join("voice"),
         },
         store.clone(),
+        journal.clone(),
+        clock,
     )
     .await
-    .context("starting SIP")?;
+    .context("starting telephony")?;
     if !config.web_dir.join("index.html").exists() {
         tracing::warn!(dir = %config.web_dir.display(), "web app not built: run `npm --prefix web run build`");
     }
 
-    let telephony: Arc<dyn Telephony> = Arc::new(Acd(sip.queue(), sip.phones()));
+    let live: Arc<dyn Telephony> = Arc::new(Live(telephony.handle()));
     let state = AppState::new(
         store.clone(),
         ApiConfig {
@@ -147,7 +154,7 @@ async fn serve(config: Config) -> Result<()> {
             voice_dir: config.data_dir.join("voice"),
         },
     )
-    .with_telephony(telephony);
+    .with_telephony(live);
     tokio::spawn(purge_sessions(store.clone()));
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -162,14 +169,15 @@ async fn serve(config: Config) -> Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("HTTP server")?;
-    sip.shutdown().await;
+    telephony.shutdown().await;
+    journal.stop().await.ok();
     store.close().await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// The API's view of the ACD.
-struct Acd(sip::QueueHandle, sip::Phones);
+/// The API's view of the telephony.
+struct Live(telephony::TelephonyHandle);
 
 /// A browser phone that is ON, as the API holds it.
 struct Line(sip::browser_phone::PhoneLine);
@@ -182,7 +190,7 @@ impl api::phone::PhoneLine for Line {
     }
 }
 
-impl Telephony for Acd {
+impl Telephony for Live {
     fn agent_status(&self, agent: i64) -> BoxFuture<'_, Vec<(i64, AgentStatus)>> {
         Box::pin(self.0.agent_status(agent))
     }
@@ -192,11 +200,47 @@ impl Telephony for Acd {
     }
 
     fn realtime(&self, group: Option<i64>, hours: u32) -> BoxFuture<'_, serde_json::Value> {
-        Box::pin(self.0.realtime(group, hours))
+        Box::pin(async move {
+            self.0
+                .realtime(group, hours)
+                .await
+                .and_then(|r| serde_json::to_value(r).ok())
+                .unwrap_or(serde_json::Value::Null)
+        })
     }
 
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<serde_json::Value> {
-        self.0.subscribe()
+        // The live feed as JSON for the WebSocket.
+        let (tx, rx) = tokio::sync::broadcast::channel(256);
+        let mut live = self.0.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match live.recv().await {
+                    Ok(m) => {
+                        if let Ok(v) = serde_json::to_value(&m) {
+                            if tx.send(v).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        if tx.send(serde_json::json!({"type": "resync"})).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        rx
+    }
+
+    fn config_changed(&self) {
+        self.0.config_changed();
+    }
+
+    fn callback(&self, agent: i64, colleague: i64) -> Result<(), String> {
+        self.0.callback(agent, colleague).map_err(|e| e.to_string())
     }
 
     fn phone_on(
@@ -205,7 +249,7 @@ impl Telephony for Acd {
         events: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
     ) -> BoxFuture<'_, Result<Box<dyn api::phone::PhoneLine>, String>> {
         Box::pin(async move {
-            let line = self.1.turn_on(agent, events).await?;
+            let line = self.0.phone_on(agent, events).await?;
             Ok(Box::new(Line(line)) as Box<dyn api::phone::PhoneLine>)
         })
     }

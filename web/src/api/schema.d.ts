@@ -568,6 +568,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/presence/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Callback (PRES-06): rings the user's own desk phone and, when it is answered, calls the colleague */
+        post: operations["post_presence_callback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/presence/groups": {
         parameters: {
             query?: never;
@@ -1024,12 +1041,25 @@ export interface components {
             number?: string | null;
             /** Format: int64 */
             number_id?: number | null;
+            /**
+             * Format: int64
+             * @description The other agent of an internal call (the one called), who sees it as incoming.
+             */
+            peer_agent_id?: number | null;
             remote_party: string;
             /**
              * Format: int64
              * @description Start of the call (HIST-02 date/time), epoch ms.
              */
             started_at: number;
+        };
+        /** @description Body of POST /presence/callback. */
+        CallbackInput: {
+            /**
+             * Format: int64
+             * @description The colleague to call.
+             */
+            agent: number;
         };
         /**
          * @description Where outbound calls carry the caller ID.
@@ -4350,6 +4380,64 @@ export interface operations {
             };
             /** @description Permission missing or CSRF token wrong */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_presence_callback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallbackInput"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed body, wrong type or unknown field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; one entry per field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

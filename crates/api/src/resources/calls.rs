@@ -91,7 +91,9 @@ pub async fn get(
     let mut c = s.store.conn().await?;
     calls::get_by_id(&mut c, id)
         .await?
-        .filter(|r| sees_all(&me) || r.agent_id == Some(me.id()))
+        .filter(|r| {
+            sees_all(&me) || r.agent_id == Some(me.id()) || r.peer_agent_id == Some(me.id())
+        })
         .map(Json)
         .ok_or_else(|| ApiError::not_found("call"))
 }

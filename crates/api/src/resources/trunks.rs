@@ -84,7 +84,7 @@ fn validate(f: &TrunkFields) -> ApiResult<()> {
             e.push(FieldError::new(
                 "allowed_sources",
                 "format",
-                format!("`{s}` is not an IP address or CIDR block."),
+                format!("`{s}` is not an IP address, an address with a port (a.b.c.d:port) or a CIDR block."),
             ));
         }
     }

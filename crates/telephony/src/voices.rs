@@ -1,25 +1,25 @@
-//! The voice files a call plays (GROUP-24…27 and diverts to a voice file), read from the voice
+//! The voice files calls play (GROUP-24…27, voice-file destinations), read from the voice
 //! directory once and kept while the file on disk is unchanged: a file replaced in the app is
 //! heard by the next call.
 
-use crate::server::Shared;
+use engine::session::{Audio, GroupAudio};
 use media::player::{Program, Prompt};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 /// How often the in-queue announcement (呼中音声) interrupts the music.
 const ANNOUNCE_EVERY_FRAMES: u32 = 30 * 50;
 
-pub(crate) struct Prompts {
+pub struct Voices {
     dir: PathBuf,
     cache: Mutex<HashMap<i64, (SystemTime, Arc<Prompt>)>>,
 }
 
-impl Prompts {
-    pub fn new(dir: PathBuf) -> Prompts {
-        Prompts {
+impl Voices {
+    pub fn new(dir: PathBuf) -> Voices {
+        Voices {
             dir,
             cache: Mutex::new(HashMap::new()),
         }
@@ -67,57 +67,50 @@ impl Prompts {
             }
         }
     }
-}
 
-/// What a group plays, loaded when a call enters it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct GroupAudio {
-    pub greeting: Option<Arc<Prompt>>,
-    pub announcement: Option<Arc<Prompt>>,
-    pub music: Option<Arc<Prompt>>,
-    /// Music on hold while an agent holds the call; the waiting music when unset.
-    pub hold: Option<Arc<Prompt>>,
-    /// Played to the agent alone on answer (着信判別音声).
-    pub answer: Option<Arc<Prompt>>,
-}
+    async fn get_opt(&self, id: Option<i64>) -> Option<(i64, Arc<Prompt>)> {
+        let id = id?;
+        self.get(id).await.map(|p| (id, p))
+    }
 
-impl GroupAudio {
-    pub async fn load(shared: &Shared, group: i64) -> GroupAudio {
-        let fields = match shared.store.conn().await {
-            Ok(mut conn) => match store::groups::get(&mut conn, group).await {
-                Ok(Some(g)) => g.fields,
-                _ => return GroupAudio::default(),
-            },
-            Err(_) => return GroupAudio::default(),
-        };
-        let get = |id: Option<i64>| async move {
-            match id {
-                Some(id) => shared.prompts.get(id).await,
-                None => None,
-            }
-        };
-        let hold = get(fields.hold_voice_id).await;
+    /// What a group plays, for the session: only the files that can be played.
+    pub async fn group_audio(&self, g: &store::groups::GroupFields) -> GroupAudio {
+        let hold = self.get_opt(g.hold_voice_id).await.map(|(id, _)| id);
         GroupAudio {
-            greeting: get(fields.greeting_voice_id).await,
-            announcement: get(fields.queue_voice_id).await,
+            greeting: self
+                .get_opt(g.greeting_voice_id)
+                .await
+                .map(|(id, p)| (id, p.duration_ms())),
+            announcement: self.get_opt(g.queue_voice_id).await.map(|(id, _)| id),
             // GROUP-26's music is what a waiting caller hears between announcements too.
-            music: hold.clone(),
+            music: hold,
             hold,
-            answer: get(fields.answer_voice_id).await,
+            answer: self.get_opt(g.answer_voice_id).await.map(|(id, _)| id),
         }
     }
 
-    /// Whether a waiting caller has anything to hear (and so is answered to hear it).
-    pub fn plays_while_waiting(&self) -> bool {
-        self.greeting.is_some() || self.announcement.is_some() || self.music.is_some()
+    /// The player's program for what the session wants heard.
+    pub async fn program(&self, audio: &Audio) -> Option<Program> {
+        Some(match audio {
+            Audio::Queue {
+                greeting,
+                announcement,
+                music,
+            } => Program::Queue {
+                greeting: self.get_opt(*greeting).await.map(|(_, p)| p),
+                announcement: self.get_opt(*announcement).await.map(|(_, p)| p),
+                music: self.get_opt(*music).await.map(|(_, p)| p),
+                every_frames: ANNOUNCE_EVERY_FRAMES,
+            },
+            Audio::Once(id) => Program::Once(self.get(*id).await?),
+            Audio::Loop(id) => Program::Loop(self.get(*id).await?),
+            Audio::Ringback => Program::Loop(ringback()),
+            Audio::Silence => Program::Silence,
+        })
     }
+}
 
-    pub fn queue_program(&self) -> Program {
-        Program::Queue {
-            greeting: self.greeting.clone(),
-            announcement: self.announcement.clone(),
-            music: self.music.clone(),
-            every_frames: ANNOUNCE_EVERY_FRAMES,
-        }
-    }
+fn ringback() -> Arc<Prompt> {
+    static TONE: OnceLock<Arc<Prompt>> = OnceLock::new();
+    TONE.get_or_init(|| Arc::new(Prompt::ringback())).clone()
 }

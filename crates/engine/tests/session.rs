@@ -1,0 +1,929 @@
+//! The call session's rules, one table of steps per rule, on a virtual clock: what goes in
+//! (`handle_*` at a time) and exactly which commands come out.
+
+use engine::session::{
+    AcdOrder, AcdRequest, Audio, Command, Direction, Divert, EndCause, GroupAudio, LegFailure,
+    Reinvite, Reject, Route, Session, Side, Start, DIVERT_RING_MS, MAX_DIVERTS,
+};
+use proptest::prelude::*;
+
+fn drain(s: &mut Session) -> Vec<Command> {
+    std::iter::from_fn(|| s.poll_command()).collect()
+}
+
+fn ring(direction: Direction, agents: &[Option<i64>], ring_ms: u64) -> Start {
+    Start {
+        direction,
+        route: Route::Ring {
+            contacts: agents.to_vec(),
+            ring_ms,
+        },
+        calling_agent: None,
+        caller_g711: true,
+        caller_up: false,
+    }
+}
+
+fn queue(group: i64, audio: GroupAudio, g711: bool) -> Start {
+    Start {
+        direction: Direction::Inbound,
+        route: Route::Queue { group, audio },
+        calling_agent: None,
+        caller_g711: g711,
+        caller_up: false,
+    }
+}
+
+fn with_prompts() -> GroupAudio {
+    GroupAudio {
+        greeting: Some((10, 4_000)),
+        announcement: Some(11),
+        music: Some(12),
+        hold: Some(12),
+        answer: None,
+    }
+}
+
+use Command::*;
+
+#[test]
+fn ring_all_the_first_answer_wins_and_the_others_stop() {
+    let mut s = Session::new(
+        0,
+        ring(Direction::Inbound, &[Some(1), Some(2), Some(3)], 20_000),
+    );
+    assert_eq!(
+        drain(&mut s),
+        vec![Ring { leg: 0 }, Ring { leg: 1 }, Ring { leg: 2 }]
+    );
+    s.handle_leg_ringing(100, 0);
+    s.handle_leg_ringing(120, 1);
+    assert_eq!(drain(&mut s), vec![CallerRinging], "one 180 to the caller");
+    s.handle_leg_answered(3_000, 1, true);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Answered {
+                owner: Some(2),
+                peer: None
+            },
+            Connect { leg: 1 },
+            Cancel { leg: 0 },
+            Cancel { leg: 2 },
+            AgentBusy {
+                agent: 2,
+                busy: true
+            },
+        ],
+        "history first, then the caller hears the agent; the agent is busy for the queues"
+    );
+    assert_eq!(s.poll_timeout(), None);
+    // A 200 that crossed our CANCEL is hung up.
+    s.handle_leg_answered(3_010, 0, true);
+    assert_eq!(drain(&mut s), vec![Hangup { leg: 0 }]);
+    s.handle_caller_hangup(63_000);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Hangup { leg: 1 },
+            AgentBusy {
+                agent: 2,
+                busy: false
+            },
+            Ended {
+                cause: EndCause::CallerHangup
+            },
+        ]
+    );
+    assert!(s.is_ended());
+}
+
+#[test]
+fn two_answers_at_once_the_second_is_hung_up() {
+    let mut s = Session::new(0, ring(Direction::Inbound, &[Some(1), Some(2)], 20_000));
+    drain(&mut s);
+    s.handle_leg_answered(1_000, 0, true);
+    s.handle_leg_answered(1_000, 1, true);
+    let cmds = drain(&mut s);
+    assert!(cmds.contains(&Connect { leg: 0 }));
+    assert!(cmds.contains(&Cancel { leg: 1 }));
+    assert!(cmds.ends_with(&[Hangup { leg: 1 }]), "{cmds:?}");
+    assert_eq!(s.connected_leg(), Some(0));
+}
+
+#[test]
+fn a_ring_timeout_on_the_virtual_clock_is_no_answer() {
+    let mut s = Session::new(
+        10_000,
+        ring(Direction::Inbound, &[Some(1), Some(2)], 20_000),
+    );
+    drain(&mut s);
+    assert_eq!(s.poll_timeout(), Some(30_000));
+    s.handle_timeout(29_999);
+    assert!(drain(&mut s).is_empty());
+    s.handle_timeout(30_000);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Cancel { leg: 0 },
+            Cancel { leg: 1 },
+            RejectCaller(Reject::NoAnswer),
+            Ended {
+                cause: EndCause::NoAnswer
+            },
+        ]
+    );
+}
+
+#[test]
+fn busy_only_when_every_leg_was_busy() {
+    for (failures, reject, cause) in [
+        (
+            vec![LegFailure::Busy, LegFailure::Busy],
+            Reject::Busy,
+            EndCause::Busy,
+        ),
+        (
+            vec![LegFailure::Busy, LegFailure::NoAnswer],
+            Reject::NoAnswer,
+            EndCause::NoAnswer,
+        ),
+        (
+            vec![LegFailure::Unreachable, LegFailure::Declined],
+            Reject::Unavailable,
+            EndCause::Unavailable,
+        ),
+    ] {
+        let mut s = Session::new(0, ring(Direction::Inbound, &[Some(1), Some(2)], 20_000));
+        drain(&mut s);
+        for (leg, f) in failures.iter().enumerate() {
+            s.handle_leg_failed(10, leg, *f);
+        }
+        assert_eq!(
+            drain(&mut s),
+            vec![RejectCaller(reject), Ended { cause }],
+            "{failures:?}"
+        );
+    }
+    let mut s = Session::new(0, ring(Direction::Inbound, &[], 20_000));
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            RejectCaller(Reject::Unavailable),
+            Ended {
+                cause: EndCause::Unavailable
+            }
+        ],
+        "nobody to ring"
+    );
+}
+
+#[test]
+fn a_caller_who_cancels_while_ringing() {
+    let mut s = Session::new(0, ring(Direction::Inbound, &[Some(1), Some(2)], 20_000));
+    drain(&mut s);
+    s.handle_leg_failed(500, 1, LegFailure::Busy);
+    s.handle_caller_hangup(4_000);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Cancel { leg: 0 },
+            Ended {
+                cause: EndCause::CallerCancelled
+            }
+        ]
+    );
+    s.handle_leg_answered(4_010, 0, true);
+    assert_eq!(
+        drain(&mut s),
+        vec![Hangup { leg: 0 }],
+        "the crossing 200 is hung up"
+    );
+    s.handle_leg_answered(4_020, 0, true);
+    assert!(drain(&mut s).is_empty());
+}
+
+#[test]
+fn a_queue_caller_with_something_to_hear_is_answered_and_agents_wait_for_the_greeting() {
+    let mut s = Session::new(0, queue(7, with_prompts(), true));
+    assert!(s.answered_by_us());
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            AnswerCaller,
+            Play {
+                side: Side::Caller,
+                audio: Audio::Queue {
+                    greeting: Some(10),
+                    announcement: Some(11),
+                    music: Some(12)
+                }
+            },
+            Acd(AcdRequest::Enter {
+                group: 7,
+                hold_ms: 4_000
+            }),
+        ]
+    );
+    // Without G.711 nothing can be played: ringback and no wait for a greeting.
+    let mut s = Session::new(0, queue(7, with_prompts(), false));
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            CallerRinging,
+            Acd(AcdRequest::Enter {
+                group: 7,
+                hold_ms: 0
+            })
+        ]
+    );
+    assert!(!s.answered_by_us());
+    // Nothing to play: ringback.
+    let mut s = Session::new(0, queue(7, GroupAudio::default(), true));
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            CallerRinging,
+            Acd(AcdRequest::Enter {
+                group: 7,
+                hold_ms: 0
+            })
+        ]
+    );
+}
+
+#[test]
+fn the_acd_decides_whose_answer_wins_and_an_agent_fails_only_with_all_their_phones() {
+    let mut s = Session::new(0, queue(7, GroupAudio::default(), true));
+    drain(&mut s);
+    s.handle_acd(10, AcdOrder::Ring(5));
+    assert_eq!(drain(&mut s), vec![RingAgent { agent: 5 }]);
+    assert_eq!(
+        s.ring_contacts(10, 5, 2),
+        0..2,
+        "desk phone and browser phone"
+    );
+    assert_eq!(drain(&mut s), vec![Ring { leg: 0 }, Ring { leg: 1 }]);
+    assert_eq!(
+        s.poll_timeout(),
+        None,
+        "the ACD times the ring, not the session"
+    );
+    s.handle_leg_failed(20, 0, LegFailure::Busy);
+    assert!(drain(&mut s).is_empty(), "one phone of the agent is left");
+    s.handle_leg_answered(30, 1, true);
+    assert_eq!(drain(&mut s), vec![Acd(AcdRequest::Answered { agent: 5 })]);
+    s.handle_acd(31, AcdOrder::Connect(5));
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Answered {
+                owner: Some(5),
+                peer: None
+            },
+            Connect { leg: 1 }
+        ],
+        "a queue call does not make the agent busy outside the queue: the ACD knows"
+    );
+    s.handle_leg_hangup(90_000, 1);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            HangupCaller,
+            Acd(AcdRequest::Ended),
+            Ended {
+                cause: EndCause::CalleeHangup
+            }
+        ]
+    );
+
+    let mut s = Session::new(0, queue(7, GroupAudio::default(), true));
+    drain(&mut s);
+    s.handle_acd(10, AcdOrder::Ring(5));
+    drain(&mut s);
+    s.ring_contacts(10, 5, 2);
+    drain(&mut s);
+    s.handle_leg_failed(20, 0, LegFailure::Busy);
+    s.handle_leg_failed(21, 1, LegFailure::NoAnswer);
+    assert_eq!(drain(&mut s), vec![Acd(AcdRequest::Failed { agent: 5 })]);
+    assert!(!s.is_ended(), "the ACD decides what happens next");
+    s.handle_acd(30, AcdOrder::Ring(6));
+    drain(&mut s);
+    assert_eq!(s.ring_contacts(30, 6, 0), 2..2);
+    assert_eq!(
+        drain(&mut s),
+        vec![Acd(AcdRequest::Failed { agent: 6 })],
+        "an agent without a registered phone fails at once"
+    );
+    // The ACD moved on while the agent's phone answered: that phone is hung up.
+    s.handle_acd(40, AcdOrder::Ring(7));
+    drain(&mut s);
+    s.ring_contacts(40, 7, 1);
+    drain(&mut s);
+    s.handle_leg_answered(41, 2, true);
+    drain(&mut s);
+    s.handle_acd(41, AcdOrder::Stop(7));
+    assert_eq!(drain(&mut s), vec![Hangup { leg: 2 }]);
+}
+
+#[test]
+fn the_agent_hears_the_answer_announcement_first() {
+    let audio = GroupAudio {
+        answer: Some(20),
+        ..GroupAudio::default()
+    };
+    let mut s = Session::new(0, queue(7, audio, true));
+    drain(&mut s);
+    s.handle_acd(10, AcdOrder::Ring(5));
+    drain(&mut s);
+    s.ring_contacts(10, 5, 1);
+    drain(&mut s);
+    s.handle_leg_answered(20, 0, true);
+    s.handle_acd(21, AcdOrder::Connect(5));
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Acd(AcdRequest::Answered { agent: 5 }),
+            Answered {
+                owner: Some(5),
+                peer: None
+            },
+            Connect { leg: 0 },
+            Play {
+                side: Side::Caller,
+                audio: Audio::Silence
+            },
+            Play {
+                side: Side::Callee,
+                audio: Audio::Once(20)
+            },
+        ]
+    );
+    s.handle_play_done(2_000, Side::Callee);
+    assert_eq!(
+        drain(&mut s),
+        vec![StopPlaying { side: Side::Caller }],
+        "now they talk"
+    );
+    // A caller already hearing the queue keeps hearing it during the announcement.
+    let audio = GroupAudio {
+        answer: Some(20),
+        ..with_prompts()
+    };
+    let mut s = Session::new(0, queue(7, audio, true));
+    drain(&mut s);
+    s.handle_acd(10, AcdOrder::Ring(5));
+    s.ring_contacts(10, 5, 1);
+    drain(&mut s);
+    s.handle_leg_answered(20, 0, true);
+    s.handle_acd(21, AcdOrder::Connect(5));
+    let cmds = drain(&mut s);
+    assert!(
+        !cmds.contains(&Play {
+            side: Side::Caller,
+            audio: Audio::Silence
+        }),
+        "{cmds:?}"
+    );
+    assert!(cmds.ends_with(&[Play {
+        side: Side::Callee,
+        audio: Audio::Once(20)
+    }]));
+}
+
+#[test]
+fn an_agent_hold_plays_hold_music_to_the_caller() {
+    let mut s = Session::new(0, queue(7, with_prompts(), true));
+    drain(&mut s);
+    assert_eq!(
+        s.handle_reinvite(5, Side::Caller, true),
+        Reinvite::AnswerHere,
+        "before the answer nobody is asked"
+    );
+    s.handle_acd(10, AcdOrder::Ring(5));
+    s.ring_contacts(10, 5, 1);
+    s.handle_leg_answered(20, 0, true);
+    s.handle_acd(21, AcdOrder::Connect(5));
+    drain(&mut s);
+    assert_eq!(
+        s.handle_reinvite(30, Side::Callee, true),
+        Reinvite::AnswerHere
+    );
+    assert_eq!(
+        drain(&mut s),
+        vec![Play {
+            side: Side::Caller,
+            audio: Audio::Loop(12)
+        }]
+    );
+    assert_eq!(
+        s.handle_reinvite(40, Side::Callee, false),
+        Reinvite::AnswerHere
+    );
+    assert_eq!(drain(&mut s), vec![StopPlaying { side: Side::Caller }]);
+    assert_eq!(
+        s.handle_reinvite(50, Side::Caller, true),
+        Reinvite::Pass,
+        "the caller's own hold goes to the agent"
+    );
+    // Without hold music the agent's hold goes to the caller.
+    let mut s = Session::new(0, ring(Direction::Inbound, &[Some(1)], 20_000));
+    s.handle_leg_answered(10, 0, true);
+    drain(&mut s);
+    assert_eq!(s.handle_reinvite(30, Side::Callee, true), Reinvite::Pass);
+}
+
+#[test]
+fn diverts_to_groups_stop_after_max_diverts() {
+    let mut s = Session::new(0, queue(1, with_prompts(), true));
+    drain(&mut s);
+    for i in 0..MAX_DIVERTS {
+        let group = 2 + i64::from(i);
+        s.handle_acd(
+            100,
+            AcdOrder::Divert(Divert::Group {
+                group,
+                audio: with_prompts(),
+            }),
+        );
+        assert_eq!(
+            drain(&mut s),
+            vec![
+                Play {
+                    side: Side::Caller,
+                    audio: Audio::Queue {
+                        greeting: None,
+                        announcement: Some(11),
+                        music: Some(12)
+                    }
+                },
+                GroupChanged { group },
+                Acd(AcdRequest::Enter { group, hold_ms: 0 }),
+            ],
+            "no second greeting"
+        );
+    }
+    s.handle_acd(
+        200,
+        AcdOrder::Divert(Divert::Group {
+            group: 99,
+            audio: GroupAudio::default(),
+        }),
+    );
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            HangupCaller,
+            Acd(AcdRequest::Forget),
+            Ended {
+                cause: EndCause::Unavailable
+            }
+        ]
+    );
+}
+
+#[test]
+fn a_divert_to_an_agent_rings_them_like_a_direct_call() {
+    let mut s = Session::new(0, queue(1, GroupAudio::default(), true));
+    drain(&mut s);
+    s.handle_acd(10, AcdOrder::Ring(5));
+    s.ring_contacts(10, 5, 1);
+    drain(&mut s);
+    s.handle_acd(1_000, AcdOrder::Divert(Divert::Agent(9)));
+    assert_eq!(
+        drain(&mut s),
+        vec![Cancel { leg: 0 }, RingAgent { agent: 9 }]
+    );
+    assert_eq!(s.ring_contacts(1_000, 9, 1), 1..2);
+    assert_eq!(drain(&mut s), vec![Ring { leg: 1 }]);
+    assert_eq!(s.poll_timeout(), Some(1_000 + DIVERT_RING_MS));
+    s.handle_leg_answered(2_000, 1, true);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Answered {
+                owner: Some(9),
+                peer: None
+            },
+            Connect { leg: 1 },
+            AgentBusy {
+                agent: 9,
+                busy: true
+            },
+        ],
+        "the ACD let go: the agent is busy outside the queue"
+    );
+    // Nobody registered: unavailable.
+    let mut s = Session::new(0, queue(1, GroupAudio::default(), true));
+    drain(&mut s);
+    s.handle_acd(1_000, AcdOrder::Divert(Divert::Agent(9)));
+    drain(&mut s);
+    s.ring_contacts(1_000, 9, 0);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            RejectCaller(Reject::Unavailable),
+            Acd(AcdRequest::Forget),
+            Ended {
+                cause: EndCause::Unavailable
+            }
+        ]
+    );
+}
+
+#[test]
+fn a_divert_to_a_voice_file_plays_it_then_hangs_up() {
+    let mut s = Session::new(0, queue(1, GroupAudio::default(), true));
+    drain(&mut s);
+    s.handle_acd(300_000, AcdOrder::Divert(Divert::VoiceFile(30)));
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            AnswerCaller,
+            Play {
+                side: Side::Caller,
+                audio: Audio::Once(30)
+            }
+        ]
+    );
+    s.handle_play_done(305_000, Side::Caller);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            HangupCaller,
+            Acd(AcdRequest::Forget),
+            Ended {
+                cause: EndCause::Announcement
+            }
+        ]
+    );
+    // Busy, and a voice file that the caller's codec cannot carry.
+    let mut s = Session::new(0, queue(1, GroupAudio::default(), true));
+    drain(&mut s);
+    s.handle_acd(10, AcdOrder::Divert(Divert::Busy));
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            RejectCaller(Reject::Busy),
+            Acd(AcdRequest::Forget),
+            Ended {
+                cause: EndCause::Busy
+            }
+        ]
+    );
+    let mut s = Session::new(0, queue(1, GroupAudio::default(), false));
+    drain(&mut s);
+    s.handle_acd(10, AcdOrder::Divert(Divert::VoiceFile(30)));
+    assert_eq!(drain(&mut s)[0], RejectCaller(Reject::Unavailable));
+}
+
+#[test]
+fn a_number_routed_to_a_voice_file() {
+    let start = Start {
+        direction: Direction::Inbound,
+        route: Route::VoiceFile(40),
+        calling_agent: None,
+        caller_g711: true,
+        caller_up: false,
+    };
+    let mut s = Session::new(0, start.clone());
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            AnswerCaller,
+            Play {
+                side: Side::Caller,
+                audio: Audio::Once(40)
+            }
+        ]
+    );
+    s.handle_play_done(7_000, Side::Caller);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            HangupCaller,
+            Ended {
+                cause: EndCause::Announcement
+            }
+        ]
+    );
+    let mut s = Session::new(
+        0,
+        Start {
+            caller_g711: false,
+            ..start
+        },
+    );
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            RejectCaller(Reject::Unavailable),
+            Ended {
+                cause: EndCause::Unavailable
+            }
+        ]
+    );
+}
+
+#[test]
+fn an_agent_placing_a_call_is_busy_for_the_queues_until_it_ends() {
+    let start = Start {
+        calling_agent: Some(3),
+        ..ring(Direction::Outbound, &[None], 120_000)
+    };
+    let mut s = Session::new(0, start);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            AgentBusy {
+                agent: 3,
+                busy: true
+            },
+            Ring { leg: 0 }
+        ]
+    );
+    s.handle_leg_answered(5_000, 0, true);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Answered {
+                owner: None,
+                peer: None
+            },
+            Connect { leg: 0 }
+        ],
+        "an outbound call stays the caller's in history"
+    );
+    s.handle_leg_hangup(9_000, 0);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            HangupCaller,
+            AgentBusy {
+                agent: 3,
+                busy: false
+            },
+            Ended {
+                cause: EndCause::CalleeHangup
+            }
+        ]
+    );
+}
+
+#[test]
+fn an_internal_call_is_the_callers_and_incoming_for_the_agent_who_answers() {
+    let start = Start {
+        calling_agent: Some(3),
+        ..ring(Direction::Internal, &[Some(4)], 30_000)
+    };
+    let mut s = Session::new(0, start);
+    drain(&mut s);
+    s.handle_leg_answered(2_000, 0, true);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Answered {
+                owner: None,
+                peer: Some(4)
+            },
+            Connect { leg: 0 },
+            AgentBusy {
+                agent: 4,
+                busy: true
+            }
+        ]
+    );
+}
+
+#[test]
+fn a_waiting_caller_who_hangs_up_after_our_answer_abandoned_the_queue() {
+    let mut s = Session::new(0, queue(7, with_prompts(), true));
+    drain(&mut s);
+    s.handle_caller_hangup(12_000);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Acd(AcdRequest::CallerLeft),
+            Ended {
+                cause: EndCause::Abandoned
+            }
+        ]
+    );
+    let mut s = Session::new(0, queue(7, GroupAudio::default(), true));
+    drain(&mut s);
+    s.handle_caller_hangup(12_000);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Acd(AcdRequest::CallerLeft),
+            Ended {
+                cause: EndCause::CallerCancelled
+            }
+        ],
+        "a CANCEL before any answer"
+    );
+}
+
+#[test]
+fn silence_ends_answered_calls_and_waiting_callers_we_answered() {
+    let mut s = Session::new(0, ring(Direction::Inbound, &[Some(1)], 20_000));
+    s.handle_leg_answered(5, 0, true);
+    drain(&mut s);
+    s.handle_media_timeout(60_000);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Hangup { leg: 0 },
+            HangupCaller,
+            AgentBusy {
+                agent: 1,
+                busy: false
+            },
+            Ended {
+                cause: EndCause::MediaTimeout
+            }
+        ]
+    );
+    let mut s = Session::new(0, queue(7, with_prompts(), true));
+    drain(&mut s);
+    s.handle_media_timeout(60_000);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            HangupCaller,
+            Acd(AcdRequest::CallerLeft),
+            Ended {
+                cause: EndCause::MediaTimeout
+            }
+        ]
+    );
+    let mut s = Session::new(0, queue(7, GroupAudio::default(), true));
+    drain(&mut s);
+    s.handle_media_timeout(60_000);
+    assert!(
+        drain(&mut s).is_empty(),
+        "an unanswered caller sends no media to miss"
+    );
+}
+
+#[test]
+fn early_media_reaches_the_caller_once() {
+    let mut s = Session::new(0, ring(Direction::Outbound, &[None, None], 120_000));
+    drain(&mut s);
+    s.handle_leg_ringing(10, 0);
+    s.handle_leg_early_media(10, 0);
+    s.handle_leg_early_media(20, 1);
+    assert_eq!(drain(&mut s), vec![CallerRinging, EarlyMedia { leg: 0 }]);
+}
+
+#[test]
+fn a_caller_whose_leg_is_already_up_hears_ringback_and_is_never_refused() {
+    let start = Start {
+        caller_up: true,
+        calling_agent: Some(3),
+        ..ring(Direction::Internal, &[Some(4)], 30_000)
+    };
+    let mut s = Session::new(0, start.clone());
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            AgentBusy {
+                agent: 3,
+                busy: true
+            },
+            Play {
+                side: Side::Caller,
+                audio: Audio::Ringback
+            },
+            Ring { leg: 0 }
+        ]
+    );
+    s.handle_leg_answered(1_000, 0, true);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Answered {
+                owner: None,
+                peer: Some(4)
+            },
+            Connect { leg: 0 },
+            AgentBusy {
+                agent: 4,
+                busy: true
+            },
+            StopPlaying { side: Side::Caller }
+        ]
+    );
+    let mut s = Session::new(0, start);
+    drain(&mut s);
+    s.handle_leg_failed(1_000, 0, LegFailure::Busy);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            HangupCaller,
+            AgentBusy {
+                agent: 3,
+                busy: false
+            },
+            Ended {
+                cause: EndCause::Busy
+            }
+        ]
+    );
+}
+
+#[derive(Debug, Clone)]
+enum Ev {
+    Ringing(usize),
+    Answered(usize),
+    Failed(usize),
+    Timeout,
+    CallerHangup,
+    LegHangup(usize),
+    MediaTimeout,
+    AcdRing(i64),
+    AcdConnect(i64),
+    AcdStop(i64),
+    Contacts(i64, usize),
+    DivertBusy,
+    PlayDone(bool),
+}
+
+fn ev() -> impl Strategy<Value = Ev> {
+    prop_oneof![
+        (0..6usize).prop_map(Ev::Ringing),
+        (0..6usize).prop_map(Ev::Answered),
+        (0..6usize).prop_map(Ev::Failed),
+        Just(Ev::Timeout),
+        Just(Ev::CallerHangup),
+        (0..6usize).prop_map(Ev::LegHangup),
+        Just(Ev::MediaTimeout),
+        (1..4i64).prop_map(Ev::AcdRing),
+        (1..4i64).prop_map(Ev::AcdConnect),
+        (1..4i64).prop_map(Ev::AcdStop),
+        (1..4i64, 0..3usize).prop_map(|(a, n)| Ev::Contacts(a, n)),
+        Just(Ev::DivertBusy),
+        any::<bool>().prop_map(Ev::PlayDone),
+    ]
+}
+
+proptest! {
+    /// Whatever happens, in any order: a call is connected at most once, ends exactly once
+    /// at most, never connects after it ended, and every agent made busy is released by the
+    /// end.
+    #[test]
+    fn one_outcome_per_call(
+        queued in any::<bool>(),
+        prompts in any::<bool>(),
+        events in proptest::collection::vec((ev(), 0..30_000u64), 0..60),
+    ) {
+        let start = if queued {
+            queue(7, if prompts { with_prompts() } else { GroupAudio::default() }, true)
+        } else {
+            Start { calling_agent: Some(9), ..ring(Direction::Internal, &[Some(1), Some(2)], 20_000) }
+        };
+        let mut s = Session::new(0, start);
+        let mut now = 0;
+        let (mut connects, mut ended) = (0, 0);
+        let mut busy: std::collections::HashMap<i64, i32> = Default::default();
+        let mut all = Vec::new();
+        let mut check = |cmds: Vec<Command>, ended_now: &mut i32, connects: &mut i32| -> Result<(), TestCaseError> {
+            for c in cmds {
+                match &c {
+                    Connect { .. } => { prop_assert_eq!(*ended_now, 0); *connects += 1; }
+                    Ended { .. } => *ended_now += 1,
+                    AgentBusy { agent, busy: b } => *busy.entry(*agent).or_default() += if *b { 1 } else { -1 },
+                    _ => {}
+                }
+                all.push(c);
+            }
+            Ok(())
+        };
+        check(drain(&mut s), &mut ended, &mut connects)?;
+        for (e, dt) in events {
+            now += dt;
+            match e {
+                Ev::Ringing(l) => s.handle_leg_ringing(now, l),
+                Ev::Answered(l) => s.handle_leg_answered(now, l, true),
+                Ev::Failed(l) => s.handle_leg_failed(now, l, LegFailure::Busy),
+                Ev::Timeout => s.handle_timeout(now),
+                Ev::CallerHangup => s.handle_caller_hangup(now),
+                Ev::LegHangup(l) => s.handle_leg_hangup(now, l),
+                Ev::MediaTimeout => s.handle_media_timeout(now),
+                Ev::AcdRing(a) => s.handle_acd(now, AcdOrder::Ring(a)),
+                Ev::AcdConnect(a) => s.handle_acd(now, AcdOrder::Connect(a)),
+                Ev::AcdStop(a) => s.handle_acd(now, AcdOrder::Stop(a)),
+                Ev::Contacts(a, n) => { s.ring_contacts(now, a, n); }
+                Ev::DivertBusy => s.handle_acd(now, AcdOrder::Divert(Divert::Busy)),
+                Ev::PlayDone(caller) => s.handle_play_done(now, if caller { Side::Caller } else { Side::Callee }),
+            }
+            check(drain(&mut s), &mut ended, &mut connects)?;
+        }
+        prop_assert!(connects <= 1, "{:?}", all);
+        prop_assert!(ended <= 1, "{:?}", all);
+        prop_assert_eq!(ended == 1, s.is_ended());
+        if s.is_ended() {
+            prop_assert!(busy.values().all(|n| *n == 0), "{:?} {:?}", busy, all);
+        }
+    }
+}

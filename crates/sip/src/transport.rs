@@ -1,0 +1,155 @@
+//! Sending on the wire: our address, the TCP connections phones registered over, and the
+//! client transactions of requests we send (BYE, re-INVITE, INVITE).
+
+use crate::msg;
+use rsipstack::sip::{Request, SipMessage};
+use rsipstack::transaction::endpoint::EndpointInnerRef;
+use rsipstack::transaction::transaction::{Transaction, TransactionEvent, TransactionEventSender};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+pub(crate) struct Transport {
+    pub endpoint: EndpointInnerRef,
+    /// Our address as peers should reach it.
+    pub contact_addr: SocketAddr,
+    /// TCP connections phones registered over, by their address: requests to such a phone
+    /// must go down the same connection (it cannot accept one from us).
+    flows: Mutex<HashMap<SocketAddr, rsipstack::transport::SipConnection>>,
+}
+
+impl Transport {
+    pub fn new(endpoint: EndpointInnerRef, contact_addr: SocketAddr) -> Transport {
+        Transport {
+            endpoint,
+            contact_addr,
+            flows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Our Contact header value.
+    pub fn contact_header(&self) -> String {
+        format!("<sip:tsunagu@{}>", self.contact_addr)
+    }
+
+    /// The connection to reach `addr` on when it registered over TCP.
+    pub fn flow(&self, addr: SocketAddr) -> Option<rsipstack::transport::SipConnection> {
+        self.flows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&addr)
+            .cloned()
+    }
+
+    pub fn keep_flow(&self, addr: SocketAddr, conn: rsipstack::transport::SipConnection) {
+        self.flows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(addr, conn);
+    }
+
+    /// Sends `req` in a new client transaction towards `dest`.
+    pub async fn start_client(
+        &self,
+        req: &Request,
+        dest: SocketAddr,
+        tcp: bool,
+    ) -> Option<Transaction> {
+        let key = rsipstack::transaction::key::TransactionKey::from_request(
+            req,
+            rsipstack::transaction::key::TransactionRole::Client,
+        )
+        .ok()?;
+        let flow = self.flow(dest);
+        let tcp = tcp || flow.is_some();
+        let mut tx = Transaction::new_client(key, req.clone(), self.endpoint.clone(), flow);
+        tx.destination = Some(sip_addr(dest, tcp));
+        tx.send().await.ok()?;
+        Some(tx)
+    }
+
+    /// Sends a request (BYE) and waits for its final response in the background.
+    pub fn send_request(self: &Arc<Self>, req: Request, dest: SocketAddr, tcp: bool) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let Some(mut tx) = me.start_client(&req, dest, tcp).await else {
+                tracing::debug!(%dest, "could not send a request");
+                return;
+            };
+            while let Some(m) = tx.receive().await {
+                if let SipMessage::Response(r) = m {
+                    if r.status_code.code() >= 200 {
+                        break;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Sends an INVITE inside a dialog (a re-INVITE) and waits for its final response; a 2xx
+    /// is ACKed. Its SDP answer, or `None` when the peer refused or never answered.
+    pub async fn reinvite(&self, req: Request, dest: SocketAddr, tcp: bool) -> Option<String> {
+        let mut tx = self.start_client(&req, dest, tcp).await?;
+        let wait = async {
+            while let Some(m) = tx.receive().await {
+                if let SipMessage::Response(r) = m {
+                    let code = r.status_code.code();
+                    if code >= 200 {
+                        if code < 300 {
+                            tx.send_ack(None).await.ok();
+                            return Some(String::from_utf8_lossy(r.body()).into_owned());
+                        }
+                        return None;
+                    }
+                }
+            }
+            None
+        };
+        tokio::time::timeout(Duration::from_secs(32), wait)
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+/// Answers a request through its transaction.
+pub(crate) async fn respond(
+    tx: &mut Transaction,
+    resp: Option<rsipstack::sip::Response>,
+) -> Result<(), rsipstack::Error> {
+    match resp {
+        Some(r) => tx.respond(r).await,
+        // A request we cannot even answer (no Call-ID, no CSeq): drop it.
+        None => Ok(()),
+    }
+}
+
+/// Sends a response through a transaction that another task is driving.
+pub(crate) fn respond_via(tu: &TransactionEventSender, resp: Option<rsipstack::sip::Response>) {
+    if let Some(r) = resp {
+        tu.send(TransactionEvent::Respond(r)).ok();
+    }
+}
+
+/// 481 for a request of a dialog we do not have.
+pub(crate) async fn no_dialog(tx: &mut Transaction) {
+    let resp = msg::response(
+        &tx.original,
+        481,
+        "Call/Transaction Does Not Exist",
+        None,
+        &[],
+        None,
+    );
+    respond(tx, resp).await.ok();
+}
+
+pub(crate) fn sip_addr(addr: SocketAddr, tcp: bool) -> rsipstack::transport::SipAddr {
+    let transport = if tcp {
+        rsipstack::sip::Transport::Tcp
+    } else {
+        rsipstack::sip::Transport::Udp
+    };
+    rsipstack::transport::SipAddr::new(transport, addr.into())
+}

@@ -1,0 +1,785 @@
+//! One call: a task that runs the engine's session (`engine::session::Session`) and carries
+//! out its commands on SIP legs (`sip::Leg`), on the media relay, through the ACD and in the
+//! journal. What happens next is always the session's decision; this only knows how.
+
+use crate::acd::{AcdCommand, AcdInput};
+use crate::routing::{Plan, Spec};
+use crate::Core;
+use engine::live::Popup;
+use engine::session::{
+    AcdOrder, AcdRequest, Command, Divert, EndCause, LegFailure, Reinvite, Reject, Session, Side,
+    Start,
+};
+use engine::TargetKind;
+use media::g711::Law;
+use media::relay::{spawn_relay, LegMedia, RelayConfig, RelayEvent, RelayHandle};
+use media::sdp::Sdp;
+use media::RtpEndpoint;
+use sip::{Leg, LegEvent, LegEventKind, Refuse, ReinviteRequest};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use store::journal::{CallStart, Event, Write};
+use tokio::sync::mpsc;
+
+/// What wakes a call besides its legs.
+enum Internal {
+    /// A re-INVITE we passed on came back with the other side's media address.
+    PeerMedia {
+        side: Side,
+        addr: Option<SocketAddr>,
+    },
+}
+
+/// One leg the session placed.
+struct Placed {
+    leg: Leg,
+    early: Option<Sdp>,
+    answer: Option<Sdp>,
+}
+
+/// The caller's side: their leg, and the SDP that describes their media (their offer, or for
+/// a leg we placed ourselves, their answer).
+pub(crate) struct CallerSide {
+    pub leg: Leg,
+    pub sdp: Sdp,
+    /// The caller-facing media endpoint, when the caller's leg already has one (a leg handed
+    /// over from a call we originated).
+    pub media: Option<RtpEndpoint>,
+    /// The leg is already answered.
+    pub up: bool,
+}
+
+pub(crate) struct CallTask {
+    core: Arc<Core>,
+    id: i64,
+    session: Session,
+    caller: Leg,
+    caller_leg: sip::LegId,
+    /// Describes the caller's media; what the legs we place are offered (rewritten).
+    offer: Sdp,
+    specs: Vec<Spec>,
+    placed: Vec<Option<Placed>>,
+    by_leg: HashMap<sip::LegId, usize>,
+    caller_media: Option<RtpEndpoint>,
+    callee_media: Option<RtpEndpoint>,
+    /// Our media addresses, kept after the endpoints move into the relay.
+    caller_rtp: SocketAddr,
+    callee_rtp: SocketAddr,
+    relay: Option<RelayHandle>,
+    /// The G.711 law prompts are encoded in: the caller's (we answered them) or the answer's.
+    law: Option<Law>,
+    /// Our SDP in the 183 that opened early media to the caller; the 200 repeats it.
+    early_sdp: Option<Sdp>,
+    /// Shown on the screens of the agents rung for a queue call.
+    popup: Option<Popup>,
+    popup_sent: bool,
+    /// Who the agents' phones see calling.
+    ring_from: sip::Identity,
+    sink: mpsc::UnboundedSender<LegEvent>,
+    events: mpsc::UnboundedReceiver<LegEvent>,
+    orders_tx: mpsc::UnboundedSender<AcdCommand>,
+    orders: mpsc::UnboundedReceiver<AcdCommand>,
+    media_tx: mpsc::UnboundedSender<RelayEvent>,
+    media: mpsc::UnboundedReceiver<RelayEvent>,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+    internal: mpsc::UnboundedReceiver<Internal>,
+    _channel: Option<crate::routing::ChannelGuard>,
+}
+
+impl CallTask {
+    /// Starts the call `plan` describes: media, the history row, the session. Refuses the
+    /// caller (and says why) when any of it cannot be had.
+    pub(crate) async fn start(
+        core: Arc<Core>,
+        mut caller: CallerSide,
+        call_uuid: String,
+        plan: Plan,
+    ) {
+        let caller_media = match caller.media.take() {
+            Some(m) => Some(m),
+            None => core.rtp.allocate().await.ok(),
+        };
+        let (Some(caller_media), Ok(callee_media)) = (caller_media, core.rtp.allocate().await)
+        else {
+            tracing::warn!("RTP ports exhausted; refusing a call");
+            refuse_or_hangup(&caller, Refuse::ServiceUnavailable("no media ports".into()));
+            return;
+        };
+        let id = match core.journal.new_call_id().await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot allocate a call id; refusing the call");
+                refuse_or_hangup(&caller, Refuse::ServerError);
+                return;
+            }
+        };
+        let now = core.clock.now();
+        let started = core
+            .journal
+            .commit(vec![Write::CallStarted(CallStart {
+                id,
+                call_uuid,
+                direction: plan.direction,
+                started_at: ms(now),
+                remote_party: plan.remote_party.clone(),
+                number_id: plan.number_id,
+                number: plan.number.clone(),
+                agent_id: plan.agent_id,
+                peer_agent_id: plan.peer_agent,
+                group_id: plan.group_id,
+            })])
+            .await;
+        if let Err(e) = started {
+            tracing::error!(error = %e, "cannot record call start; refusing the call");
+            refuse_or_hangup(&caller, Refuse::ServerError);
+            return;
+        }
+        metrics::gauge!("tsunagu_calls_active").increment(1.0);
+        let mut offer = caller.sdp;
+        let law = offer.g711_law();
+        let session = Session::new(
+            now,
+            Start {
+                direction: plan.session_direction(),
+                route: plan.route.clone(),
+                calling_agent: plan.calling_agent,
+                caller_g711: law.is_some(),
+                caller_up: caller.up,
+            },
+        );
+        if session.answered_by_us() {
+            // A caller who hears prompts is answered by us: whoever answers later must use the
+            // same codec, so agents are offered only that one.
+            if let Some(law) = law {
+                let mut keep = vec![law.payload_type()];
+                keep.extend(offer.telephone_event_pt());
+                offer.restrict_audio(&keep);
+            }
+        }
+        let (sink, events) = mpsc::unbounded_channel();
+        let (orders_tx, orders) = mpsc::unbounded_channel();
+        let (media_tx, media) = mpsc::unbounded_channel();
+        let (internal_tx, internal) = mpsc::unbounded_channel();
+        caller.leg.attach(sink.clone());
+        let up = caller.up;
+        let task = CallTask {
+            id,
+            caller_leg: caller.leg.id(),
+            caller: caller.leg,
+            session,
+            offer,
+            specs: plan.specs,
+            placed: Vec::new(),
+            by_leg: HashMap::new(),
+            caller_rtp: caller_media.rtp_addr(),
+            callee_rtp: callee_media.rtp_addr(),
+            caller_media: Some(caller_media),
+            callee_media: Some(callee_media),
+            relay: None,
+            // An answered caller's law is known; otherwise the answer decides.
+            law: if caller.up { law } else { None },
+            early_sdp: None,
+            popup: plan.popup,
+            popup_sent: false,
+            ring_from: plan.ring_from,
+            sink,
+            events,
+            orders_tx,
+            orders,
+            media_tx,
+            media,
+            internal_tx,
+            internal,
+            _channel: plan.channel,
+            core,
+        };
+        let mut task = task;
+        if up {
+            // The caller's leg is up already: it hears us (ringback) until the other side
+            // answers, through the relay the answer will use.
+            task.open_caller_media();
+        }
+        task.run().await;
+    }
+
+    fn open_caller_media(&mut self) {
+        let (Some(a), Some(b)) = (self.caller_media.take(), self.callee_media.take()) else {
+            return;
+        };
+        self.start_relay(
+            LegMedia {
+                remote: self.offer.audio_addr(),
+                telephone_event_pt: self.offer.telephone_event_pt(),
+                endpoint: a,
+            },
+            LegMedia {
+                remote: None,
+                telephone_event_pt: None,
+                endpoint: b,
+            },
+        );
+    }
+
+    async fn run(mut self) {
+        loop {
+            self.execute().await;
+            if self.session.is_ended() {
+                break;
+            }
+            let timeout = self.session.poll_timeout();
+            let now = self.core.clock.now();
+            let sleep = async {
+                match timeout {
+                    Some(at) => {
+                        tokio::time::sleep(Duration::from_millis(at.saturating_sub(now))).await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some(ev) = self.events.recv() => self.leg_event(ev).await,
+                Some(order) = self.orders.recv() => self.acd_order(order).await,
+                Some(m) = self.media.recv() => self.media_event(m),
+                Some(i) = self.internal.recv() => match i {
+                    Internal::PeerMedia { side, addr } => {
+                        if let Some(relay) = &self.relay {
+                            relay.set_remote(side_index(side), addr);
+                        }
+                    }
+                },
+                _ = sleep => self.session.handle_timeout(self.core.clock.now()),
+            }
+        }
+        metrics::gauge!("tsunagu_calls_active").decrement(1.0);
+        // Late events of the legs: what needs an answer gets one.
+        self.events.close();
+        while let Ok(ev) = self.events.try_recv() {
+            if let LegEventKind::Reinvite(r) = ev.kind {
+                r.refuse("the call has ended");
+            }
+        }
+    }
+
+    async fn leg_event(&mut self, ev: LegEvent) {
+        let now = self.core.clock.now();
+        if ev.leg == self.caller_leg {
+            match ev.kind {
+                LegEventKind::Cancelled | LegEventKind::Bye => {
+                    self.session.handle_caller_hangup(now)
+                }
+                LegEventKind::Reinvite(r) => self.reinvite(Side::Caller, r),
+                // The caller's leg reports nothing else.
+                _ => {}
+            }
+            return;
+        }
+        let Some(&leg) = self.by_leg.get(&ev.leg) else {
+            return;
+        };
+        match ev.kind {
+            LegEventKind::Ringing => self.session.handle_leg_ringing(now, leg),
+            LegEventKind::EarlyMedia { sdp } => {
+                if let (Ok(sdp), Some(Some(p))) = (Sdp::parse(&sdp), self.placed.get_mut(leg)) {
+                    p.early = Some(sdp);
+                    self.session.handle_leg_early_media(now, leg);
+                }
+            }
+            LegEventKind::Answered { sdp } => {
+                let answer = sdp.and_then(|s| Sdp::parse(&s).ok());
+                let g711 = answer.as_ref().is_some_and(|a| a.g711_law().is_some());
+                if let Some(Some(p)) = self.placed.get_mut(leg) {
+                    p.answer = answer;
+                }
+                self.session.handle_leg_answered(now, leg, g711);
+            }
+            LegEventKind::Failed { failure, status } => {
+                tracing::debug!(call = self.id, leg, status, "leg failed");
+                self.session
+                    .handle_leg_failed(now, leg, failure_of(failure));
+            }
+            LegEventKind::Bye => self.session.handle_leg_hangup(now, leg),
+            LegEventKind::Reinvite(r) => {
+                if self.session.connected_leg() == Some(leg) {
+                    self.reinvite(Side::Callee, r);
+                } else {
+                    // A leg that does not have the call: its media stays where it is.
+                    self.answer_reinvite_here(Side::Callee, r);
+                }
+            }
+            LegEventKind::Cancelled => {}
+        }
+    }
+
+    async fn acd_order(&mut self, order: AcdCommand) {
+        let now = self.core.clock.now();
+        let order = match order {
+            AcdCommand::Ring(a) => AcdOrder::Ring(a),
+            AcdCommand::Stop(a) => AcdOrder::Stop(a),
+            AcdCommand::Connect(a) => AcdOrder::Connect(a),
+            AcdCommand::Divert(target) => AcdOrder::Divert(self.divert_of(target).await),
+        };
+        self.session.handle_acd(now, order);
+    }
+
+    /// Where a divert goes, as the session needs it: a group with what it plays, a voice file
+    /// that can be played.
+    async fn divert_of(&self, target: Option<engine::RouteTarget>) -> Divert {
+        let Some(t) = target else {
+            return Divert::Busy;
+        };
+        match t.kind {
+            TargetKind::Group => {
+                let config = self.core.directory.get();
+                match config.group(t.id) {
+                    Some(g) => Divert::Group {
+                        group: t.id,
+                        audio: self.core.voices.group_audio(&g.fields).await,
+                    },
+                    None => Divert::Unavailable,
+                }
+            }
+            TargetKind::Agent => Divert::Agent(t.id),
+            TargetKind::VoiceFile => match self.core.voices.get(t.id).await {
+                Some(_) => Divert::VoiceFile(t.id),
+                None => Divert::Unavailable,
+            },
+            // IVR and forwarding come with those features.
+            TargetKind::Ivr | TargetKind::Forward => Divert::Unavailable,
+        }
+    }
+
+    fn media_event(&mut self, e: RelayEvent) {
+        let now = self.core.clock.now();
+        match e {
+            RelayEvent::Idle => {
+                tracing::info!(call = self.id, "no RTP for too long; ending the call");
+                self.session.handle_media_timeout(now);
+            }
+            RelayEvent::Dtmf { leg, digit } => self.core.journal.record(
+                Event::new(
+                    ms(now),
+                    "call.dtmf",
+                    serde_json::json!({"digit": digit.to_string(), "from": if leg == 0 { "caller" } else { "callee" }}),
+                )
+                .call(self.id),
+            ),
+            RelayEvent::PlayDone { leg } => self.session.handle_play_done(
+                now,
+                if leg == 0 { Side::Caller } else { Side::Callee },
+            ),
+            RelayEvent::Stopped => {}
+        }
+    }
+
+    /// Carries out what the session decided.
+    async fn execute(&mut self) {
+        while let Some(cmd) = self.session.poll_command() {
+            let now = self.core.clock.now();
+            match cmd {
+                Command::CallerRinging => self.caller.ringing(),
+                Command::AnswerCaller => self.answer_caller(),
+                Command::RejectCaller(r) => self.caller.reject(match r {
+                    Reject::Busy => Refuse::Busy,
+                    Reject::NoAnswer | Reject::Unavailable => Refuse::Unavailable(None),
+                }),
+                Command::HangupCaller => self.caller.hangup(),
+                Command::Ring { leg } => self.ring(leg),
+                Command::Cancel { leg } => {
+                    if let Some(Some(p)) = self.placed.get(leg) {
+                        p.leg.cancel();
+                    }
+                }
+                Command::Hangup { leg } => {
+                    if let Some(Some(p)) = self.placed.get(leg) {
+                        p.leg.hangup();
+                    }
+                }
+                Command::RingAgent { agent } => {
+                    let specs = crate::routing::agent_specs(&self.core, agent, &self.ring_from);
+                    let legs = self.session.ring_contacts(now, agent, specs.len());
+                    for (leg, spec) in legs.zip(specs) {
+                        self.set_spec(leg, spec);
+                    }
+                }
+                Command::EarlyMedia { leg } => self.early_media(leg),
+                Command::Connect { leg } => self.connect(leg),
+                Command::Play { side, audio } => {
+                    let program = self.core.voices.program(&audio).await;
+                    if let (Some(relay), Some(law), Some(p)) = (&self.relay, self.law, program) {
+                        relay.play(side_index(side), p, law);
+                    }
+                }
+                Command::StopPlaying { side } => {
+                    if let Some(relay) = &self.relay {
+                        relay.stop_playing(side_index(side));
+                    }
+                }
+                Command::Acd(req) => self.acd(req),
+                Command::AgentBusy { agent, busy } => self.core.acd.send(AcdInput::DirectCall {
+                    agent,
+                    active: busy,
+                }),
+                Command::Answered { owner, peer } => {
+                    let w = Write::CallAnswered {
+                        call: self.id,
+                        at: ms(now),
+                        agent: owner,
+                        peer_agent: peer,
+                    };
+                    // Durable before the caller is answered.
+                    if let Err(e) = self.core.journal.commit(vec![w]).await {
+                        tracing::error!(error = %e, call = self.id, "could not record the answer");
+                    }
+                }
+                Command::GroupChanged { group } => self.core.journal.record(Write::CallGroup {
+                    call: self.id,
+                    group,
+                }),
+                Command::Ended { cause } => self.ended(now, cause),
+            }
+        }
+    }
+
+    fn acd(&mut self, req: AcdRequest) {
+        let call = u64::try_from(self.id).unwrap_or_default();
+        let input = match req {
+            AcdRequest::Enter { group, hold_ms } => {
+                let popup = if self.popup_sent {
+                    None
+                } else {
+                    self.popup_sent = true;
+                    self.popup.clone()
+                };
+                AcdInput::Arrived {
+                    call,
+                    group,
+                    orders: self.orders_tx.clone(),
+                    popup,
+                    hold_ms,
+                }
+            }
+            AcdRequest::Answered { agent } => AcdInput::Answered { call, agent },
+            AcdRequest::Failed { agent } => AcdInput::Failed { call, agent },
+            AcdRequest::CallerLeft => AcdInput::CallerHangup { call },
+            AcdRequest::Ended => AcdInput::Ended { call },
+            AcdRequest::Forget => AcdInput::Forget { call },
+        };
+        self.core.acd.send(input);
+    }
+
+    fn ended(&mut self, now: u64, cause: EndCause) {
+        if let Some(relay) = self.relay.take() {
+            let stats = relay.stats();
+            let [to_callee, to_caller] = stats.forwarded;
+            self.core.journal.record(
+                Event::new(
+                    ms(now),
+                    "call.media",
+                    serde_json::json!({
+                        "caller_to_callee_packets": to_callee.rtp_packets,
+                        "callee_to_caller_packets": to_caller.rtp_packets,
+                        "caller_to_callee_bytes": to_callee.rtp_bytes,
+                        "callee_to_caller_bytes": to_caller.rtp_bytes,
+                        "garbage": stats.garbage,
+                        "prompt_packets_to_caller": stats.played[0],
+                        "prompt_packets_to_callee": stats.played[1],
+                    }),
+                )
+                .call(self.id),
+            );
+            metrics::counter!("tsunagu_rtp_packets_total", "direction" => "in")
+                .increment(to_callee.rtp_packets + to_caller.rtp_packets);
+        }
+        self.core.journal.record(Write::CallEnded {
+            call: self.id,
+            at: ms(now),
+            cause: cause.as_str().to_owned(),
+        });
+        metrics::counter!("tsunagu_calls_total", "outcome" => cause.as_str()).increment(1);
+        tracing::info!(call = self.id, cause = cause.as_str(), "call ended");
+    }
+
+    fn set_spec(&mut self, leg: usize, spec: Spec) {
+        if self.specs.len() <= leg {
+            self.specs.resize_with(leg + 1, Spec::none);
+        }
+        self.specs[leg] = spec;
+    }
+
+    fn ring(&mut self, leg: usize) {
+        let Some(spec) = self.specs.get(leg).and_then(|s| s.originate.clone()) else {
+            // Nothing to call (should not happen): the leg fails at once.
+            let now = self.core.clock.now();
+            self.session
+                .handle_leg_failed(now, leg, LegFailure::Unreachable);
+            return;
+        };
+        let mut offer = self.offer.clone();
+        // Our callee-facing address, even once the endpoint has moved into the relay (prompts
+        // or early media started it before this leg).
+        offer.rewrite_audio(self.callee_rtp);
+        let placed = self.core.edge.originate(sip::Originate {
+            offer: offer.to_string(),
+            ..spec
+        });
+        placed.attach(self.sink.clone());
+        metrics::gauge!("tsunagu_legs_active").increment(1.0);
+        self.by_leg.insert(placed.id(), leg);
+        if self.placed.len() <= leg {
+            self.placed.resize_with(leg + 1, || None);
+        }
+        self.placed[leg] = Some(Placed {
+            leg: placed,
+            early: None,
+            answer: None,
+        });
+    }
+
+    /// Answers the caller with our own media to play them something.
+    fn answer_caller(&mut self) {
+        let Some(law) = self.offer.g711_law() else {
+            return;
+        };
+        self.law = Some(law);
+        let te = self.offer.telephone_event_pt();
+        if self.relay.is_none() {
+            let (Some(a), Some(b)) = (self.caller_media.take(), self.callee_media.take()) else {
+                return;
+            };
+            self.start_relay(
+                LegMedia {
+                    remote: self.offer.audio_addr(),
+                    telephone_event_pt: te,
+                    endpoint: a,
+                },
+                LegMedia {
+                    remote: None,
+                    telephone_event_pt: None,
+                    endpoint: b,
+                },
+            );
+        }
+        self.caller
+            .answer(Sdp::g711_answer(self.caller_rtp, law, te).to_string());
+    }
+
+    /// A 183 with SDP before anyone answered: the caller hears that side from now on (a
+    /// carrier's ringback or announcement), through the relay the answer will use.
+    fn early_media(&mut self, leg: usize) {
+        let Some(mut sdp) = self.placed.get(leg).and_then(|p| p.as_ref()?.early.clone()) else {
+            return;
+        };
+        if self.relay.is_some() {
+            return;
+        }
+        let (Some(remote), Some(a), Some(b)) = (
+            sdp.audio_addr(),
+            self.caller_media.take(),
+            self.callee_media.take(),
+        ) else {
+            return;
+        };
+        self.start_relay(
+            LegMedia {
+                remote: self.offer.audio_addr(),
+                telephone_event_pt: self.offer.telephone_event_pt(),
+                endpoint: a,
+            },
+            LegMedia {
+                remote: Some(remote),
+                telephone_event_pt: sdp.telephone_event_pt(),
+                endpoint: b,
+            },
+        );
+        sdp.rewrite_audio(self.caller_rtp);
+        self.caller.progress(sdp.to_string());
+        tracing::debug!(call = self.id, leg, "early media from the callee");
+        self.early_sdp = Some(sdp);
+    }
+
+    /// The caller and `leg` hear each other (or, with an answer-side announcement, will).
+    fn connect(&mut self, leg: usize) {
+        let answer = self
+            .placed
+            .get_mut(leg)
+            .and_then(|p| p.as_mut()?.answer.take());
+        let Some(mut answer) = answer else {
+            // A 2xx without a usable answer: nothing can flow, so end both sides.
+            tracing::warn!(call = self.id, "answer without SDP; ending the call");
+            let now = self.core.clock.now();
+            self.session.handle_leg_hangup(now, leg);
+            return;
+        };
+        if let Some(relay) = &self.relay {
+            // The relay already runs (we answered the caller to play prompts, or early media
+            // flows): the answering side takes over its leg 1.
+            relay.set_leg(1, answer.audio_addr(), answer.telephone_event_pt());
+            if let Some(sdp) = self.early_sdp.take() {
+                // The caller has had only a 183: the 200 repeats its SDP.
+                self.law = answer.g711_law();
+                self.caller.answer(sdp.to_string());
+            }
+            return;
+        }
+        let (Some(a), Some(b)) = (self.caller_media.take(), self.callee_media.take()) else {
+            return;
+        };
+        let callee_remote = answer.audio_addr();
+        let callee_te = answer.telephone_event_pt();
+        if self.law.is_none() {
+            // Both sides use the codec the answer chose; prompts are encoded in it.
+            self.law = answer.g711_law();
+        }
+        answer.rewrite_audio(a.rtp_addr());
+        self.start_relay(
+            LegMedia {
+                remote: self.offer.audio_addr(),
+                telephone_event_pt: self.offer.telephone_event_pt(),
+                endpoint: a,
+            },
+            LegMedia {
+                remote: callee_remote,
+                telephone_event_pt: callee_te,
+                endpoint: b,
+            },
+        );
+        self.caller.answer(answer.to_string());
+    }
+
+    fn start_relay(&mut self, a: LegMedia, b: LegMedia) {
+        self.relay = Some(spawn_relay(
+            a,
+            b,
+            RelayConfig {
+                idle_timeout: self.core.rtp_idle_timeout,
+            },
+            self.media_tx.clone(),
+        ));
+    }
+
+    /// A re-INVITE from one side: answered here (hold music, or no other side to ask) or
+    /// passed to the other side, as the session decides.
+    fn reinvite(&mut self, side: Side, r: ReinviteRequest) {
+        let offer = r.offer.as_deref().and_then(|o| Sdp::parse(o).ok());
+        let Some(offer) = offer else {
+            r.refuse("");
+            return;
+        };
+        use media::sdp::Direction;
+        let held = matches!(offer.direction(), Direction::SendOnly | Direction::Inactive)
+            || offer.audio_addr().is_none();
+        let now = self.core.clock.now();
+        match self.session.handle_reinvite(now, side, held) {
+            Reinvite::AnswerHere => self.answer_reinvite_here(side, r),
+            Reinvite::Pass => self.pass_reinvite(side, offer, r),
+        }
+    }
+
+    /// Answers a re-INVITE ourselves with the same media address, mirroring its direction so
+    /// that hold (sendonly) is answered recvonly.
+    fn answer_reinvite_here(&mut self, side: Side, r: ReinviteRequest) {
+        let Some(mut sdp) = r.offer.as_deref().and_then(|o| Sdp::parse(o).ok()) else {
+            r.refuse("");
+            return;
+        };
+        if let (Some(relay), Some(remote)) = (&self.relay, sdp.audio_addr()) {
+            if side == Side::Caller || self.session.connected_leg().is_some() {
+                relay.set_remote(side_index(side), Some(remote));
+            }
+        }
+        use media::sdp::Direction;
+        let dir = match sdp.direction() {
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            d => d,
+        };
+        sdp.set_direction(dir);
+        sdp.rewrite_audio(match side {
+            Side::Caller => self.caller_rtp,
+            Side::Callee => self.callee_rtp,
+        });
+        r.answer(sdp.to_string());
+    }
+
+    /// Passes a re-INVITE (hold, unhold, a new address) to the other side and answers it with
+    /// that side's answer, each SDP rewritten to our own addresses.
+    fn pass_reinvite(&mut self, side: Side, mut offer: Sdp, r: ReinviteRequest) {
+        let other = match side {
+            Side::Caller => self
+                .session
+                .connected_leg()
+                .and_then(|l| self.placed.get(l))
+                .and_then(|p| p.as_ref().map(|p| p.leg.clone())),
+            Side::Callee => Some(self.caller.clone()),
+        };
+        let Some(other) = other else {
+            self.answer_reinvite_here(side, r);
+            return;
+        };
+        if let Some(relay) = &self.relay {
+            relay.set_remote(side_index(side), offer.audio_addr());
+        }
+        let (toward_other, toward_sender, other_side) = match side {
+            Side::Caller => (self.callee_rtp, self.caller_rtp, Side::Callee),
+            Side::Callee => (self.caller_rtp, self.callee_rtp, Side::Caller),
+        };
+        offer.rewrite_audio(toward_other);
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let answer = other
+                .reinvite(offer.to_string())
+                .await
+                .and_then(|a| Sdp::parse(&a).ok());
+            match answer {
+                Some(mut sdp) => {
+                    internal
+                        .send(Internal::PeerMedia {
+                            side: other_side,
+                            addr: sdp.audio_addr(),
+                        })
+                        .ok();
+                    sdp.rewrite_audio(toward_sender);
+                    r.answer(sdp.to_string());
+                }
+                None => r.refuse("the other side refused"),
+            }
+        });
+    }
+}
+
+impl Drop for CallTask {
+    fn drop(&mut self) {
+        let placed = self.placed.iter().filter(|p| p.is_some()).count();
+        metrics::gauge!("tsunagu_legs_active").decrement(placed as f64);
+    }
+}
+
+fn refuse_or_hangup(caller: &CallerSide, why: Refuse) {
+    if caller.up {
+        caller.leg.hangup();
+    } else {
+        caller.leg.reject(why);
+    }
+}
+
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Caller => 0,
+        Side::Callee => 1,
+    }
+}
+
+fn failure_of(f: sip::Failure) -> LegFailure {
+    match f {
+        sip::Failure::Busy => LegFailure::Busy,
+        sip::Failure::NoAnswer => LegFailure::NoAnswer,
+        sip::Failure::Declined => LegFailure::Declined,
+        sip::Failure::Unreachable => LegFailure::Unreachable,
+    }
+}
+
+pub(crate) fn ms(now: u64) -> i64 {
+    i64::try_from(now).unwrap_or(i64::MAX)
+}

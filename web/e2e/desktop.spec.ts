@@ -56,17 +56,25 @@ test("presence: an agent sees a colleague's status change live and the actions o
     await b.getByTestId('all-available').click();
     await expect(rowB).toHaveAttribute('data-status', 'available', { timeout: 1000 });
 
-    // Clicking B lists the actions; those of later releases are disabled and say so. Monitoring
-    // and whispering are not for the Agent role (PRES-09).
+    // Clicking B lists the actions; those of later releases are disabled and say so, Call needs
+    // the browser phone ON (PRES-05), Callback can be used (PRES-06). Monitoring and whispering
+    // are not for the Agent role (PRES-09).
     await rowB.getByRole('button', { name: /203\(高橋\)/ }).click();
     const actions = rowB.getByTestId('presence-actions');
     await expect(actions).toBeVisible();
     const buttons = actions.locator('button.presence-action');
     await expect(buttons).toHaveText(['チャット', '発信', 'コールバック', '転送', '保留転送']);
-    for (const button of await buttons.all()) {
+    for (const key of ['chat', 'transfer', 'hold_transfer']) {
+      const button = actions.locator(`button[data-action="${key}"]`);
       await expect(button).toHaveAttribute('aria-disabled', 'true');
       await expect(button).toHaveAttribute('title', '今後のリリースで利用できるようになります');
     }
+    await expect(actions.locator('button[data-action="call"]')).toHaveAttribute('aria-disabled', 'true');
+    await expect(actions.locator('button[data-action="call"]')).toHaveAttribute(
+      'title',
+      'ブラウザフォンをONにすると発信できます',
+    );
+    await expect(actions.locator('button[data-action="callback"]')).not.toHaveAttribute('aria-disabled', 'true');
     await expect(actions).toContainText('今後のリリースで利用できるようになります');
     // Playwright will not click an aria-disabled button; a user can, and nothing happens.
     await buttons.first().dispatchEvent('click');

@@ -75,6 +75,8 @@ export const realtime = (group?: number | null, hours?: number) =>
 export const presence = {
   groups: () => api.get<ListResponse<PresenceGroup>>('/api/v1/presence/groups'),
   agents: (group: number) => api.get<ListResponse<PresenceAgent>>(`/api/v1/presence/groups/${group}`),
+  /** PRES-06: ring my own desk phone, then call the colleague. */
+  callback: (agent: number) => api.post<unknown>('/api/v1/presence/callback', { agent }),
 };
 /** RT-11: one member's skill level, from the realtime screen. */
 export const setSkillLevel = (group: number, body: SkillLevelInput) =>

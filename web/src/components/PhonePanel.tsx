@@ -7,6 +7,7 @@
 
 import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { useTranslation } from 'react-i18next';
+import { setDialer } from '../phoneControl';
 import { api } from '../api/client';
 import type { LiveMessage, PhoneInfo } from '../api/types';
 import { useAuth } from '../auth';
@@ -311,9 +312,10 @@ export function PhonePanel() {
     }
   };
 
-  const dial = async () => {
-    const n = number.trim();
-    if (!n || call) return;
+  const dial = async (target?: string) => {
+    const n = (target ?? number).trim();
+    if (!n || callRef.current) return;
+    if (target !== undefined) setNumber(n);
     const mine = ++attempt.current;
     setError(null);
     setNotice(null);
@@ -372,6 +374,14 @@ export function PhonePanel() {
   };
 
   const live = on && connected;
+  // Others may dial on this phone while it is ON and idle (the presence panel's Call).
+  const idle = live && !call;
+  const dialRef = useRef(dial);
+  dialRef.current = dial;
+  useEffect(() => {
+    setDialer(idle ? (n) => void dialRef.current(n) : null);
+    return () => setDialer(null);
+  }, [idle]);
   const stateLabel = !live
     ? t('phone.off_state')
     : call

@@ -1,12 +1,15 @@
 // Presence (PRES-01…03) in the right application panel: a group selector (one's own groups, or
 // every group for supervisors), the group's agents as `extension(nickname)` with their status
-// kept current by the WebSocket, and on a click the list of actions for that agent. Actions
-// that need later features are shown disabled with the reason, never as dead buttons.
+// kept current by the WebSocket, and on a click the list of actions for that agent: Call
+// (PRES-05, on the browser phone), Callback (PRES-06, the server rings the user's own desk
+// phone first). Actions that cannot be used now are shown disabled with the reason, never as
+// dead buttons.
 
 import { useCallback, useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client';
 import { presence } from '../api/resources';
+import { dialOnPhone, usePhoneCanDial } from '../phoneControl';
 import type { LiveStatus, PresenceAgent, PresenceGroup } from '../api/types';
 import { useAuth } from '../auth';
 import { useDirectory, useLiveMessages } from '../live';
@@ -189,6 +192,31 @@ function AgentRow({
   const button = useRef<HTMLButtonElement>(null);
   const name = presenceName(agent);
   const status = agent.status ?? UNKNOWN;
+  const canDial = usePhoneCanDial();
+  const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
+
+  /** Why an action cannot be used now; null when it can. */
+  const unavailable = (key: Action['key']): string | null => {
+    if (key !== 'call' && key !== 'callback') return t('presence.later');
+    if (isMe) return t('presence.not_yourself');
+    if (!agent.extension) return t('presence.no_extension');
+    if (key === 'call' && !canDial) return t('presence.phone_off');
+    return null;
+  };
+
+  const run = async (key: Action['key']) => {
+    setResult(null);
+    if (key === 'call') {
+      if (agent.extension && dialOnPhone(agent.extension)) onClose();
+      return;
+    }
+    try {
+      await presence.callback(agent.id);
+      setResult({ ok: true, text: t('presence.callback_ringing') });
+    } catch (e) {
+      setResult({ ok: false, text: e instanceof ApiError ? e.message : String(e) });
+    }
+  };
 
   const onKey = (e: KeyboardEvent) => {
     if (e.key === 'Escape' && open) {
@@ -225,25 +253,42 @@ function AgentRow({
       </button>
       {open && (
         <ul className="presence-actions" id={menuId} aria-label={t('presence.actions_for', { name })} data-testid="presence-actions">
-          {ACTIONS.filter((x) => !x.perm || can(x.perm)).map((x) => (
-            <li key={x.key}>
-              {/* aria-disabled keeps the reason reachable by keyboard and shown on hover. */}
-              <button
-                type="button"
-                aria-disabled="true"
-                aria-describedby={reasonId}
-                className="presence-action"
-                data-action={x.key}
-                title={t('presence.later')}
-                onClick={(e) => e.preventDefault()}
-              >
-                {t(`presence.${x.key}`)}
-              </button>
-            </li>
-          ))}
+          {ACTIONS.filter((x) => !x.perm || can(x.perm)).map((x) => {
+            const why = unavailable(x.key);
+            const later = why === t('presence.later');
+            return (
+              <li key={x.key}>
+                {/* aria-disabled keeps the reason reachable by keyboard and shown on hover. */}
+                <button
+                  type="button"
+                  aria-disabled={why ? 'true' : undefined}
+                  aria-describedby={why ? (later ? reasonId : `${reasonId}-${x.key}`) : undefined}
+                  className="presence-action"
+                  data-action={x.key}
+                  title={why ?? undefined}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    if (!why) void run(x.key);
+                  }}
+                >
+                  {t(`presence.${x.key}`)}
+                </button>
+                {why && !later && (
+                  <span id={`${reasonId}-${x.key}`} className="sr-only">
+                    {why}
+                  </span>
+                )}
+              </li>
+            );
+          })}
           <li className="muted presence-reason" id={reasonId}>
             {t('presence.later')}
           </li>
+          {result && (
+            <li className={result.ok ? 'presence-result' : 'field-error'} role="status" data-testid="presence-result">
+              {result.text}
+            </li>
+          )}
         </ul>
       )}
     </li>

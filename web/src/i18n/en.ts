@@ -428,6 +428,10 @@ const en: Messages = {
     monitor: 'Monitoring',
     whisper: 'Whispering',
     later: 'Becomes available in a later release',
+    not_yourself: 'Not for yourself',
+    no_extension: 'This agent has no extension',
+    phone_off: 'Turn the browser phone ON to call',
+    callback_ringing: 'Your phone is ringing; answer it to be connected.',
     load_error: 'Could not load presence: {{msg}}',
   },
   rt: {

@@ -426,6 +426,10 @@ const ja = {
     monitor: 'モニタリング',
     whisper: 'ウィスパリング',
     later: '今後のリリースで利用できるようになります',
+    not_yourself: '自分には使えません',
+    no_extension: '内線番号のないエージェントです',
+    phone_off: 'ブラウザフォンをONにすると発信できます',
+    callback_ringing: 'あなたの電話を呼び出しています。応答すると相手につながります。',
     load_error: 'プレゼンスを取得できませんでした: {{msg}}',
   },
   rt: {

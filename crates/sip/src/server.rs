@@ -435,7 +435,7 @@ pub(crate) async fn authenticate(
         let mut values = shared
             .digest
             .lock()
-            .map(|mut d| d.challenges(now, stale))
+            .map(|mut d| d.challenges(now, stale, source.ip()))
             .unwrap_or_default();
         // MD5 goes first: many phones (and SIPp) answer only the first challenge and know no
         // other algorithm; clients that support SHA-256 still find it in the second.
@@ -500,7 +500,7 @@ pub(crate) async fn authenticate(
     let verdict = shared
         .digest
         .lock()
-        .map(|mut d| d.verify(now, method_name(&req), &creds, &password))
+        .map(|mut d| d.verify(now, method_name(&req), &creds, &password, source.ip()))
         .unwrap_or(Verdict::Wrong);
     match (verdict, terminal) {
         (Verdict::Ok, Some(t)) => {

@@ -1,7 +1,7 @@
 //! The SIP server: transports, the request dispatcher, the registrar and in-dialog routing.
 //! Calls themselves live in `b2bua`.
 
-use crate::auth_limiter::AuthLimiter;
+use crate::auth_limiter::{AuthLimiter, Limit};
 use crate::b2bua::{self, CallEvent};
 use crate::digest::{DigestAuth, Verdict};
 use crate::location::{ContactParam, Location, RegisterRequest, Transport as BindTransport};
@@ -206,9 +206,12 @@ impl SipServer {
             )),
             location: Mutex::new(Location::new(8, 30, 3600)),
             limiter: Mutex::new(AuthLimiter::new(
-                10,
-                Duration::from_secs(60),
-                Duration::from_secs(300),
+                // One address: 10 wrong in a minute, blocked 5 minutes.
+                Limit::new(10, Duration::from_secs(60), Duration::from_secs(300)),
+                // One account from all addresses: 20 wrong in 10 minutes, blocked 10 minutes.
+                Limit::new(20, Duration::from_secs(600), Duration::from_secs(600)),
+                // A phone that authenticated is let through both for a day after.
+                Duration::from_secs(86_400),
             )),
             dialogs: Mutex::new(HashMap::new()),
             channels: Mutex::new(HashMap::new()),
@@ -411,16 +414,6 @@ pub(crate) async fn authenticate(
         return Ok(Auth::Answered);
     };
     let now = Instant::now();
-    let blocked = shared
-        .limiter
-        .lock()
-        .map(|mut l| l.is_blocked(now, source.ip()))
-        .unwrap_or(false);
-    if blocked {
-        let resp = msg::response(&req, 403, "Forbidden", Some(&msg::token()), &[], None);
-        respond(tx, resp).await?;
-        return Ok(Auth::Answered);
-    }
     let (auth_header, challenge_header, challenge_code, challenge_reason) = if proxy {
         (
             "Proxy-Authorization",
@@ -469,6 +462,18 @@ pub(crate) async fn authenticate(
             return Ok(Auth::Answered);
         }
     };
+    // A blocked source or account is refused without its credentials being checked, unless
+    // this source authenticated as this account before (a phone behind a guesser's address).
+    let admitted = shared
+        .limiter
+        .lock()
+        .map(|mut l| l.admit(now, source.ip(), &creds.username))
+        .unwrap_or(true);
+    if !admitted {
+        let resp = msg::response(&req, 403, "Forbidden", Some(&msg::token()), &[], None);
+        respond(tx, resp).await?;
+        return Ok(Auth::Answered);
+    }
     let terminal = {
         let mut conn = match shared.store.conn().await {
             Ok(c) => c,
@@ -505,7 +510,7 @@ pub(crate) async fn authenticate(
     match (verdict, terminal) {
         (Verdict::Ok, Some(t)) => {
             if let Ok(mut l) = shared.limiter.lock() {
-                l.record_success(now, source.ip());
+                l.record_success(now, source.ip(), &creds.username);
             }
             Ok(Auth::Ok(t))
         }
@@ -522,13 +527,16 @@ pub(crate) async fn authenticate(
             Ok(Auth::Answered)
         }
         _ => {
-            let now_blocked = shared
+            let blocked = shared
                 .limiter
                 .lock()
-                .map(|mut l| l.record_failure(now, source.ip()))
-                .unwrap_or(false);
-            if now_blocked {
+                .map(|mut l| l.record_failure(now, source.ip(), &creds.username))
+                .unwrap_or_default();
+            if blocked.source {
                 tracing::warn!(source = %source.ip(), "blocking a source after repeated SIP authentication failures");
+            }
+            if blocked.account {
+                tracing::warn!(username = ?creds.username, "throttling an account after repeated SIP authentication failures from any address");
             }
             let resp = msg::response(&req, 403, "Forbidden", Some(&msg::token()), &[], None);
             respond(tx, resp).await?;

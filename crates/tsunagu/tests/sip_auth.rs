@@ -398,3 +398,90 @@ async fn a_replayed_invite_proxy_authorization_is_refused() {
         }
     }
 }
+
+/// A guess from `peer` for `user`: a well-formed digest with a wrong response (a scanner does
+/// not even need a challenge for that); the status it got.
+fn wrong_guess(peer: &Peer, user: &str) -> u16 {
+    let auth = format!(
+        "Digest username=\"{user}\", realm=\"tsunagu\", nonce=\"bogus\", uri=\"{}\", response=\"00000000000000000000000000000000\"",
+        peer.uri()
+    );
+    peer.register(user, Some(("Authorization", &auth))).status
+}
+
+/// The right password for `user` from `peer`, answering a fresh challenge; the final status.
+fn right_password(peer: &Peer, user: &str) -> u16 {
+    let r = peer.register(user, None);
+    if r.status != 401 {
+        return r.status;
+    }
+    let creds = answer(&Peer::challenge(&r), "REGISTER", &peer.uri(), user, false);
+    peer.register(user, Some(("Authorization", &creds))).status
+}
+
+/// Item 4: 300 wrong REGISTERs from one address blocked it, and with it the real phone behind
+/// the same NAT address. Now the phone, which had registered from there before, gets through;
+/// the guesser stays blocked.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_phone_behind_a_guessers_address_still_registers() {
+    let t = Tsunagu::start().await;
+    let nat = "127.0.0.6";
+    // The real phone (SIPp) registered a while ago.
+    assert!(t.sipp_register(nat, "201", "demo201", &[]).await);
+    // A scanner behind the same address: 300 wrong guesses over the usual extensions.
+    let scanner = Peer::new(nat, &t.sip);
+    let statuses: Vec<u16> = (0..300)
+        .map(|i| wrong_guess(&scanner, &format!("{}", 100 + i % 50)))
+        .collect();
+    assert!(statuses.iter().all(|&s| s == 403), "{statuses:?}");
+    // The address is blocked: the right password for an account it never used from there is
+    // refused without being checked (nothing tells the scanner a right guess from a wrong one).
+    assert_eq!(
+        right_password(&scanner, "202"),
+        403,
+        "the scanner is blocked"
+    );
+    // The phone's next registration, from the same address, goes through.
+    assert!(
+        t.sipp_register(nat, "201", "demo201", &[]).await,
+        "the phone behind the blocked address registers"
+    );
+    let phone = Peer::new(nat, &t.sip);
+    assert_eq!(right_password(&phone, "201"), 200);
+}
+
+/// Item 4: 270 guesses spread over 30 addresses (9 each, under the per-address limit) blocked
+/// nothing. Now the account is throttled: new sources are refused for it, the known phone
+/// still registers, other accounts are unaffected.
+#[tokio::test(flavor = "multi_thread")]
+async fn guesses_spread_over_many_addresses_throttle_the_account() {
+    let t = Tsunagu::start().await;
+    let phone = "127.0.0.7";
+    assert!(t.sipp_register(phone, "201", "demo201", &[]).await);
+    let mut refused = 0;
+    for a in 1..=30 {
+        let guesser = Peer::new(&format!("127.0.1.{a}"), &t.sip);
+        for _ in 0..9 {
+            refused += u32::from(wrong_guess(&guesser, "201") == 403);
+        }
+        // No single address reached its limit: it may still register its own account.
+        if a == 30 {
+            assert_eq!(right_password(&guesser, "203"), 200);
+        }
+    }
+    assert_eq!(refused, 270);
+    // The right password for 201 from an address that never had it: refused, unchecked.
+    let newcomer = Peer::new("127.0.2.1", &t.sip);
+    assert_eq!(right_password(&newcomer, "201"), 403, "201 is throttled");
+    assert!(
+        !t.sipp_register("127.0.2.2", "201", "demo201", &[]).await,
+        "201 is throttled for SIPp from a new address too"
+    );
+    // 202 from the same newcomer is not.
+    assert_eq!(right_password(&newcomer, "202"), 200);
+    // The phone that registered before the attack still does.
+    assert!(
+        t.sipp_register(phone, "201", "demo201", &[]).await,
+        "the known phone registers during the attack"
+    );
+}

@@ -163,6 +163,8 @@ pub struct DigestAuth {
     /// Highest key ever evicted from `nonce_counts` for lack of room: nonces at or below it that
     /// are not tracked any more are answered Stale instead of risking an nc replay.
     evicted_up_to: Option<NonceKey>,
+    /// What challenges offer, strongest first.
+    algorithms: Vec<Algorithm>,
 }
 
 /// (issue time in ms since epoch, sequence number): unique per issued nonce and ordered by age.
@@ -185,7 +187,24 @@ impl DigestAuth {
             nonce_counts: BTreeMap::new(),
             max_tracked: DEFAULT_MAX_TRACKED_NONCES,
             evicted_up_to: None,
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
         }
+    }
+
+    /// Challenge with these algorithms only (default SHA-256 and MD5; an empty list keeps the
+    /// default). Some clients (libre, so baresip 1.0) fail with ENOSYS on a 401 that carries
+    /// any challenge they cannot answer, instead of answering the one they can.
+    pub fn with_algorithms(mut self, algorithms: &[Algorithm]) -> Self {
+        if !algorithms.is_empty() {
+            let mut offered: Vec<Algorithm> = Vec::new();
+            for a in [Algorithm::Sha256, Algorithm::Md5] {
+                if algorithms.contains(&a) {
+                    offered.push(a);
+                }
+            }
+            self.algorithms = offered;
+        }
+        self
     }
 
     /// Bound the `nonce → last nc` map (default [`DEFAULT_MAX_TRACKED_NONCES`], minimum 1).
@@ -205,16 +224,16 @@ impl DigestAuth {
     }
 
     /// WWW-Authenticate / Proxy-Authenticate header values to send with a 401/407: one per
-    /// algorithm (SHA-256 first, then MD5), `qop="auth"`, a fresh nonce (shared by both), and
+    /// offered algorithm (SHA-256 first, then MD5), `qop="auth"`, a fresh nonce (shared), and
     /// `stale=true` when asked. The nonce is good only for requests from `source`, the address
     /// the challenge answers.
     pub fn challenges(&mut self, now: Instant, stale: bool, source: IpAddr) -> Vec<String> {
         let now_ms = self.clock_ms(now);
         self.prune(now_ms);
         let nonce = self.issue_nonce(now_ms, source);
-        [Algorithm::Sha256, Algorithm::Md5]
-            .into_iter()
-            .map(|algorithm| {
+        self.algorithms
+            .iter()
+            .map(|&algorithm| {
                 let mut value = format!(
                     "Digest realm=\"{}\", nonce=\"{}\", algorithm={}, qop=\"auth\"",
                     quote_escape(&self.realm),
@@ -1161,6 +1180,20 @@ mod tests {
             ),
             Verdict::Stale
         );
+    }
+
+    #[test]
+    fn challenges_offer_only_the_configured_algorithms() {
+        let now = Instant::now();
+        let mut md5 = auth().with_algorithms(&[Algorithm::Md5]);
+        let c = md5.challenges(now, false, SRC);
+        assert_eq!(c.len(), 1);
+        assert!(c[0].contains("algorithm=MD5"), "{c:?}");
+        let mut both = auth().with_algorithms(&[Algorithm::Md5, Algorithm::Sha256]);
+        let c = both.challenges(now, false, SRC);
+        assert!(c[0].contains("SHA-256") && c[1].contains("MD5"), "{c:?}");
+        let mut default = auth().with_algorithms(&[]);
+        assert_eq!(default.challenges(now, false, SRC).len(), 2);
     }
 
     #[test]

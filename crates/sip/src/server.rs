@@ -28,6 +28,8 @@ pub struct SipConfig {
     pub listen: SocketAddr,
     /// Digest realm.
     pub realm: String,
+    /// Digest algorithms challenged with (at least one).
+    pub digest_algorithms: Vec<crate::digest::Algorithm>,
     /// Address put into SDP and Contact headers; the listen address unless set.
     pub public_ip: Option<IpAddr>,
     pub rtp_ports: PortRange,
@@ -199,11 +201,10 @@ impl SipServer {
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
         let media_ip = contact_ip;
         let shared = Arc::new(Shared {
-            digest: Mutex::new(DigestAuth::new(
-                &cfg.realm,
-                secret,
-                Duration::from_secs(300),
-            )),
+            digest: Mutex::new(
+                DigestAuth::new(&cfg.realm, secret, Duration::from_secs(300))
+                    .with_algorithms(&cfg.digest_algorithms),
+            ),
             location: Mutex::new(Location::new(8, 30, 3600)),
             limiter: Mutex::new(AuthLimiter::new(
                 // One address: 10 wrong in a minute, blocked 5 minutes.

@@ -4,7 +4,9 @@
 //! ways, and in call history as an answered incoming call (not a missed one).
 //!
 //! Only the addresses differ from the README (free ports instead of 8080/5060, a temporary data
-//! directory), because other test runs share this machine.
+//! directory), because other test runs share this machine. `cargo run` inside demo.sh builds
+//! the binary without the dev-dependencies' features, so it is a build of its own: the test is
+//! `#[ignore]`d in `cargo test --workspace` and scripts/test.sh runs it after `cargo build`.
 
 use serde_json::Value;
 use std::net::{TcpListener, UdpSocket};
@@ -43,6 +45,8 @@ impl Drop for Demo {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "runs scripts/demo.sh, which builds the web app and the binary: scripts/test.sh runs it \
+            (`cargo test -p tsunagu --test demo -- --ignored`) once it has built them"]
 async fn the_readme_demo_call_is_answered_relayed_and_in_history() {
     let data = tempfile::tempdir().unwrap();
     let http_port = TcpListener::bind("127.0.0.1:0")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tsunagu needs on Debian: the web app's npm packages,
-# and the real peers the tests drive (PostgreSQL, Chromium, SIPp, sox, espeak-ng).
+# and the real peers the tests drive (PostgreSQL, Chromium, SIPp, baresip, sox).
 # Safe to run again; apt is only called for what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,9 @@ command -v chromium >/dev/null || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v sipp >/dev/null || need+=(sip-tester)
 command -v sox >/dev/null || need+=(sox)
-command -v espeak-ng >/dev/null || need+=(espeak-ng)
+# A real softphone for crates/tsunagu/tests/softphone.rs, run in a network namespace of its own.
+command -v baresip >/dev/null || need+=(baresip-core)
+command -v ip >/dev/null || need+=(iproute2)
 command -v node >/dev/null || need+=(nodejs npm)
 command -v curl >/dev/null || need+=(curl)
 # A Japanese font, so that screenshots of the UI show Japanese, not boxes.

@@ -58,4 +58,7 @@ if ! TSUNAGU_URL="http://127.0.0.1:$port" TSUNAGU_SIP="127.0.0.1:$sip_port" npm 
     tail -n 50 "$log" >&2
     exit 1
 fi
+echo "== the README's first call: scripts/demo.sh and scripts/demo-call.sh, as a newcomer runs them"
+# --workspace, like the cargo test above: the same features, so nothing is rebuilt.
+cargo test --quiet --workspace --test demo -- --ignored
 echo "All test suites passed."

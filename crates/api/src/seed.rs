@@ -235,34 +235,24 @@ async fn load_demo(store: &Store) -> Result<(), SeedError> {
     Ok(())
 }
 
-/// The demo's greeting (espeak-ng) and music on hold (sox), given to the Support group. Needs
-/// `espeak-ng` and `sox` (installed by scripts/install-deps.sh); without them the demo simply
-/// has no audio. Returns what was added.
+const DEMO_GREETING: &[u8] = include_bytes!("../demo-audio/greeting.wav");
+const DEMO_HOLD_MUSIC: &[u8] = include_bytes!("../demo-audio/hold.wav");
+
+/// The demo's greeting, spoken by Open JTalk with the HTS voice "Mei" (CC BY 3.0), and its music
+/// on hold: committed 8 kHz WAV files built into the binary (see demo-audio/README.md for their
+/// source text, how they are made and the voice's credit), so that the demo plays the same
+/// natural Japanese on every machine without a text-to-speech package. Given to the Support
+/// group. Returns what was added.
 pub async fn demo_audio(
     store: &Store,
     voice_dir: &std::path::Path,
 ) -> Result<Vec<String>, SeedError> {
-    let work = std::env::temp_dir().join(format!("tsunagu-demo-audio-{}", std::process::id()));
-    let made = tokio::task::spawn_blocking({
-        let work = work.clone();
-        move || make_demo_audio(&work)
-    })
-    .await
-    .map_err(|e| SeedError::Api(e.to_string()))?;
-    let (greeting, music) = match made {
-        Ok(files) => files,
-        Err(e) => {
-            tracing::warn!("demo audio not made ({e}); the demo group plays nothing");
-            return Ok(Vec::new());
-        }
-    };
-    let _ = std::fs::remove_dir_all(&work);
     let g = crate::resources::voice_files::add(
         store,
         voice_dir,
         "挨拶 (greeting)",
         "greeting.wav",
-        &greeting,
+        DEMO_GREETING,
     )
     .await?;
     let m = crate::resources::voice_files::add(
@@ -270,7 +260,7 @@ pub async fn demo_audio(
         voice_dir,
         "保留音 (music on hold)",
         "hold.wav",
-        &music,
+        DEMO_HOLD_MUSIC,
     )
     .await?;
     let mut tx = store.begin().await?;
@@ -296,58 +286,4 @@ pub async fn demo_audio(
     }
     tx.commit().await?;
     Ok(vec!["greeting".into(), "music on hold".into()])
-}
-
-fn make_demo_audio(work: &std::path::Path) -> Result<(Vec<u8>, Vec<u8>), String> {
-    use std::process::Command;
-    std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
-    let run = |cmd: &mut Command| -> Result<(), String> {
-        match cmd.output() {
-            Ok(o) if o.status.success() => Ok(()),
-            Ok(o) => Err(format!(
-                "{cmd:?}: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            Err(e) => Err(format!("{cmd:?}: {e}")),
-        }
-    };
-    let raw = work.join("greeting-raw.wav");
-    let greeting = work.join("greeting.wav");
-    // Japanese first; espeak-ng builds without the Japanese voice get the English text.
-    let spoken = run(Command::new("espeak-ng").args(["-v", "ja", "-w"]).arg(&raw).arg(
-        // espeak-ng reads kana, not kanji (it spells those out): お電話ありがとうございます。
-        // つなぐサポートセンターです。担当者におつなぎしますので、しばらくお待ちください。
-        "おでんわ ありがとう ございます。つなぐ サポートセンター です。たんとうしゃに おつなぎ しますので、しばらく おまち ください。",
-    ))
-    .or_else(|_| {
-        run(Command::new("espeak-ng").args(["-v", "en", "-w"]).arg(&raw).arg(
-            "Thank you for calling Tsunagu support. Please hold, and we will connect you to an agent.",
-        ))
-    });
-    spoken?;
-    run(Command::new("sox")
-        .arg(&raw)
-        .args(["-r", "8000", "-c", "1", "-b", "16"])
-        .arg(&greeting))?;
-    // A gentle arpeggio, faded at both ends so that its loop is seamless.
-    let mut notes = Vec::new();
-    for (i, note) in [
-        "C4", "E4", "G4", "C5", "G4", "E4", "D4", "F4", "A4", "D5", "A4", "F4",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let f = work.join(format!("n{i:02}.wav"));
-        run(Command::new("sox")
-            .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
-            .arg(&f)
-            .args([
-                "synth", "0.4", "pluck", note, "vol", "0.5", "fade", "0", "0.4", "0.05",
-            ]))?;
-        notes.push(f);
-    }
-    let music = work.join("hold.wav");
-    run(Command::new("sox").args(&notes).arg(&music))?;
-    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-    Ok((read(&greeting)?, read(&music)?))
 }

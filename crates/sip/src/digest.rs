@@ -5,11 +5,18 @@
 //! Sans-IO: strings in, verdicts out, time injected as [`Instant`].
 //!
 //! Nonces are stateless-verifiable: `base64url(issue_ms ‖ seq ‖ HMAC-SHA256(secret, realm ‖
-//! issue_ms ‖ seq)[..16])`, where `issue_ms` counts milliseconds from the first time this
-//! [`DigestAuth`] saw the clock and `seq` is a per-instance counter (so two challenges in the
-//! same millisecond still get different nonces, and each client has its own `nc` sequence).
-//! Only nonces that have been *used* with `qop=auth` are remembered, in a bounded map
-//! `nonce → last nc`, pruned as nonces expire.
+//! issue_ms ‖ seq ‖ source)[..16])`, where `issue_ms` counts milliseconds from the first time
+//! this [`DigestAuth`] saw the clock, `seq` is a per-instance counter (so two challenges in the
+//! same millisecond still get different nonces, and each client has its own `nc` sequence), and
+//! `source` is the address the challenge was sent to: a nonce is good only from that address,
+//! so credentials captured on the wire and replayed from another host are [`Verdict::Stale`]
+//! (a phone whose address changed simply answers the new challenge).
+//!
+//! Replay from the same address is stopped by remembering every nonce once it has been *used*,
+//! in a bounded map `nonce → use`, pruned as nonces expire: with `qop=auth` the last accepted
+//! `nc` (the same or a lower one is [`Verdict::Wrong`]); without qop (an RFC 2069 client, which
+//! sends no nonce count) the nonce is good for one request only, and a second use is
+//! [`Verdict::Stale`], so such a client is challenged afresh for every request.
 //!
 //! Give every process start a fresh random `secret`: nonces from a previous run are then
 //! "unknown" and answered with [`Verdict::Stale`] (the client retries at once with the new
@@ -21,6 +28,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -130,6 +138,15 @@ pub enum Verdict {
     Wrong,
 }
 
+/// What a used nonce may still do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NonceUse {
+    /// Used with qop=auth: only a higher `nc` than this one is accepted.
+    Counted(u32),
+    /// Used once without qop (RFC 2069): never again.
+    Spent,
+}
+
 /// Digest authentication for one realm: issues challenges and verifies credentials.
 #[derive(Debug)]
 pub struct DigestAuth {
@@ -140,12 +157,14 @@ pub struct DigestAuth {
     epoch: Option<Instant>,
     /// Sequence number of the next nonce.
     next_seq: u64,
-    /// Nonces used with qop=auth → last accepted nc, ordered by issue time.
-    nonce_counts: BTreeMap<NonceKey, u32>,
+    /// Nonces used so far, ordered by issue time.
+    nonce_counts: BTreeMap<NonceKey, NonceUse>,
     max_tracked: usize,
     /// Highest key ever evicted from `nonce_counts` for lack of room: nonces at or below it that
     /// are not tracked any more are answered Stale instead of risking an nc replay.
     evicted_up_to: Option<NonceKey>,
+    /// What challenges offer, strongest first.
+    algorithms: Vec<Algorithm>,
 }
 
 /// (issue time in ms since epoch, sequence number): unique per issued nonce and ordered by age.
@@ -168,7 +187,24 @@ impl DigestAuth {
             nonce_counts: BTreeMap::new(),
             max_tracked: DEFAULT_MAX_TRACKED_NONCES,
             evicted_up_to: None,
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
         }
+    }
+
+    /// Challenge with these algorithms only (default SHA-256 and MD5; an empty list keeps the
+    /// default). Some clients (libre, so baresip 1.0) fail with ENOSYS on a 401 that carries
+    /// any challenge they cannot answer, instead of answering the one they can.
+    pub fn with_algorithms(mut self, algorithms: &[Algorithm]) -> Self {
+        if !algorithms.is_empty() {
+            let mut offered: Vec<Algorithm> = Vec::new();
+            for a in [Algorithm::Sha256, Algorithm::Md5] {
+                if algorithms.contains(&a) {
+                    offered.push(a);
+                }
+            }
+            self.algorithms = offered;
+        }
+        self
     }
 
     /// Bound the `nonce → last nc` map (default [`DEFAULT_MAX_TRACKED_NONCES`], minimum 1).
@@ -182,21 +218,22 @@ impl DigestAuth {
         &self.realm
     }
 
-    /// Number of nonces currently tracked for nc replay protection.
+    /// Number of nonces currently tracked for replay protection.
     pub fn tracked_nonces(&self) -> usize {
         self.nonce_counts.len()
     }
 
     /// WWW-Authenticate / Proxy-Authenticate header values to send with a 401/407: one per
-    /// algorithm (SHA-256 first, then MD5), `qop="auth"`, a fresh nonce (shared by both), and
-    /// `stale=true` when asked.
-    pub fn challenges(&mut self, now: Instant, stale: bool) -> Vec<String> {
+    /// offered algorithm (SHA-256 first, then MD5), `qop="auth"`, a fresh nonce (shared), and
+    /// `stale=true` when asked. The nonce is good only for requests from `source`, the address
+    /// the challenge answers.
+    pub fn challenges(&mut self, now: Instant, stale: bool, source: IpAddr) -> Vec<String> {
         let now_ms = self.clock_ms(now);
         self.prune(now_ms);
-        let nonce = self.issue_nonce(now_ms);
-        [Algorithm::Sha256, Algorithm::Md5]
-            .into_iter()
-            .map(|algorithm| {
+        let nonce = self.issue_nonce(now_ms, source);
+        self.algorithms
+            .iter()
+            .map(|&algorithm| {
                 let mut value = format!(
                     "Digest realm=\"{}\", nonce=\"{}\", algorithm={}, qop=\"auth\"",
                     quote_escape(&self.realm),
@@ -295,15 +332,16 @@ impl DigestAuth {
         })
     }
 
-    /// Verify `creds` for a request with `method` against the plaintext `password` of
-    /// `creds.username`. On [`Verdict::Ok`] with qop the `nc` is remembered, so the same or a
-    /// lower `nc` for that nonce is refused from then on.
+    /// Verify `creds` for a request with `method` from `source` against the plaintext
+    /// `password` of `creds.username`. On [`Verdict::Ok`] the nonce's use is remembered: with
+    /// qop the same or a lower `nc` is refused from then on, without qop the nonce itself.
     pub fn verify(
         &mut self,
         now: Instant,
         method: &str,
         creds: &Credentials,
         password: &str,
+        source: IpAddr,
     ) -> Verdict {
         let now_ms = self.clock_ms(now);
         self.prune(now_ms);
@@ -330,23 +368,27 @@ impl DigestAuth {
         }
 
         // The client knows the password; now judge the nonce.
-        let Some(key) = self.decode_nonce(&creds.nonce) else {
+        let Some(key) = self.decode_nonce(&creds.nonce, source) else {
             return Verdict::Stale;
         };
         if !self.is_fresh(key, now_ms) {
             return Verdict::Stale;
         }
-        let Some(nc) = nc else {
-            // RFC 2069 client: no nonce count, nothing to track.
-            return Verdict::Ok;
+        let this_use = match nc {
+            Some(nc) => NonceUse::Counted(nc),
+            None => NonceUse::Spent,
         };
         match self.nonce_counts.get_mut(&key) {
-            Some(last) => {
-                if nc <= *last {
-                    return Verdict::Wrong;
+            Some(last) => match (*last, this_use) {
+                (NonceUse::Counted(last_nc), NonceUse::Counted(nc)) if nc > last_nc => {
+                    *last = this_use;
                 }
-                *last = nc;
-            }
+                // A replayed request, or a client answering with a lower nc.
+                (NonceUse::Counted(_), NonceUse::Counted(_)) => return Verdict::Wrong,
+                // An RFC 2069 nonce is good once; the client that knows the password answers
+                // the fresh challenge, a replay cannot.
+                _ => return Verdict::Stale,
+            },
             None => {
                 if self.evicted_up_to.is_some_and(|floor| key <= floor) {
                     return Verdict::Stale;
@@ -360,7 +402,7 @@ impl DigestAuth {
                         None => break,
                     }
                 }
-                self.nonce_counts.insert(key, nc);
+                self.nonce_counts.insert(key, this_use);
             }
         }
         Verdict::Ok
@@ -397,7 +439,7 @@ impl DigestAuth {
         }
     }
 
-    fn nonce_mac(&self, issued_ms: u64, seq: u64) -> HmacSha256 {
+    fn nonce_mac(&self, issued_ms: u64, seq: u64, source: IpAddr) -> HmacSha256 {
         let mut mac = match HmacSha256::new_from_slice(&self.secret) {
             Ok(mac) => mac,
             // HMAC accepts keys of any length; this arm is unreachable.
@@ -408,13 +450,18 @@ impl DigestAuth {
         mac.update(self.realm.as_bytes());
         mac.update(&issued_ms.to_be_bytes());
         mac.update(&seq.to_be_bytes());
+        // IPv4-mapped IPv6 is the IPv4 address (a dual-stack socket reports either).
+        match source.to_canonical() {
+            IpAddr::V4(v4) => mac.update(&v4.octets()),
+            IpAddr::V6(v6) => mac.update(&v6.octets()),
+        }
         mac
     }
 
-    fn issue_nonce(&mut self, now_ms: u64) -> String {
+    fn issue_nonce(&mut self, now_ms: u64, source: IpAddr) -> String {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        let tag = self.nonce_mac(now_ms, seq).finalize().into_bytes();
+        let tag = self.nonce_mac(now_ms, seq, source).finalize().into_bytes();
         let mut raw = [0u8; NONCE_RAW_LEN];
         raw[..8].copy_from_slice(&now_ms.to_be_bytes());
         raw[8..16].copy_from_slice(&seq.to_be_bytes());
@@ -422,8 +469,8 @@ impl DigestAuth {
         URL_SAFE_NO_PAD.encode(raw)
     }
 
-    /// The nonce's key if it is one of ours (MAC checks), whatever its age.
-    fn decode_nonce(&self, nonce: &str) -> Option<NonceKey> {
+    /// The nonce's key if it is one of ours issued to `source` (MAC checks), whatever its age.
+    fn decode_nonce(&self, nonce: &str, source: IpAddr) -> Option<NonceKey> {
         if nonce.len() > 64 {
             return None;
         }
@@ -433,7 +480,7 @@ impl DigestAuth {
         }
         let issued_ms = u64::from_be_bytes(raw.get(..8)?.try_into().ok()?);
         let seq = u64::from_be_bytes(raw.get(8..16)?.try_into().ok()?);
-        self.nonce_mac(issued_ms, seq)
+        self.nonce_mac(issued_ms, seq, source)
             .verify_truncated_left(raw.get(16..)?)
             .ok()?;
         Some(NonceKey { issued_ms, seq })
@@ -681,6 +728,8 @@ mod tests {
     use super::*;
 
     const SECRET: [u8; 32] = [7; 32];
+    /// The address challenges go to and requests come from, unless a test says otherwise.
+    const SRC: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 10));
     const TTL: Duration = Duration::from_secs(300);
 
     fn auth() -> DigestAuth {
@@ -765,11 +814,11 @@ mod tests {
         let mut a = DigestAuth::new("testrealm@host.com", SECRET, TTL);
         let now = Instant::now();
         assert_eq!(
-            a.verify(now, "GET", &creds, "Circle Of Life"),
+            a.verify(now, "GET", &creds, "Circle Of Life", SRC),
             Verdict::Stale
         );
         assert_eq!(
-            a.verify(now, "GET", &creds, "circle of life"),
+            a.verify(now, "GET", &creds, "circle of life", SRC),
             Verdict::Wrong
         );
     }
@@ -813,7 +862,7 @@ mod tests {
     fn challenges_sha256_first_then_md5_with_stale_flag() {
         let mut a = auth();
         let now = Instant::now();
-        let c = a.challenges(now, false);
+        let c = a.challenges(now, false, SRC);
         assert_eq!(c.len(), 2);
         assert!(c[0].starts_with("Digest realm=\"tsunagu.example\""));
         assert!(c[0].contains("algorithm=SHA-256"));
@@ -824,7 +873,7 @@ mod tests {
             challenge_param(&c[0], "nonce"),
             challenge_param(&c[1], "nonce")
         );
-        let stale = a.challenges(now, true);
+        let stale = a.challenges(now, true, SRC);
         assert!(stale.iter().all(|v| v.ends_with(", stale=true")));
         // Fresh nonce every time, even in the same instant.
         assert_ne!(
@@ -839,7 +888,7 @@ mod tests {
             let mut a = auth();
             let now = Instant::now();
             let idx = if alg == Algorithm::Sha256 { 0 } else { 1 };
-            let nonce = challenge_param(&a.challenges(now, false)[idx], "nonce");
+            let nonce = challenge_param(&a.challenges(now, false, SRC)[idx], "nonce");
             let creds = client_creds(alg, "1001", "tsunagu.example", "pw", &nonce, Some(1));
             // Through the header text, as the server will see it.
             let header = format!(
@@ -855,7 +904,7 @@ mod tests {
             );
             let parsed = DigestAuth::parse_credentials(&header).unwrap();
             assert_eq!(parsed, creds);
-            assert_eq!(a.verify(now, "REGISTER", &parsed, "pw"), Verdict::Ok);
+            assert_eq!(a.verify(now, "REGISTER", &parsed, "pw", SRC), Verdict::Ok);
             assert_eq!(a.tracked_nonces(), 1);
         }
     }
@@ -864,7 +913,7 @@ mod tests {
     fn nc_rolls_past_0000000a_to_00000010_and_beyond() {
         let mut a = auth();
         let t0 = Instant::now();
-        let nonce = challenge_param(&a.challenges(t0, false)[0], "nonce");
+        let nonce = challenge_param(&a.challenges(t0, false, SRC)[0], "nonce");
         for nc in 1..=0x10u32 {
             let creds = client_creds(
                 Algorithm::Sha256,
@@ -882,7 +931,8 @@ mod tests {
                     t0 + Duration::from_secs(u64::from(nc)),
                     "REGISTER",
                     &creds,
-                    "pw"
+                    "pw",
+                    SRC
                 ),
                 Verdict::Ok,
                 "nc={nc:08x}"
@@ -898,7 +948,7 @@ mod tests {
             Some(0x100),
         );
         assert_eq!(
-            a.verify(t0 + Duration::from_secs(20), "REGISTER", &creds, "pw"),
+            a.verify(t0 + Duration::from_secs(20), "REGISTER", &creds, "pw", SRC),
             Verdict::Ok
         );
     }
@@ -907,7 +957,7 @@ mod tests {
     fn replayed_or_lower_nc_is_wrong() {
         let mut a = auth();
         let now = Instant::now();
-        let nonce = challenge_param(&a.challenges(now, false)[0], "nonce");
+        let nonce = challenge_param(&a.challenges(now, false, SRC)[0], "nonce");
         let c5 = client_creds(
             Algorithm::Sha256,
             "u",
@@ -924,11 +974,11 @@ mod tests {
             &nonce,
             Some(3),
         );
-        assert_eq!(a.verify(now, "REGISTER", &c5, "pw"), Verdict::Ok);
-        assert_eq!(a.verify(now, "REGISTER", &c5, "pw"), Verdict::Wrong);
-        assert_eq!(a.verify(now, "REGISTER", &c3, "pw"), Verdict::Wrong);
+        assert_eq!(a.verify(now, "REGISTER", &c5, "pw", SRC), Verdict::Ok);
+        assert_eq!(a.verify(now, "REGISTER", &c5, "pw", SRC), Verdict::Wrong);
+        assert_eq!(a.verify(now, "REGISTER", &c3, "pw", SRC), Verdict::Wrong);
         // nc 00000000 is never valid (counting starts at 1).
-        let n2 = challenge_param(&a.challenges(now, false)[0], "nonce");
+        let n2 = challenge_param(&a.challenges(now, false, SRC)[0], "nonce");
         let c0 = client_creds(
             Algorithm::Sha256,
             "u",
@@ -937,19 +987,19 @@ mod tests {
             &n2,
             Some(0),
         );
-        assert_eq!(a.verify(now, "REGISTER", &c0, "pw"), Verdict::Wrong);
+        assert_eq!(a.verify(now, "REGISTER", &c0, "pw", SRC), Verdict::Wrong);
     }
 
     #[test]
     fn separate_nonces_have_separate_counters() {
         let mut a = auth();
         let now = Instant::now();
-        let n1 = challenge_param(&a.challenges(now, false)[0], "nonce");
-        let n2 = challenge_param(&a.challenges(now, false)[0], "nonce");
+        let n1 = challenge_param(&a.challenges(now, false, SRC)[0], "nonce");
+        let n2 = challenge_param(&a.challenges(now, false, SRC)[0], "nonce");
         assert_ne!(n1, n2);
         for n in [&n1, &n2] {
             let c = client_creds(Algorithm::Sha256, "u", "tsunagu.example", "pw", n, Some(1));
-            assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Ok);
+            assert_eq!(a.verify(now, "REGISTER", &c, "pw", SRC), Verdict::Ok);
         }
     }
 
@@ -957,7 +1007,7 @@ mod tests {
     fn expired_nonce_is_stale_and_then_forgotten() {
         let mut a = auth();
         let t0 = Instant::now();
-        let nonce = challenge_param(&a.challenges(t0, false)[0], "nonce");
+        let nonce = challenge_param(&a.challenges(t0, false, SRC)[0], "nonce");
         let c1 = client_creds(
             Algorithm::Sha256,
             "u",
@@ -974,8 +1024,8 @@ mod tests {
             &nonce,
             Some(2),
         );
-        assert_eq!(a.verify(t0, "REGISTER", &c1, "pw"), Verdict::Ok);
-        assert_eq!(a.verify(t0 + TTL, "REGISTER", &c2, "pw"), Verdict::Ok);
+        assert_eq!(a.verify(t0, "REGISTER", &c1, "pw", SRC), Verdict::Ok);
+        assert_eq!(a.verify(t0 + TTL, "REGISTER", &c2, "pw", SRC), Verdict::Ok);
         let late = t0 + TTL + Duration::from_millis(1);
         let c3 = client_creds(
             Algorithm::Sha256,
@@ -985,20 +1035,20 @@ mod tests {
             &nonce,
             Some(3),
         );
-        assert_eq!(a.verify(late, "REGISTER", &c3, "pw"), Verdict::Stale);
+        assert_eq!(a.verify(late, "REGISTER", &c3, "pw", SRC), Verdict::Stale);
         assert_eq!(a.tracked_nonces(), 0, "pruned on expiry");
         // Expired and wrong password: Wrong, not Stale.
-        assert_eq!(a.verify(late, "REGISTER", &c3, "nope"), Verdict::Wrong);
+        assert_eq!(a.verify(late, "REGISTER", &c3, "nope", SRC), Verdict::Wrong);
     }
 
     #[test]
     fn foreign_or_forged_nonce_is_stale_only_with_right_digest() {
         let mut a = auth();
         let now = Instant::now();
-        let nonce = challenge_param(&a.challenges(now, false)[0], "nonce");
+        let nonce = challenge_param(&a.challenges(now, false, SRC)[0], "nonce");
         // Same realm, other secret (e.g. before a restart).
         let mut other = DigestAuth::new("tsunagu.example", [9; 32], TTL);
-        let foreign = challenge_param(&other.challenges(now, false)[0], "nonce");
+        let foreign = challenge_param(&other.challenges(now, false, SRC)[0], "nonce");
         let c = client_creds(
             Algorithm::Md5,
             "u",
@@ -1007,8 +1057,8 @@ mod tests {
             &foreign,
             Some(1),
         );
-        assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Stale);
-        assert_eq!(a.verify(now, "REGISTER", &c, "bad"), Verdict::Wrong);
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw", SRC), Verdict::Stale);
+        assert_eq!(a.verify(now, "REGISTER", &c, "bad", SRC), Verdict::Wrong);
         // A tampered nonce (timestamp changed) fails the MAC.
         let mut raw = URL_SAFE_NO_PAD.decode(&nonce).unwrap();
         raw[7] ^= 1;
@@ -1021,7 +1071,7 @@ mod tests {
             &tampered,
             Some(1),
         );
-        assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Stale);
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw", SRC), Verdict::Stale);
         let c = client_creds(
             Algorithm::Md5,
             "u",
@@ -1030,14 +1080,14 @@ mod tests {
             "garbage",
             Some(1),
         );
-        assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Stale);
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw", SRC), Verdict::Stale);
     }
 
     #[test]
     fn wrong_password_realm_method_or_qop_is_wrong() {
         let mut a = auth();
         let now = Instant::now();
-        let nonce = challenge_param(&a.challenges(now, false)[0], "nonce");
+        let nonce = challenge_param(&a.challenges(now, false, SRC)[0], "nonce");
         let c = client_creds(
             Algorithm::Sha256,
             "u",
@@ -1046,51 +1096,148 @@ mod tests {
             &nonce,
             Some(1),
         );
-        assert_eq!(a.verify(now, "REGISTER", &c, "pw2"), Verdict::Wrong);
-        assert_eq!(a.verify(now, "INVITE", &c, "pw"), Verdict::Wrong);
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw2", SRC), Verdict::Wrong);
+        assert_eq!(a.verify(now, "INVITE", &c, "pw", SRC), Verdict::Wrong);
         let other_realm = client_creds(Algorithm::Sha256, "u", "evil", "pw", &nonce, Some(1));
         assert_eq!(
-            a.verify(now, "REGISTER", &other_realm, "pw"),
+            a.verify(now, "REGISTER", &other_realm, "pw", SRC),
             Verdict::Wrong
         );
         let auth_int = Credentials {
             qop: Some("auth-int".into()),
             ..c.clone()
         };
-        assert_eq!(a.verify(now, "REGISTER", &auth_int, "pw"), Verdict::Wrong);
+        assert_eq!(
+            a.verify(now, "REGISTER", &auth_int, "pw", SRC),
+            Verdict::Wrong
+        );
         // A failed attempt does not consume the nc.
-        assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Ok);
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw", SRC), Verdict::Ok);
         // Uppercase hex from a sloppy client is accepted once.
         let mut a2 = auth();
-        let n2 = challenge_param(&a2.challenges(now, false)[0], "nonce");
+        let n2 = challenge_param(&a2.challenges(now, false, SRC)[0], "nonce");
         let mut up = client_creds(Algorithm::Md5, "u", "tsunagu.example", "pw", &n2, Some(1));
         up.response = up.response.to_ascii_uppercase();
-        assert_eq!(a2.verify(now, "REGISTER", &up, "pw"), Verdict::Ok);
+        assert_eq!(a2.verify(now, "REGISTER", &up, "pw", SRC), Verdict::Ok);
     }
 
     #[test]
-    fn legacy_rfc2069_without_qop() {
+    fn legacy_rfc2069_without_qop_is_good_for_one_request() {
         let mut a = auth();
         let now = Instant::now();
-        let nonce = challenge_param(&a.challenges(now, false)[1], "nonce");
-        let c = client_creds(Algorithm::Md5, "u", "tsunagu.example", "pw", &nonce, None);
-        let header = format!(
-            "Digest username=\"u\", realm=\"tsunagu.example\", nonce=\"{nonce}\", uri=\"sip:tsunagu.example\", response=\"{}\"",
-            c.response
+        let rfc2069 = |a: &mut DigestAuth| {
+            let nonce = challenge_param(&a.challenges(now, false, SRC)[1], "nonce");
+            let c = client_creds(Algorithm::Md5, "u", "tsunagu.example", "pw", &nonce, None);
+            let header = format!(
+                "Digest username=\"u\", realm=\"tsunagu.example\", nonce=\"{nonce}\", uri=\"sip:tsunagu.example\", response=\"{}\"",
+                c.response
+            );
+            let parsed = DigestAuth::parse_credentials(&header).unwrap();
+            assert_eq!(parsed.qop, None);
+            parsed
+        };
+        let parsed = rfc2069(&mut a);
+        assert_eq!(
+            a.verify(now, "REGISTER", &parsed, "xx", SRC),
+            Verdict::Wrong
         );
-        let parsed = DigestAuth::parse_credentials(&header).unwrap();
-        assert_eq!(parsed.qop, None);
-        assert_eq!(a.verify(now, "REGISTER", &parsed, "pw"), Verdict::Ok);
-        assert_eq!(a.verify(now, "REGISTER", &parsed, "xx"), Verdict::Wrong);
+        assert_eq!(a.verify(now, "REGISTER", &parsed, "pw", SRC), Verdict::Ok);
+        // The same request again (a replay, or a client reusing its nonce): a fresh challenge,
+        // which only the password's owner can answer.
+        let later = now + Duration::from_secs(1);
+        assert_eq!(
+            a.verify(later, "REGISTER", &parsed, "pw", SRC),
+            Verdict::Stale
+        );
+        assert_eq!(
+            a.verify(later, "REGISTER", &parsed, "pw", SRC),
+            Verdict::Stale
+        );
+        // Nor can the spent nonce be turned into a qop=auth one.
+        let with_qop = client_creds(
+            Algorithm::Md5,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &parsed.nonce,
+            Some(1),
+        );
+        assert_eq!(
+            a.verify(later, "REGISTER", &with_qop, "pw", SRC),
+            Verdict::Stale
+        );
+        // A fresh nonce works once more.
+        let parsed = rfc2069(&mut a);
+        assert_eq!(a.verify(later, "REGISTER", &parsed, "pw", SRC), Verdict::Ok);
+        let parsed = rfc2069(&mut a);
         assert_eq!(
             a.verify(
                 now + TTL + Duration::from_secs(1),
                 "REGISTER",
                 &parsed,
-                "pw"
+                "pw",
+                SRC
             ),
             Verdict::Stale
         );
+    }
+
+    #[test]
+    fn challenges_offer_only_the_configured_algorithms() {
+        let now = Instant::now();
+        let mut md5 = auth().with_algorithms(&[Algorithm::Md5]);
+        let c = md5.challenges(now, false, SRC);
+        assert_eq!(c.len(), 1);
+        assert!(c[0].contains("algorithm=MD5"), "{c:?}");
+        let mut both = auth().with_algorithms(&[Algorithm::Md5, Algorithm::Sha256]);
+        let c = both.challenges(now, false, SRC);
+        assert!(c[0].contains("SHA-256") && c[1].contains("MD5"), "{c:?}");
+        let mut default = auth().with_algorithms(&[]);
+        assert_eq!(default.challenges(now, false, SRC).len(), 2);
+    }
+
+    #[test]
+    fn a_nonce_is_good_only_from_the_address_it_was_sent_to() {
+        let mut a = auth();
+        let now = Instant::now();
+        let nonce = challenge_param(&a.challenges(now, false, SRC)[0], "nonce");
+        let c = client_creds(
+            Algorithm::Sha256,
+            "u",
+            "tsunagu.example",
+            "pw",
+            &nonce,
+            Some(1),
+        );
+        // Captured on the wire and sent first from another host: refused, the nonce unused.
+        let elsewhere: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(
+            a.verify(now, "REGISTER", &c, "pw", elsewhere),
+            Verdict::Stale
+        );
+        assert_eq!(a.tracked_nonces(), 0);
+        // IPv4-mapped IPv6 is the same address.
+        let mapped = IpAddr::V6(std::net::Ipv4Addr::new(192, 0, 2, 10).to_ipv6_mapped());
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw", mapped), Verdict::Ok);
+        // Replayed later from either: the nc was used, the other host's nonce never matches.
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw", SRC), Verdict::Wrong);
+        assert_eq!(
+            a.verify(now, "REGISTER", &c, "pw", elsewhere),
+            Verdict::Stale
+        );
+        // A wrong password from the other host is still Wrong (it counts as a failure).
+        assert_eq!(
+            a.verify(now, "REGISTER", &c, "bad", elsewhere),
+            Verdict::Wrong
+        );
+        // Same for RFC 2069.
+        let nonce = challenge_param(&a.challenges(now, false, SRC)[1], "nonce");
+        let c = client_creds(Algorithm::Md5, "u", "tsunagu.example", "pw", &nonce, None);
+        assert_eq!(
+            a.verify(now, "REGISTER", &c, "pw", elsewhere),
+            Verdict::Stale
+        );
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw", SRC), Verdict::Ok);
     }
 
     #[test]
@@ -1098,11 +1245,11 @@ mod tests {
         let mut a = auth().with_max_tracked_nonces(2);
         let now = Instant::now();
         let nonces: Vec<String> = (0..3)
-            .map(|_| challenge_param(&a.challenges(now, false)[0], "nonce"))
+            .map(|_| challenge_param(&a.challenges(now, false, SRC)[0], "nonce"))
             .collect();
         for n in &nonces {
             let c = client_creds(Algorithm::Sha256, "u", "tsunagu.example", "pw", n, Some(1));
-            assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Ok);
+            assert_eq!(a.verify(now, "REGISTER", &c, "pw", SRC), Verdict::Ok);
         }
         assert_eq!(a.tracked_nonces(), 2);
         // The evicted first nonce cannot be replayed: Stale forces a new challenge.
@@ -1114,7 +1261,7 @@ mod tests {
             &nonces[0],
             Some(1),
         );
-        assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Stale);
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw", SRC), Verdict::Stale);
         let c = client_creds(
             Algorithm::Sha256,
             "u",
@@ -1123,7 +1270,7 @@ mod tests {
             &nonces[2],
             Some(2),
         );
-        assert_eq!(a.verify(now, "REGISTER", &c, "pw"), Verdict::Ok);
+        assert_eq!(a.verify(now, "REGISTER", &c, "pw", SRC), Verdict::Ok);
     }
 
     #[test]

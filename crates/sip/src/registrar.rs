@@ -56,16 +56,6 @@ pub(crate) async fn authenticate(
         return Ok(Auth::Answered);
     };
     let now = Instant::now();
-    let blocked = shared
-        .limiter
-        .lock()
-        .map(|mut l| l.is_blocked(now, source.ip()))
-        .unwrap_or(false);
-    if blocked {
-        let resp = msg::response(&req, 403, "Forbidden", Some(&msg::token()), &[], None);
-        respond(tx, resp).await?;
-        return Ok(Auth::Answered);
-    }
     let (auth_header, challenge_header, challenge_code, challenge_reason) = if proxy {
         (
             "Proxy-Authorization",
@@ -80,7 +70,7 @@ pub(crate) async fn authenticate(
         let mut values = shared
             .digest
             .lock()
-            .map(|mut d| d.challenges(now, stale))
+            .map(|mut d| d.challenges(now, stale, source.ip()))
             .unwrap_or_default();
         // MD5 goes first: many phones (and SIPp) answer only the first challenge and know no
         // other algorithm; clients that support SHA-256 still find it in the second.
@@ -114,6 +104,18 @@ pub(crate) async fn authenticate(
             return Ok(Auth::Answered);
         }
     };
+    // A blocked source or account is refused without its credentials being checked, unless
+    // this source authenticated as this account before (a phone behind a guesser's address).
+    let admitted = shared
+        .limiter
+        .lock()
+        .map(|mut l| l.admit(now, source.ip(), &creds.username))
+        .unwrap_or(true);
+    if !admitted {
+        let resp = msg::response(&req, 403, "Forbidden", Some(&msg::token()), &[], None);
+        respond(tx, resp).await?;
+        return Ok(Auth::Answered);
+    }
     let terminal = shared.directory.terminal(&creds.username);
     // An unknown user is checked against a throwaway password so that it costs the same and
     // answers the same as a wrong password.
@@ -124,12 +126,12 @@ pub(crate) async fn authenticate(
     let verdict = shared
         .digest
         .lock()
-        .map(|mut d| d.verify(now, method_name(&req), &creds, &password))
+        .map(|mut d| d.verify(now, method_name(&req), &creds, &password, source.ip()))
         .unwrap_or(Verdict::Wrong);
     match (verdict, terminal) {
         (Verdict::Ok, Some(t)) => {
             if let Ok(mut l) = shared.limiter.lock() {
-                l.record_success(now, source.ip());
+                l.record_success(now, source.ip(), &creds.username);
             }
             Ok(Auth::Ok(t))
         }
@@ -146,13 +148,16 @@ pub(crate) async fn authenticate(
             Ok(Auth::Answered)
         }
         _ => {
-            let now_blocked = shared
+            let blocked = shared
                 .limiter
                 .lock()
-                .map(|mut l| l.record_failure(now, source.ip()))
-                .unwrap_or(false);
-            if now_blocked {
+                .map(|mut l| l.record_failure(now, source.ip(), &creds.username))
+                .unwrap_or_default();
+            if blocked.source {
                 tracing::warn!(source = %source.ip(), "blocking a source after repeated SIP authentication failures");
+            }
+            if blocked.account {
+                tracing::warn!(username = ?creds.username, "throttling an account after repeated SIP authentication failures from any address");
             }
             let resp = msg::response(&req, 403, "Forbidden", Some(&msg::token()), &[], None);
             respond(tx, resp).await?;

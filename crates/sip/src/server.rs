@@ -3,7 +3,7 @@
 //! [`EdgeEvent`]s and drives their legs (`leg`).
 
 use crate::admission::{CallerNumber, Directory, Origin};
-use crate::auth_limiter::AuthLimiter;
+use crate::auth_limiter::{AuthLimiter, Limit};
 use crate::browser_phone::Phones;
 use crate::dialog::Dialogs;
 use crate::digest::DigestAuth;
@@ -32,6 +32,8 @@ pub struct SipConfig {
     pub listen: SocketAddr,
     /// Digest realm.
     pub realm: String,
+    /// Digest algorithms challenged with (at least one).
+    pub digest_algorithms: Vec<crate::digest::Algorithm>,
     /// Address put into SDP and Contact headers; the listen address unless set.
     pub public_ip: Option<IpAddr>,
 }
@@ -124,16 +126,18 @@ impl SipEdge {
             next_session: std::sync::atomic::AtomicU64::new(1),
         });
         let registrar = Arc::new(Registrar {
-            digest: Mutex::new(DigestAuth::new(
-                &cfg.realm,
-                secret,
-                Duration::from_secs(300),
-            )),
+            digest: Mutex::new(
+                DigestAuth::new(&cfg.realm, secret, Duration::from_secs(300))
+                    .with_algorithms(&cfg.digest_algorithms),
+            ),
             location: Mutex::new(Location::new(8, 30, 3600)),
             limiter: Mutex::new(AuthLimiter::new(
-                10,
-                Duration::from_secs(60),
-                Duration::from_secs(300),
+                // One address: 10 wrong in a minute, blocked 5 minutes.
+                Limit::new(10, Duration::from_secs(60), Duration::from_secs(300)),
+                // One account from all addresses: 20 wrong in 10 minutes, blocked 10 minutes.
+                Limit::new(20, Duration::from_secs(600), Duration::from_secs(600)),
+                // A phone that authenticated is let through both for a day after.
+                Duration::from_secs(86_400),
             )),
             directory: directory.clone(),
             transport: transport.clone(),

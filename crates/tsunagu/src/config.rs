@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// SIP digest realm [default: tsunagu].
     #[arg(long, env = "TSUNAGU_SIP_REALM")]
     pub sip_realm: Option<String>,
+    /// Challenge phones with MD5 only, not SHA-256 and MD5 (for phones that fail on a challenge
+    /// they cannot answer instead of picking the one they can, such as baresip 1.0).
+    #[arg(long, env = "TSUNAGU_SIP_MD5_ONLY")]
+    pub sip_md5_only: bool,
     /// Address written into SDP and Contact headers, when peers must reach another address than
     /// the one SIP listens on (NAT) [default: the SIP listen address].
     #[arg(long, env = "TSUNAGU_PUBLIC_IP")]
@@ -60,6 +64,7 @@ struct FileConfig {
     sip_addr: Option<SocketAddr>,
     rtp_ports: Option<PortRange>,
     sip_realm: Option<String>,
+    sip_md5_only: Option<bool>,
     public_ip: Option<IpAddr>,
     web_dir: Option<PathBuf>,
     demo: Option<bool>,
@@ -75,6 +80,7 @@ pub struct Config {
     pub sip_addr: SocketAddr,
     pub rtp_ports: PortRange,
     pub sip_realm: String,
+    pub sip_md5_only: bool,
     pub public_ip: Option<IpAddr>,
     pub web_dir: PathBuf,
     pub demo: bool,
@@ -112,6 +118,7 @@ impl Config {
                 .sip_realm
                 .or(file.sip_realm)
                 .unwrap_or_else(|| "tsunagu".into()),
+            sip_md5_only: args.sip_md5_only || file.sip_md5_only.unwrap_or(false),
             public_ip: args.public_ip.or(file.public_ip),
             web_dir: args
                 .web_dir

@@ -129,6 +129,11 @@ async fn serve(config: Config) -> Result<()> {
             sip: sip::SipConfig {
                 listen: config.sip_addr,
                 realm: config.sip_realm.clone(),
+                digest_algorithms: if config.sip_md5_only {
+                    vec![sip::digest::Algorithm::Md5]
+                } else {
+                    vec![sip::digest::Algorithm::Sha256, sip::digest::Algorithm::Md5]
+                },
                 public_ip: config.public_ip,
             },
             rtp_ports: config.rtp_ports,

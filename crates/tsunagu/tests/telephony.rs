@@ -363,16 +363,14 @@ async fn repeated_auth_failures_block_the_source() {
             sip = t.sip
         )
     };
-    let status = |text: String| -> String {
+    let response = |text: String| -> String {
         sock.send_to(text.as_bytes(), &t.sip).unwrap();
         let mut buf = [0u8; 4096];
         let (n, _) = sock.recv_from(&mut buf).unwrap();
-        String::from_utf8_lossy(&buf[..n])
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned()
+        String::from_utf8_lossy(&buf[..n]).into_owned()
     };
+    let status =
+        |text: String| -> String { response(text).lines().next().unwrap_or_default().to_owned() };
     // A scanner guessing passwords: well-formed digests with wrong responses.
     for n in 1..=10 {
         let auth = "Authorization: Digest username=\"201\", realm=\"tsunagu\", nonce=\"bogus\", uri=\"sip:127.0.0.1\", response=\"00000000000000000000000000000000\"\r\n";
@@ -381,9 +379,20 @@ async fn repeated_auth_failures_block_the_source() {
             "wrong credentials are refused"
         );
     }
-    // Now even a first, unauthenticated REGISTER is refused instead of challenged.
+    // Now the source's credentials are not even checked: the right password is refused too
+    // (nothing tells a right guess from a wrong one).
+    let challenged = response(register(11, ""));
+    assert!(challenged.starts_with("SIP/2.0 401"), "{challenged}");
+    let challenge = challenged
+        .lines()
+        .find_map(|l| l.strip_prefix("WWW-Authenticate: "))
+        .unwrap();
+    let uri = format!("sip:{}", t.sip);
+    let right =
+        sip::digest::answer_challenge(challenge, "REGISTER", &uri, "201", "demo201", "c0ffee")
+            .unwrap();
     assert!(
-        status(register(11, "")).starts_with("SIP/2.0 403"),
+        status(register(12, &format!("Authorization: {right}\r\n"))).starts_with("SIP/2.0 403"),
         "the source is blocked"
     );
 }

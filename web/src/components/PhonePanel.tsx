@@ -228,9 +228,18 @@ export function PhonePanel() {
         case 'phone_answer_sdp':
           void pc.current?.setRemoteDescription({ type: 'answer', sdp: m.sdp }).catch(() => setError(t('phone.errors.network')));
           break;
-        case 'phone_dialing':
-          setCall((c) => (c ? { ...c, id: m.call } : { id: m.call, state: 'dialing', remote: m.number, connectedAt: null, held: false }));
+        case 'phone_dialing': {
+          // The ref learns the call's id at once, not at the next render: a refusal
+          // (phone_ended, e.g. 403 for 外線発信禁止) can arrive before React renders this, and
+          // must find its call.
+          const c = callRef.current;
+          const next: Call = c
+            ? { ...c, id: m.call }
+            : { id: m.call, state: 'dialing', remote: m.number, connectedAt: null, held: false };
+          callRef.current = next;
+          setCall(next);
           break;
+        }
         case 'phone_ringing':
           setCall((c) => (c && c.id === m.call ? { ...c, state: 'ringing' } : c));
           break;
@@ -245,6 +254,7 @@ export function PhonePanel() {
           if (callRef.current && callRef.current.id !== m.call) break;
           ringOff();
           releaseMedia();
+          callRef.current = null;
           setCall(null);
           setNotice(
             t(`phone.reason.${m.reason}`, {

@@ -1,0 +1,549 @@
+//! A real softphone, not SIPp: baresip (Debian `baresip-core`) as agent 201's desk phone against
+//! the real binary, on loopback. It registers with digest auth, answers a queue call with RTP
+//! both ways, places a call (answering the 407 challenge) and sends an RFC 4733 digit.
+//!
+//! baresip is driven through its `ctrl_tcp` module (netstring-framed JSON commands and events).
+//! It will not use a loopback interface for media (`net_interface lo`: "could not get network
+//! address"; left to itself it writes the machine's eth0 address into its SDP, where no test
+//! may send), so the test runs in a network namespace of its own: the test re-runs itself under
+//! `unshare -n` (root, as in CI), makes a veth pair inside it — Tsunagu and SIPp on
+//! 10.99.0.1, baresip on 10.99.0.2 — and nothing leaves it; the namespace and its links vanish
+//! with the process. See docs/telephony.md, "Real softphones".
+
+use serde_json::Value;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/sipp")
+        .join(name)
+}
+
+/// Tsunagu and SIPp inside the namespace.
+const HOST: &str = "10.99.0.1";
+/// baresip inside the namespace.
+const PHONE: &str = "10.99.0.2";
+/// Set in the re-run inside the namespace.
+const IN_NETNS: &str = "TSUNAGU_TEST_IN_NETNS";
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind((HOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind((HOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A port free for both UDP and TCP (SIP listens on both).
+fn free_sip_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind((HOST, 0)).unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind((HOST, port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// 8 kHz 16-bit mono WAV of a tone: the softphone's microphone.
+fn tone_wav(hz: f64, secs: u32) -> Vec<u8> {
+    let data: Vec<u8> = (0..secs * 8000)
+        .map(|i| (8000.0 * (f64::from(i) * 2.0 * std::f64::consts::PI * hz / 8000.0).sin()) as i16)
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
+    let mut w = b"RIFF".to_vec();
+    w.extend((36 + data.len() as u32).to_le_bytes());
+    w.extend(b"WAVEfmt ");
+    w.extend(16u32.to_le_bytes());
+    w.extend(1u16.to_le_bytes());
+    w.extend(1u16.to_le_bytes());
+    w.extend(8000u32.to_le_bytes());
+    w.extend(16000u32.to_le_bytes());
+    w.extend(2u16.to_le_bytes());
+    w.extend(16u16.to_le_bytes());
+    w.extend(b"data");
+    w.extend((data.len() as u32).to_le_bytes());
+    w.extend(data);
+    w
+}
+
+struct Tsunagu {
+    _child: Child,
+    http: String,
+    sip: String,
+    data: tempfile::TempDir,
+    client: reqwest::Client,
+    csrf: String,
+}
+
+impl Tsunagu {
+    async fn start() -> Tsunagu {
+        let data = tempfile::tempdir().unwrap();
+        let http_port = free_tcp_port();
+        let sip_port = free_sip_port();
+        let base = 36000 + (sip_port as u32 % 100) * 100;
+        let child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
+            .args(["serve", "--demo", "--data-dir"])
+            .arg(data.path())
+            .args(["--http-addr", &format!("{HOST}:{http_port}")])
+            .args(["--sip-addr", &format!("{HOST}:{sip_port}")])
+            .args(["--rtp-ports", &format!("{}-{}", base, base + 99)])
+            .args(["--web-dir", "/nonexistent"])
+            // libre answers a 401 that also offers SHA-256 with ENOSYS ("Register: Function not
+            // implemented"): baresip needs the MD5-only challenge.
+            .arg("--sip-md5-only")
+            .env("RUST_LOG", "warn")
+            .env("TSUNAGU_DEMO_AUDIO", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let http = format!("http://{HOST}:{http_port}");
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        for _ in 0..200 {
+            let health = client.get(format!("{http}/healthz")).send().await;
+            if health.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let me: Value = client
+            .post(format!("{http}/api/v1/auth/login"))
+            .json(&serde_json::json!({"login_id": "admin", "password": "Admin1234"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+        Tsunagu {
+            _child: child,
+            http,
+            sip: format!("{HOST}:{sip_port}"),
+            data,
+            client,
+            csrf,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.client
+            .get(format!("{}{path}", self.http))
+            .header("x-csrf-token", &self.csrf)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn patch(&self, path: &str, body: Value) {
+        let r = self
+            .client
+            .patch(format!("{}{path}", self.http))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    }
+
+    /// Call history once no call is in progress any more.
+    async fn calls(&self, count: usize) -> Vec<Value> {
+        let mut items = Vec::new();
+        for _ in 0..100 {
+            items = self.get("/api/v1/calls").await["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if items.len() >= count && items.iter().all(|c| c["in_progress"] == false) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        items
+    }
+
+    /// Events of one call from the log.
+    async fn events(&self, call: i64) -> Vec<(String, Value)> {
+        let store = store::Store::open_data_dir(self.data.path()).await.unwrap();
+        let mut conn = store.conn().await.unwrap();
+        store::events::read_after(&mut conn, 0, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.call == Some(call))
+            .map(|e| (e.kind, e.data))
+            .collect()
+    }
+
+    fn sipp(&self, scenario_file: &Path, args: &[&str]) -> Child {
+        Command::new("sipp")
+            .arg(&self.sip)
+            .arg("-sf")
+            .arg(scenario_file)
+            .args([
+                "-i",
+                HOST,
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "40",
+                "-timeout_error",
+            ])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sipp (Debian package sip-tester) must be installed")
+    }
+}
+
+async fn finished_ok(mut child: Child, secs: u64) -> bool {
+    match tokio::time::timeout(Duration::from_secs(secs), child.wait()).await {
+        Ok(Ok(status)) => status.success(),
+        _ => {
+            child.start_kill().ok();
+            false
+        }
+    }
+}
+
+fn media_packets(events: &[(String, Value)]) -> (u64, u64) {
+    let m = events
+        .iter()
+        .find(|(k, _)| k == "call.media")
+        .map(|(_, d)| d.clone())
+        .unwrap_or_default();
+    (
+        m["caller_to_callee_packets"].as_u64().unwrap_or(0),
+        m["callee_to_caller_packets"].as_u64().unwrap_or(0),
+    )
+}
+
+/// baresip, and the control connection to it.
+struct Baresip {
+    _child: Child,
+    ctrl: TcpStream,
+    buf: Vec<u8>,
+    _dir: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Baresip {
+    /// Starts baresip as terminal `user` (password `demo<user>`) of `server`.
+    async fn start(server: &str, user: &str) -> Baresip {
+        let dir = tempfile::tempdir().unwrap();
+        let sip_port = UdpSocket::bind((PHONE, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let ctrl_port = free_tcp_port();
+        let rtp = 39000 + (sip_port as u32 % 50) * 20;
+        let mic = dir.path().join("mic.wav");
+        std::fs::write(&mic, tone_wav(440.0, 60)).unwrap();
+        std::fs::write(
+            dir.path().join("accounts"),
+            format!("<sip:{user}@{server};transport=udp>;auth_pass=demo{user};regint=600;answermode=manual\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("config"),
+            format!(
+                "poll_method epoll\n\
+                 sip_listen {PHONE}:{sip_port}\n\
+                 rtp_ports {rtp}-{}\n\
+                 audio_source aufile,{mic}\n\
+                 audio_player aufile,/dev/null\n\
+                 audio_alert aufile,/dev/null\n\
+                 ctrl_tcp_listen {HOST}:{ctrl_port}\n\
+                 module_path /usr/lib/baresip/modules\n\
+                 module g711.so\n\
+                 module aufile.so\n\
+                 module_app account.so\n\
+                 module_app menu.so\n\
+                 module_app ctrl_tcp.so\n",
+                rtp + 19,
+                mic = mic.display(),
+            ),
+        )
+        .unwrap();
+        let log = dir.path().join("baresip.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new("baresip")
+            .arg("-f")
+            .arg(dir.path())
+            .arg("-v")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("baresip (Debian package baresip-core) must be installed");
+        let mut ctrl = None;
+        for _ in 0..100 {
+            if let Ok(c) = TcpStream::connect((HOST, ctrl_port)).await {
+                ctrl = Some(c);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Baresip {
+            _child: child,
+            ctrl: ctrl.expect("baresip's ctrl_tcp"),
+            buf: Vec::new(),
+            _dir: dir,
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn command(&mut self, command: &str, params: &str) {
+        let body =
+            serde_json::json!({"command": command, "params": params, "token": command}).to_string();
+        let frame = format!("{}:{body},", body.len());
+        self.ctrl.write_all(frame.as_bytes()).await.unwrap();
+    }
+
+    /// The next netstring message from baresip.
+    async fn next_message(&mut self) -> Value {
+        loop {
+            if let Some(colon) = self.buf.iter().position(|&b| b == b':') {
+                let len: usize = std::str::from_utf8(&self.buf[..colon])
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                if self.buf.len() > colon + len + 1 {
+                    let body = self.buf[colon + 1..colon + 1 + len].to_vec();
+                    self.buf.drain(..colon + len + 2);
+                    return serde_json::from_slice(&body).unwrap();
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.ctrl.read(&mut chunk).await.unwrap();
+            assert!(
+                n > 0,
+                "baresip closed its control connection:\n{}",
+                self.log()
+            );
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Waits (up to `secs`) for the event `kind`; panics on `fail` events.
+    async fn wait_event(&mut self, kind: &str, fail: &[&str], secs: u64) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let m = tokio::time::timeout_at(deadline, self.next_message())
+                .await
+                .unwrap_or_else(|_| panic!("no {kind} from baresip:\n{}", self.log()));
+            if m["event"] != true {
+                continue;
+            }
+            let t = m["type"].as_str().unwrap_or_default();
+            if t == kind {
+                return m;
+            }
+            assert!(!fail.contains(&t), "baresip: {m}\n{}", self.log());
+        }
+    }
+}
+
+/// Runs `ip` inside the namespace.
+fn ip(args: &str) {
+    let status = std::process::Command::new("ip")
+        .args(args.split_whitespace())
+        .status()
+        .expect("ip (Debian package iproute2)");
+    assert!(status.success(), "ip {args}");
+}
+
+#[test]
+fn baresip_registers_answers_a_queue_call_dials_and_sends_dtmf() {
+    if std::env::var_os(IN_NETNS).is_none() {
+        // Run this very test again, alone, in a new network namespace.
+        let status = std::process::Command::new("unshare")
+            .args(["--net", "--"])
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "baresip_registers_answers_a_queue_call_dials_and_sends_dtmf",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(IN_NETNS, "1")
+            .status()
+            .expect("unshare (util-linux)");
+        assert!(
+            status.success(),
+            "the test in its network namespace failed (needs root: unshare --net)"
+        );
+        return;
+    }
+    ip("link set lo up");
+    ip("link add tsunagu0 type veth peer name tsunagu1");
+    ip(&format!("addr add {HOST}/24 dev tsunagu0"));
+    ip(&format!("addr add {PHONE}/24 dev tsunagu1"));
+    ip("link set tsunagu0 up");
+    ip("link set tsunagu1 up");
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(in_namespace());
+}
+
+async fn in_namespace() {
+    let t = Tsunagu::start().await;
+    // The demo carrier calls from the namespace's address, not 127.0.0.1.
+    t.patch(
+        "/api/v1/trunks/1",
+        serde_json::json!({"allowed_sources": [HOST]}),
+    )
+    .await;
+    let mut phone = Baresip::start(&t.sip, "201").await;
+    // Digest registration (401, then REGISTER with Authorization). It may well be done before
+    // the control connection is up (events only go to a connected client): baresip's own
+    // output says it.
+    let mut registered = false;
+    for _ in 0..200 {
+        let log = phone.log();
+        assert!(
+            !log.contains("Register:"),
+            "baresip failed to register:\n{log}"
+        );
+        if log.contains("200 OK (Tsunagu) [1 binding]") {
+            registered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(registered, "no registration:\n{}", phone.log());
+
+    // A carrier calls the demo number: the Support group rings 201's baresip, which answers.
+    let carrier = t.sipp(
+        &scenario("carrier.xml"),
+        &[
+            "-s",
+            "0312345678",
+            "-key",
+            "caller",
+            "09011112222",
+            "-d",
+            "3000",
+            "-p",
+            &free_udp_port().to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+        ],
+    );
+    phone.wait_event("CALL_INCOMING", &[], 20).await;
+    phone.command("accept", "").await;
+    phone
+        .wait_event("CALL_ESTABLISHED", &["CALL_CLOSED"], 10)
+        .await;
+    assert!(finished_ok(carrier, 30).await, "the carrier's call failed");
+    phone.wait_event("CALL_CLOSED", &[], 10).await;
+
+    // 201 dials extension 202, a SIPp phone that answers and echoes.
+    let answer_port = free_udp_port();
+    let callee = t.sipp(
+        &scenario("answer.xml"),
+        &[
+            "-p",
+            &answer_port.to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+            "-rtp_echo",
+            "-d",
+            "200",
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reg = t.sipp(
+        &scenario("register.xml"),
+        &[
+            "-p",
+            &free_udp_port().to_string(),
+            "-au",
+            "202",
+            "-ap",
+            "demo202",
+            "-key",
+            "user",
+            "202",
+            "-key",
+            "contact_port",
+            &answer_port.to_string(),
+        ],
+    );
+    assert!(finished_ok(reg, 10).await, "registration of 202");
+    phone.command("dial", &format!("sip:202@{}", t.sip)).await;
+    phone
+        .wait_event("CALL_ESTABLISHED", &["CALL_CLOSED"], 20)
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    phone.command("sndcode", "5").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    phone.command("hangup", "").await;
+    phone.wait_event("CALL_CLOSED", &[], 10).await;
+    assert!(finished_ok(callee, 10).await, "202 saw the call through");
+
+    let calls = t.calls(2).await;
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let incoming = calls.iter().find(|c| c["kind"] == "incoming").unwrap();
+    let agents = t.get("/api/v1/agents?login_id=201").await;
+    assert_eq!(incoming["agent_id"], agents["items"][0]["id"], "{incoming}");
+    let events = t.events(incoming["id"].as_i64().unwrap()).await;
+    let (to_agent, to_caller) = media_packets(&events);
+    // As in telephony.rs: SIPp's pcap and baresip's microphone, counted by the relay.
+    assert!(
+        to_agent >= 20 && to_caller >= 20,
+        "queue call, RTP both ways: {to_agent} / {to_caller}"
+    );
+
+    let internal = calls
+        .iter()
+        .find(|c| c["kind"] != "incoming")
+        .unwrap_or_else(|| panic!("{calls:?}"));
+    let events = t.events(internal["id"].as_i64().unwrap()).await;
+    let (from_baresip, to_baresip) = media_packets(&events);
+    assert!(
+        from_baresip >= 20 && to_baresip >= 20,
+        "dialled call, RTP both ways: {from_baresip} / {to_baresip}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(k, d)| k == "call.dtmf" && d["digit"] == "5" && d["from"] == "caller"),
+        "baresip's RFC 4733 digit: {events:?}"
+    );
+}

@@ -91,10 +91,27 @@ fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(q.as_bytes())
 }
 
-/// A path id that is not a number is a 404, as for any unknown record.
-pub struct IdPath(pub i64);
+/// What a path's `{id}` names: a number for most records, text for roles.
+pub trait Key: Clone + std::fmt::Display + Send + Sync + 'static {
+    fn parse(raw: &str) -> Option<Self>;
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+impl Key for i64 {
+    fn parse(raw: &str) -> Option<Self> {
+        raw.parse().ok()
+    }
+}
+
+impl Key for String {
+    fn parse(raw: &str) -> Option<Self> {
+        Some(raw.to_owned())
+    }
+}
+
+/// A path `{id}` that does not parse is a 404, as for any unknown record.
+pub struct KeyPath<K>(pub K);
+
+impl<S: Send + Sync, K: Key> FromRequestParts<S> for KeyPath<K> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
@@ -102,8 +119,20 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
                 .map_err(|e| ApiError::NotFound(e.into_response().status().to_string()))?;
-        raw.parse::<i64>()
-            .map(IdPath)
-            .map_err(|_| ApiError::NotFound(format!("no record with id `{raw}`")))
+        K::parse(&raw)
+            .map(KeyPath)
+            .ok_or_else(|| ApiError::NotFound(format!("no record with id `{raw}`")))
+    }
+}
+
+/// A numeric path id.
+pub struct IdPath(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let KeyPath(id) = KeyPath::from_request_parts(parts, state).await?;
+        Ok(IdPath(id))
     }
 }

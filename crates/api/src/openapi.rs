@@ -97,7 +97,7 @@ fn operation(r: &Route) -> Value {
             json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
         );
     }
-    for q in r.query {
+    for q in &r.query {
         params.push(
             json!({"name": q, "in": "query", "required": false, "schema": {"type": "string"}}),
         );
@@ -105,7 +105,7 @@ fn operation(r: &Route) -> Value {
     if !params.is_empty() {
         op.insert("parameters".into(), Value::Array(params));
     }
-    if let Some(b) = r.body {
+    if let Some(b) = &r.body {
         op.insert(
             "requestBody".into(),
             json!({"required": true, "content": {"application/json": {"schema": schema_ref(b)}}}),
@@ -130,7 +130,7 @@ fn operation(r: &Route) -> Value {
         );
     }
     let mut responses = Map::new();
-    let ok = match (r.ok.1, r.produces) {
+    let ok = match (&r.ok.1, r.produces) {
         (_, Some(media)) => {
             json!({"description": "Success", "content": {media: {"schema": {"type": "string", "format": "binary"}}}})
         }
@@ -193,7 +193,7 @@ pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for r in table() {
         let entry = paths
-            .entry(r.path.to_owned())
+            .entry(r.path.clone())
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(m) = entry {
             m.insert(r.method.as_str().to_lowercase(), operation(&r));

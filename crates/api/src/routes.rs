@@ -4,6 +4,7 @@
 
 use crate::auth::{self, Access};
 use crate::extract::ApiQuery;
+use crate::resources::collection::{self, Collection, Item};
 use crate::resources::{
     self, agent_statuses, agents, calls, groups, incoming_blocks, numbers, outbound_restrictions,
     roles, terminals, trunks, voice_files, Paging,
@@ -14,21 +15,23 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::{Extension, Router};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub struct Route {
     pub method: Method,
     /// Path in OpenAPI/axum syntax, e.g. `/api/v1/agents/{id}`.
-    pub path: &'static str,
+    pub path: String,
     pub access: Access,
-    pub summary: &'static str,
+    pub summary: Cow<'static, str>,
     pub tag: &'static str,
     /// Schema name of the JSON body, if any.
-    pub body: Option<&'static str>,
+    pub body: Option<Cow<'static, str>>,
     /// Success status and the schema of its body (`List:X` for `{items: [X], total}`).
-    pub ok: (u16, Option<&'static str>),
-    pub query: &'static [&'static str],
+    pub ok: (u16, Option<Cow<'static, str>>),
+    pub query: Vec<&'static str>,
     /// For a file upload: the multipart field that carries the file, and the size limit.
     pub upload: Option<(&'static str, usize)>,
     /// Text fields sent beside the file in the same form: (name, JSON type, description).
@@ -40,7 +43,7 @@ pub struct Route {
     handler: MethodRouter<AppState>,
 }
 
-fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
+fn route<H, T>(method: Method, path: impl Into<String>, access: Access, handler: H) -> Route
 where
     H: Handler<T, AppState>,
     T: 'static,
@@ -48,13 +51,13 @@ where
     let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
     Route {
         method,
-        path,
+        path: path.into(),
         access,
-        summary: "",
+        summary: Cow::Borrowed(""),
         tag: "",
         body: None,
         ok: (200, None),
-        query: &[],
+        query: Vec::new(),
         upload: None,
         form: &[],
         upload_invalid: "",
@@ -64,24 +67,29 @@ where
 }
 
 impl Route {
-    fn doc(mut self, tag: &'static str, summary: &'static str) -> Self {
+    fn doc(mut self, tag: &'static str, summary: impl Into<Cow<'static, str>>) -> Self {
         self.tag = tag;
-        self.summary = summary;
+        self.summary = summary.into();
         self
     }
 
-    fn body(mut self, schema: &'static str) -> Self {
-        self.body = Some(schema);
+    fn body(mut self, schema: impl Into<Cow<'static, str>>) -> Self {
+        self.body = Some(schema.into());
         self
     }
 
     fn ok(mut self, status: u16, schema: Option<&'static str>) -> Self {
-        self.ok = (status, schema);
+        self.ok = (status, schema.map(Cow::Borrowed));
         self
     }
 
-    fn query(mut self, q: &'static [&'static str]) -> Self {
-        self.query = q;
+    fn ok_schema(mut self, status: u16, schema: impl Into<Cow<'static, str>>) -> Self {
+        self.ok = (status, Some(schema.into()));
+        self
+    }
+
+    fn query(mut self, q: &[&'static str]) -> Self {
+        self.query = q.to_vec();
         self
     }
 
@@ -248,6 +256,81 @@ fn voice_file_routes(v: &mut Vec<Route>) {
 }
 
 const PAGING: [&str; 2] = ["offset", "limit"];
+
+/// The routes of a collection: list, create, get, update, delete and change history.
+fn collection<C: Collection>(v: &mut Vec<Route>) {
+    let item = <Item<C> as ToSchema>::name();
+    let base = C::PATH;
+    let one = format!("{base}/{{id}}");
+    let history = format!("{base}/{{id}}/history");
+    let p = C::PERMS;
+    v.push(
+        route(
+            Method::GET,
+            base,
+            Access::Perm(p.view),
+            collection::list::<C>,
+        )
+        .doc(C::TAG, format!("List {}", C::TAG))
+        .ok_schema(200, format!("List:{item}"))
+        .query(&[C::FILTERS, &PAGING].concat()),
+    );
+    if C::JSON_CREATE {
+        v.push(
+            route(
+                Method::POST,
+                base,
+                Access::Perm(p.create),
+                collection::create::<C>,
+            )
+            .doc(C::TAG, format!("Create {item}"))
+            .body(<C::Input as ToSchema>::name())
+            .ok_schema(201, item.clone()),
+        );
+    }
+    v.push(
+        route(
+            Method::GET,
+            &one,
+            Access::Perm(p.view),
+            collection::get::<C>,
+        )
+        .doc(C::TAG, format!("Get {item}"))
+        .ok_schema(200, item.clone()),
+    );
+    v.push(
+        route(
+            Method::PATCH,
+            &one,
+            Access::Perm(p.update),
+            collection::update::<C>,
+        )
+        .doc(C::TAG, format!("Update {item}"))
+        .body(<C::Input as ToSchema>::name())
+        .ok_schema(200, item.clone()),
+    );
+    v.push(
+        route(
+            Method::DELETE,
+            one,
+            Access::Perm(p.delete),
+            collection::delete::<C>,
+        )
+        .doc(C::TAG, format!("Delete {item}"))
+        .ok(204, None),
+    );
+    v.push(
+        route(
+            Method::GET,
+            history,
+            Access::Perm(p.view),
+            collection::history::<C>,
+        )
+        .doc(C::TAG, format!("Change history of {item}"))
+        .ok(200, Some("List:Change"))
+        .query(&PAGING),
+    );
+}
 
 /// The five routes of a collection plus its change history.
 macro_rules! crud {
@@ -514,19 +597,7 @@ pub fn table() -> Vec<Route> {
         create = "group.update",
         delete = "group.delete"
     );
-    crud!(
-        v,
-        "/api/v1/agent-statuses",
-        "agent_status",
-        "AgentStatuses",
-        "AgentStatus",
-        "AgentStatusInput",
-        agent_statuses,
-        "agent_status",
-        filters = ["name"],
-        create = "agent_status.update",
-        delete = "agent_status.delete"
-    );
+    collection::<agent_statuses::AgentStatuses>(&mut v);
     crud!(
         v,
         "/api/v1/trunks",
@@ -638,13 +709,13 @@ pub fn table() -> Vec<Route> {
 
 /// The API router: each route wrapped in the guard for its own access requirement.
 pub fn router(state: AppState) -> Router<AppState> {
-    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    let mut by_path: BTreeMap<String, MethodRouter<AppState>> = BTreeMap::new();
     for r in table() {
         let guarded = r.handler.layer(axum::middleware::from_fn_with_state(
             (state.clone(), r.access),
             auth::guard,
         ));
-        let merged = match by_path.remove(r.path) {
+        let merged = match by_path.remove(&r.path) {
             Some(existing) => existing.merge(guarded),
             None => guarded,
         };
@@ -652,5 +723,5 @@ pub fn router(state: AppState) -> Router<AppState> {
     }
     by_path
         .into_iter()
-        .fold(Router::new(), |router, (path, mr)| router.route(path, mr))
+        .fold(Router::new(), |router, (path, mr)| router.route(&path, mr))
 }

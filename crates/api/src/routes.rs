@@ -598,19 +598,7 @@ pub fn table() -> Vec<Route> {
         delete = "group.delete"
     );
     collection::<agent_statuses::AgentStatuses>(&mut v);
-    crud!(
-        v,
-        "/api/v1/trunks",
-        "trunk",
-        "Trunks",
-        "Trunk",
-        "TrunkInput",
-        trunks,
-        "trunk",
-        filters = ["name"],
-        create = "trunk.update",
-        delete = "trunk.delete"
-    );
+    collection::<trunks::Trunks>(&mut v);
     // BLOCK-05 and RESTRICT-07 have no delete verb: deleting is the bulk delete.
     crud!(
         v,

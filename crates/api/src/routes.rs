@@ -556,19 +556,7 @@ pub fn table() -> Vec<Route> {
         create = "role.update",
         delete = "role.delete"
     );
-    crud!(
-        v,
-        "/api/v1/terminals",
-        "terminal",
-        "Terminals",
-        "Terminal",
-        "TerminalInput",
-        terminals,
-        "terminal",
-        filters = ["username", "name", "agent_id"],
-        create = "terminal.update",
-        delete = "terminal.delete"
-    );
+    collection::<terminals::Terminals>(&mut v);
     // The matrix has no create/delete verbs for numbers (NUM-02, PERM-34): provisioning them
     // is an update of the number plan.
     crud!(

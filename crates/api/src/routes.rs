@@ -587,20 +587,7 @@ pub fn table() -> Vec<Route> {
     );
     collection::<agent_statuses::AgentStatuses>(&mut v);
     collection::<trunks::Trunks>(&mut v);
-    // BLOCK-05 and RESTRICT-07 have no delete verb: deleting is the bulk delete.
-    crud!(
-        v,
-        "/api/v1/incoming-blocks",
-        "block",
-        "IncomingBlocks",
-        "IncomingBlock",
-        "IncomingBlockInput",
-        incoming_blocks,
-        "incoming_block",
-        filters = ["number", "remarks"],
-        create = "block.update",
-        delete = "block.bulk_delete"
-    );
+    collection::<incoming_blocks::IncomingBlocks>(&mut v);
     crud!(
         v,
         "/api/v1/outbound-restrictions",

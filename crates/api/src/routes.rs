@@ -588,19 +588,7 @@ pub fn table() -> Vec<Route> {
     collection::<agent_statuses::AgentStatuses>(&mut v);
     collection::<trunks::Trunks>(&mut v);
     collection::<incoming_blocks::IncomingBlocks>(&mut v);
-    crud!(
-        v,
-        "/api/v1/outbound-restrictions",
-        "restrict",
-        "OutboundRestrictions",
-        "OutboundRestriction",
-        "OutboundRestrictionInput",
-        outbound_restrictions,
-        "outbound_restriction",
-        filters = ["number", "remarks", "caller_number"],
-        create = "restrict.update",
-        delete = "restrict.bulk_delete"
-    );
+    collection::<outbound_restrictions::OutboundRestrictions>(&mut v);
     v.push(
         route(
             Method::POST,

@@ -557,21 +557,7 @@ pub fn table() -> Vec<Route> {
         delete = "role.delete"
     );
     collection::<terminals::Terminals>(&mut v);
-    // The matrix has no create/delete verbs for numbers (NUM-02, PERM-34): provisioning them
-    // is an update of the number plan.
-    crud!(
-        v,
-        "/api/v1/numbers",
-        "number",
-        "Numbers",
-        "Number",
-        "NumberInput",
-        numbers,
-        "number",
-        filters = ["number", "name", "prefix", "route_kind"],
-        create = "number.update",
-        delete = "number.update"
-    );
+    collection::<numbers::Numbers>(&mut v);
     crud!(
         v,
         "/api/v1/groups",

@@ -558,19 +558,7 @@ pub fn table() -> Vec<Route> {
     );
     collection::<terminals::Terminals>(&mut v);
     collection::<numbers::Numbers>(&mut v);
-    crud!(
-        v,
-        "/api/v1/groups",
-        "group",
-        "Groups",
-        "Group",
-        "GroupInput",
-        groups,
-        "group",
-        filters = ["name", "extension", "agent_id"],
-        create = "group.update",
-        delete = "group.delete"
-    );
+    collection::<groups::Groups>(&mut v);
     collection::<agent_statuses::AgentStatuses>(&mut v);
     collection::<trunks::Trunks>(&mut v);
     collection::<incoming_blocks::IncomingBlocks>(&mut v);

@@ -543,19 +543,7 @@ pub fn table() -> Vec<Route> {
         create = "agent.update",
         delete = "agent.delete"
     );
-    crud!(
-        v,
-        "/api/v1/roles",
-        "role",
-        "Roles",
-        "Role",
-        "RoleInput",
-        roles,
-        "role",
-        filters = ["name"],
-        create = "role.update",
-        delete = "role.delete"
-    );
+    collection::<roles::Roles>(&mut v);
     collection::<terminals::Terminals>(&mut v);
     collection::<numbers::Numbers>(&mut v);
     collection::<groups::Groups>(&mut v);

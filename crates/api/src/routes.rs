@@ -530,19 +530,7 @@ pub fn table() -> Vec<Route> {
         .doc("Meta", "This document")
         .ok(200, None),
     ];
-    crud!(
-        v,
-        "/api/v1/agents",
-        "agent",
-        "Agents",
-        "Agent",
-        "AgentInput",
-        agents,
-        "agent",
-        filters = ["login_id", "name", "extension", "role"],
-        create = "agent.update",
-        delete = "agent.delete"
-    );
+    collection::<agents::Agents>(&mut v);
     collection::<roles::Roles>(&mut v);
     collection::<terminals::Terminals>(&mut v);
     collection::<numbers::Numbers>(&mut v);

@@ -142,25 +142,14 @@ const WAV_INVALID: &str = "A field is invalid, or the file is not an 8000 Hz mon
 
 /// Voice files (VOICE-*): the file is uploaded as multipart, the fields edited as JSON.
 fn voice_file_routes(v: &mut Vec<Route>) {
-    const BASE: &str = "/api/v1/voice-files";
-    const ITEM: &str = "/api/v1/voice-files/{id}";
-    const TAG: &str = "VoiceFiles";
-    v.push(
-        route(
-            Method::GET,
-            BASE,
-            Access::Perm("voice.view"),
-            voice_files::list,
-        )
-        .doc(TAG, "List VoiceFiles")
-        .ok(200, Some("List:VoiceFile"))
-        .query(&["name", PAGING[0], PAGING[1]]),
-    );
+    use voice_files::VoiceFiles;
+    const TAG: &str = VoiceFiles::TAG;
+    collection::<VoiceFiles>(v);
     v.push(
         route(
             Method::POST,
-            BASE,
-            Access::Perm("voice.update"),
+            VoiceFiles::PATH,
+            Access::Perm(VoiceFiles::PERMS.create),
             voice_files::create,
         )
         .doc(
@@ -171,43 +160,6 @@ fn voice_file_routes(v: &mut Vec<Route>) {
         .upload("file", voice_files::MAX_UPLOAD)
         .form(VOICE_FORM, WAV_INVALID)
         .ok(201, Some("VoiceFile")),
-    );
-    v.push(
-        route(
-            Method::GET,
-            ITEM,
-            Access::Perm("voice.view"),
-            voice_files::get,
-        )
-        .doc(TAG, "Get VoiceFile")
-        .ok(200, Some("VoiceFile")),
-    );
-    v.push(
-        route(
-            Method::PATCH,
-            ITEM,
-            Access::Perm("voice.update"),
-            voice_files::update,
-        )
-        .doc(
-            TAG,
-            "Update VoiceFile (fields only; replace the audio with PUT …/file)",
-        )
-        .body("VoiceFileInput")
-        .ok(200, Some("VoiceFile")),
-    );
-    v.push(
-        route(
-            Method::DELETE,
-            ITEM,
-            Access::Perm("voice.delete"),
-            voice_files::delete,
-        )
-        .doc(
-            TAG,
-            "Delete VoiceFile and its audio (refused while a group or a number uses it)",
-        )
-        .ok(204, None),
     );
     v.push(
         route(
@@ -236,22 +188,6 @@ fn voice_file_routes(v: &mut Vec<Route>) {
             "Download the WAV file (as an attachment; ranges supported)",
         )
         .produces("audio/wav"),
-    );
-    v.push(
-        route(
-            Method::GET,
-            "/api/v1/voice-files/{id}/history",
-            Access::Perm("voice.view"),
-            |State(s): State<AppState>,
-             Extension(me): Extension<Arc<auth::CurrentUser>>,
-             Path(id): Path<String>,
-             ApiQuery(p): ApiQuery<Paging>| {
-                resources::history("voice_file", s, me, id, p)
-            },
-        )
-        .doc(TAG, "Change history of VoiceFile")
-        .ok(200, Some("List:Change"))
-        .query(&PAGING),
     );
 }
 
@@ -305,7 +241,7 @@ fn collection<C: Collection>(v: &mut Vec<Route>) {
             Access::Perm(p.update),
             collection::update::<C>,
         )
-        .doc(C::TAG, format!("Update {item}"))
+        .doc(C::TAG, format!("Update {item}{}", C::UPDATE_NOTE))
         .body(<C::Input as ToSchema>::name())
         .ok_schema(200, item.clone()),
     );
@@ -316,7 +252,7 @@ fn collection<C: Collection>(v: &mut Vec<Route>) {
             Access::Perm(p.delete),
             collection::delete::<C>,
         )
-        .doc(C::TAG, format!("Delete {item}"))
+        .doc(C::TAG, format!("Delete {item}{}", C::DELETE_NOTE))
         .ok(204, None),
     );
     v.push(

@@ -3,21 +3,19 @@
 //! are all built from this one table, so they cannot drift apart.
 
 use crate::auth::{self, Access};
-use crate::extract::ApiQuery;
 use crate::resources::collection::{self, Collection, Item};
 use crate::resources::{
-    self, agent_statuses, agents, calls, groups, incoming_blocks, numbers, outbound_restrictions,
-    roles, terminals, trunks, voice_files, Paging,
+    agent_statuses, agents, calls, groups, incoming_blocks, numbers, outbound_restrictions, roles,
+    terminals, trunks, voice_files,
 };
 use crate::AppState;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{on, MethodFilter, MethodRouter};
-use axum::{Extension, Router};
+use axum::Router;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use utoipa::ToSchema;
 
 pub struct Route {
@@ -266,30 +264,6 @@ fn collection<C: Collection>(v: &mut Vec<Route>) {
         .ok(200, Some("List:Change"))
         .query(&PAGING),
     );
-}
-
-/// The five routes of a collection plus its change history.
-macro_rules! crud {
-    ($v:ident, $base:literal, $row:literal, $tag:literal, $item:literal, $input:literal,
-     $module:ident, $entity:literal, filters = [$($f:literal),*], create = $create:literal, delete = $delete:literal) => {{
-        const LIST_Q: &[&str] = &[$($f,)* PAGING[0], PAGING[1]];
-        let item = concat!($base, "/{id}");
-        $v.push(route(Method::GET, $base, Access::Perm(concat!($row, ".view")), $module::list)
-            .doc($tag, concat!("List ", $tag)).ok(200, Some(concat!("List:", $item))).query(LIST_Q));
-        $v.push(route(Method::POST, $base, Access::Perm($create), $module::create)
-            .doc($tag, concat!("Create ", $item)).body($input).ok(201, Some($item)));
-        $v.push(route(Method::GET, item, Access::Perm(concat!($row, ".view")), $module::get)
-            .doc($tag, concat!("Get ", $item)).ok(200, Some($item)));
-        $v.push(route(Method::PATCH, item, Access::Perm(concat!($row, ".update")), $module::update)
-            .doc($tag, concat!("Update ", $item)).body($input).ok(200, Some($item)));
-        $v.push(route(Method::DELETE, item, Access::Perm($delete), $module::delete)
-            .doc($tag, concat!("Delete ", $item)).ok(204, None));
-        $v.push(route(Method::GET, concat!($base, "/{id}/history"), Access::Perm(concat!($row, ".view")),
-            |State(s): State<AppState>, Extension(me): Extension<Arc<auth::CurrentUser>>, Path(id): Path<String>, ApiQuery(p): ApiQuery<Paging>| {
-                resources::history($entity, s, me, id, p)
-            })
-            .doc($tag, concat!("Change history of ", $item)).ok(200, Some("List:Change")).query(&PAGING));
-    }};
 }
 
 pub fn table() -> Vec<Route> {

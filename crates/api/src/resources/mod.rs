@@ -1,7 +1,6 @@
-//! The administration collections. Every collection follows one pattern: create and update
-//! both build a complete `…Fields` value (defaults or the stored record, with the request's
-//! fields applied), validate it as a whole, write it, and record the difference in the
-//! change history.
+//! The administration collections, each a [`collection::Collection`], and what they share:
+//! paging, filters given as text, PATCH's `null`, the change history and the 409 of a refused
+//! delete.
 
 pub mod agent_statuses;
 pub mod agents;
@@ -16,14 +15,9 @@ pub mod terminals;
 pub mod trunks;
 pub mod voice_files;
 
-use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::AppState;
-use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use std::sync::Arc;
-use store::agents::SortOrder;
 use store::{changes, Conn, Page};
 
 /// A page of a list (the OpenAPI document spells out one schema per item type).
@@ -123,66 +117,6 @@ pub async fn record_change<T: Serialize>(
     Ok(())
 }
 
-/// `GET /…/{id}/history` for any collection, in the viewer's preferred order (AGENT-19).
-pub async fn history(
-    entity: &'static str,
-    state: AppState,
-    me: Arc<CurrentUser>,
-    id: String,
-    paging: Paging,
-) -> ApiResult<Json<List<changes::Change>>> {
-    let p = page(paging.offset.as_deref(), paging.limit.as_deref())?;
-    let ascending = me.agent.fields.history_order == SortOrder::Asc;
-    let mut conn = state.store.conn().await?;
-    let (items, total) = changes::list(&mut conn, entity, &id, ascending, p).await?;
-    Ok(Json(List { items, total }))
-}
-
-/// `get` and `delete` handlers of a collection: the same for every collection whose store
-/// module has `get` and `delete`; `refs = …` names what blocks a delete.
-macro_rules! get_and_delete {
-    ($store:ident, $item:ty, $label:literal, $entity:literal $(, refs = $refs:path)?) => {
-        pub async fn get(
-            axum::extract::State(s): axum::extract::State<crate::AppState>,
-            crate::extract::IdPath(id): crate::extract::IdPath,
-        ) -> crate::error::ApiResult<axum::Json<$item>> {
-            let mut c = s.store.conn().await?;
-            store::$store::get(&mut c, id)
-                .await?
-                .map(axum::Json)
-                .ok_or_else(|| crate::error::ApiError::not_found($label))
-        }
-
-        pub async fn delete(
-            axum::extract::State(s): axum::extract::State<crate::AppState>,
-            axum::Extension(me): axum::Extension<std::sync::Arc<crate::auth::CurrentUser>>,
-            crate::extract::IdPath(id): crate::extract::IdPath,
-        ) -> crate::error::ApiResult<axum::http::StatusCode> {
-            let mut tx = s.store.begin().await?;
-            let before = store::$store::get(&mut tx, id)
-                .await?
-                .ok_or_else(|| crate::error::ApiError::not_found($label))?;
-            $(super::refuse_if_referenced($label, $refs(&mut tx, id).await?)?;)?
-            store::$store::delete(&mut tx, id).await?;
-            super::record_change(
-                &mut tx,
-                $entity,
-                &id.to_string(),
-                Some(me.login_id()),
-                "delete",
-                &before,
-                &before,
-                &[],
-                crate::now_ms(),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(axum::http::StatusCode::NO_CONTENT)
-        }
-    };
-}
-pub(crate) use get_and_delete;
-
 /// Refuses a delete while other records still point at this one.
 pub fn refuse_if_referenced(what: &str, reasons: Vec<String>) -> ApiResult<()> {
     if reasons.is_empty() {
@@ -195,19 +129,4 @@ pub fn refuse_if_referenced(what: &str, reasons: Vec<String>) -> ApiResult<()> {
             reasons.join(" and ")
         ),
     )]))
-}
-
-/// Maps a unique-constraint violation on write to a field error; anything else passes through.
-pub fn unique_to_field(
-    field: &'static str,
-    message: &str,
-) -> impl FnOnce(store::StoreError) -> ApiError {
-    let message = message.to_owned();
-    move |e| {
-        if e.is_unique_violation() {
-            ApiError::Conflict(vec![FieldError::new(field, "duplicate", message)])
-        } else {
-            ApiError::Store(e)
-        }
-    }
 }

@@ -2,6 +2,7 @@
 
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::ApiJson;
+use crate::resources::set;
 use crate::{now_ms, password, AppState};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -323,27 +324,13 @@ pub async fn patch_me(
         ));
     }
     let mut f = user.agent.fields.clone();
-    if let Some(v) = p.language {
-        f.language = v;
-    }
-    if let Some(v) = p.crm_auto_search {
-        f.crm_auto_search = v;
-    }
-    if let Some(v) = p.incoming_popup {
-        f.incoming_popup = v;
-    }
-    if let Some(v) = p.answer_popup {
-        f.answer_popup = v;
-    }
-    if let Some(v) = p.popup_mode {
-        f.popup_mode = v;
-    }
-    if let Some(v) = p.free_desk {
-        f.free_desk = v;
-    }
-    if let Some(v) = p.history_order {
-        f.history_order = v;
-    }
+    set(&mut f.language, p.language);
+    set(&mut f.crm_auto_search, p.crm_auto_search);
+    set(&mut f.incoming_popup, p.incoming_popup);
+    set(&mut f.answer_popup, p.answer_popup);
+    set(&mut f.popup_mode, p.popup_mode);
+    set(&mut f.free_desk, p.free_desk);
+    set(&mut f.history_order, p.history_order);
     let mut tx = state.store.begin().await?;
     let now = now_ms();
     agents::update(&mut tx, user.id(), &f, Some(user.login_id()), now).await?;

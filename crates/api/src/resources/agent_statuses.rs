@@ -1,5 +1,5 @@
 use super::collection::{Collection, Perms, Table, Write};
-use super::List;
+use super::{set_text, List};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::{validate, AppState};
 use axum::extract::State;
@@ -55,18 +55,10 @@ impl Collection for AgentStatuses {
     }
 
     fn apply(f: &mut AgentStatusFields, i: AgentStatusInput) -> Vec<&'static str> {
-        if let Some(v) = i.name {
-            f.name = v.trim().to_owned();
-        }
-        if let Some(v) = i.icon {
-            f.icon = v.trim().to_owned();
-        }
-        if let Some(v) = i.color_fg {
-            f.color_fg = v.trim().to_owned();
-        }
-        if let Some(v) = i.color_bg {
-            f.color_bg = v.trim().to_owned();
-        }
+        set_text(&mut f.name, i.name);
+        set_text(&mut f.icon, i.icon);
+        set_text(&mut f.color_fg, i.color_fg);
+        set_text(&mut f.color_bg, i.color_bg);
         vec![]
     }
 

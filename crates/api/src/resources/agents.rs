@@ -1,5 +1,5 @@
 use super::collection::{Collection, Perms, Table, Write};
-use super::{nullable, refuse_if_referenced};
+use super::{nullable, refuse_if_referenced, set, set_opt_text, set_text};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::{password, validate};
@@ -88,51 +88,21 @@ impl Collection for Agents {
 
     fn apply(d: &mut AgentDraft, i: AgentInput) -> Vec<&'static str> {
         let f = &mut d.fields;
-        if let Some(v) = i.login_id {
-            f.login_id = v.trim().to_owned();
-        }
-        if let Some(v) = i.name {
-            f.name = v.trim().to_owned();
-        }
-        if let Some(v) = i.nickname {
-            f.nickname = v.trim().to_owned();
-        }
-        if let Some(v) = i.extension {
-            f.extension = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        }
-        if let Some(v) = i.caller_number_id {
-            f.caller_number_id = v;
-        }
-        if let Some(v) = i.number_ids {
-            f.number_ids = v;
-        }
-        if let Some(v) = i.role {
-            f.role = v;
-        }
-        if let Some(v) = i.locked {
-            f.locked = v;
-        }
-        if let Some(v) = i.language {
-            f.language = v;
-        }
-        if let Some(v) = i.crm_auto_search {
-            f.crm_auto_search = v;
-        }
-        if let Some(v) = i.incoming_popup {
-            f.incoming_popup = v;
-        }
-        if let Some(v) = i.answer_popup {
-            f.answer_popup = v;
-        }
-        if let Some(v) = i.popup_mode {
-            f.popup_mode = v;
-        }
-        if let Some(v) = i.free_desk {
-            f.free_desk = v;
-        }
-        if let Some(v) = i.history_order {
-            f.history_order = v;
-        }
+        set_text(&mut f.login_id, i.login_id);
+        set_text(&mut f.name, i.name);
+        set_text(&mut f.nickname, i.nickname);
+        set_opt_text(&mut f.extension, i.extension);
+        set(&mut f.caller_number_id, i.caller_number_id);
+        set(&mut f.number_ids, i.number_ids);
+        set(&mut f.role, i.role);
+        set(&mut f.locked, i.locked);
+        set(&mut f.language, i.language);
+        set(&mut f.crm_auto_search, i.crm_auto_search);
+        set(&mut f.incoming_popup, i.incoming_popup);
+        set(&mut f.answer_popup, i.answer_popup);
+        set(&mut f.popup_mode, i.popup_mode);
+        set(&mut f.free_desk, i.free_desk);
+        set(&mut f.history_order, i.history_order);
         let mut secrets = Vec::new();
         d.password = i.password.filter(|p| !p.is_empty());
         if d.password.is_some() {

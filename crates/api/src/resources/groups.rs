@@ -1,6 +1,6 @@
 use super::collection::{get_or_404, Collection, Perms, Table, Write};
 use super::numbers::{check_target, TargetInput};
-use super::{int_filter, nullable, record_change};
+use super::{int_filter, nullable, record_change, set, set_opt_text, set_text};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{ApiJson, IdPath};
@@ -107,67 +107,31 @@ impl Collection for Groups {
     }
 
     fn apply(f: &mut GroupFields, i: GroupInput) -> Vec<&'static str> {
-        if let Some(v) = i.name {
-            f.name = v.trim().to_owned();
-        }
-        if let Some(v) = i.extension {
-            f.extension = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        }
-        if let Some(v) = i.strategy {
-            f.strategy = v;
-        }
-        if let Some(v) = i.max_answering {
-            f.max_answering = v;
-        }
-        if let Some(v) = i.max_waiting {
-            f.max_waiting = v;
-        }
+        set_text(&mut f.name, i.name);
+        set_opt_text(&mut f.extension, i.extension);
+        set(&mut f.strategy, i.strategy);
+        set(&mut f.max_answering, i.max_answering);
+        set(&mut f.max_waiting, i.max_waiting);
         if let Some(v) = i.overflow {
             f.overflow = v.map(Into::into);
         }
-        if let Some(v) = i.timeout {
-            f.timeout = v;
-        }
+        set(&mut f.timeout, i.timeout);
         if let Some(v) = i.timeout_target {
             f.timeout_target = v.map(Into::into);
         }
-        if let Some(v) = i.ring_time {
-            f.ring_time = v;
-        }
-        if let Some(v) = i.queue_start_delay {
-            f.queue_start_delay = v;
-        }
-        if let Some(v) = i.no_answer_pause {
-            f.no_answer_pause = v;
-        }
-        if let Some(v) = i.no_answer_pause_time {
-            f.no_answer_pause_time = v;
-        }
-        if let Some(v) = i.acw_status_id {
-            f.acw_status_id = v;
-        }
-        if let Some(v) = i.acw_time {
-            f.acw_time = v;
-        }
-        if let Some(v) = i.display_name {
-            f.display_name = v;
-        }
-        if let Some(v) = i.color_fg {
-            f.color_fg = v.trim().to_owned();
-        }
-        if let Some(v) = i.color_bg {
-            f.color_bg = v.trim().to_owned();
-        }
-        for (slot, v) in [
-            (&mut f.greeting_voice_id, i.greeting_voice_id),
-            (&mut f.queue_voice_id, i.queue_voice_id),
-            (&mut f.hold_voice_id, i.hold_voice_id),
-            (&mut f.answer_voice_id, i.answer_voice_id),
-        ] {
-            if let Some(v) = v {
-                *slot = v;
-            }
-        }
+        set(&mut f.ring_time, i.ring_time);
+        set(&mut f.queue_start_delay, i.queue_start_delay);
+        set(&mut f.no_answer_pause, i.no_answer_pause);
+        set(&mut f.no_answer_pause_time, i.no_answer_pause_time);
+        set(&mut f.acw_status_id, i.acw_status_id);
+        set(&mut f.acw_time, i.acw_time);
+        set(&mut f.display_name, i.display_name);
+        set_text(&mut f.color_fg, i.color_fg);
+        set_text(&mut f.color_bg, i.color_bg);
+        set(&mut f.greeting_voice_id, i.greeting_voice_id);
+        set(&mut f.queue_voice_id, i.queue_voice_id);
+        set(&mut f.hold_voice_id, i.hold_voice_id);
+        set(&mut f.answer_voice_id, i.answer_voice_id);
         if let Some(v) = i.members {
             f.members = v
                 .into_iter()

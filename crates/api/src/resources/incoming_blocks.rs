@@ -1,6 +1,7 @@
 //! Incoming-call blocks (BLOCK-*).
 
 use super::collection::{Collection, Perms, Table, Write};
+use super::set_text;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::validate;
 use serde::Deserialize;
@@ -49,12 +50,8 @@ impl Collection for IncomingBlocks {
     }
 
     fn apply(f: &mut IncomingBlockFields, i: IncomingBlockInput) -> Vec<&'static str> {
-        if let Some(v) = i.number {
-            f.number = v.trim().to_owned();
-        }
-        if let Some(v) = i.remarks {
-            f.remarks = v.trim().to_owned();
-        }
+        set_text(&mut f.number, i.number);
+        set_text(&mut f.remarks, i.remarks);
         vec![]
     }
 

@@ -71,6 +71,26 @@ pub fn int_filter(field: &str, v: Option<&str>) -> ApiResult<Option<i64>> {
     }
 }
 
+/// Sets a field the request sent; an absent one keeps its value.
+pub fn set<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
+/// Sets a text field the request sent, without surrounding blanks.
+pub fn set_text(slot: &mut String, v: Option<String>) {
+    set(slot, v.map(|v| v.trim().to_owned()));
+}
+
+/// Sets a nullable text field the request sent; `null` or blank text clears it.
+pub fn set_opt_text(slot: &mut Option<String>, v: Option<Option<String>>) {
+    set(
+        slot,
+        v.map(|v| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())),
+    );
+}
+
 /// For PATCH bodies: distinguishes an absent field (`None`) from an explicit `null`
 /// (`Some(None)`, which clears a nullable field).
 pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>

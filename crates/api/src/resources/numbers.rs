@@ -1,5 +1,5 @@
 use super::collection::{Collection, Perms, Table, Write};
-use super::nullable;
+use super::{nullable, set, set_opt_text, set_text};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::validate;
 use engine::{RouteTarget, TargetKind};
@@ -109,42 +109,20 @@ impl Collection for Numbers {
     }
 
     fn apply(f: &mut NumberFields, i: NumberInput) -> Vec<&'static str> {
-        if let Some(v) = i.number {
-            f.number = v.trim().to_owned();
-        }
-        if let Some(v) = i.name {
-            f.name = v.trim().to_owned();
-        }
-        if let Some(v) = i.prefix {
-            f.prefix = v.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
-        }
+        set_text(&mut f.number, i.number);
+        set_text(&mut f.name, i.name);
+        set_opt_text(&mut f.prefix, i.prefix);
         if let Some(v) = i.route {
             f.route = v.map(Into::into);
         }
-        if let Some(v) = i.max_channels {
-            f.max_channels = v;
-        }
-        if let Some(v) = i.incoming_popup_url {
-            f.incoming_popup_url = v.trim().to_owned();
-        }
-        if let Some(v) = i.answer_popup_url {
-            f.answer_popup_url = v.trim().to_owned();
-        }
-        if let Some(v) = i.display {
-            f.display = v;
-        }
-        if let Some(v) = i.incoming_message {
-            f.incoming_message = v;
-        }
-        if let Some(v) = i.outgoing_message {
-            f.outgoing_message = v;
-        }
-        if let Some(v) = i.caller_area_routing {
-            f.caller_area_routing = v;
-        }
-        if let Some(v) = i.agent_ids {
-            f.agent_ids = v;
-        }
+        set(&mut f.max_channels, i.max_channels);
+        set_text(&mut f.incoming_popup_url, i.incoming_popup_url);
+        set_text(&mut f.answer_popup_url, i.answer_popup_url);
+        set(&mut f.display, i.display);
+        set(&mut f.incoming_message, i.incoming_message);
+        set(&mut f.outgoing_message, i.outgoing_message);
+        set(&mut f.caller_area_routing, i.caller_area_routing);
+        set(&mut f.agent_ids, i.agent_ids);
         vec![]
     }
 

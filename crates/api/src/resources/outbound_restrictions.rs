@@ -1,7 +1,7 @@
 //! Outbound restrictions (RESTRICT-*), with the CSV upload (RESTRICT-05).
 
 use super::collection::{Collection, Perms, Table, Write};
-use super::{nullable, record_change};
+use super::{nullable, record_change, set_text};
 use crate::auth::CurrentUser;
 use crate::csv_text;
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -90,15 +90,11 @@ impl Collection for OutboundRestrictions {
     }
 
     fn apply(f: &mut OutboundRestrictionFields, i: OutboundRestrictionInput) -> Vec<&'static str> {
-        if let Some(v) = i.number {
-            f.number = v.trim().to_owned();
-        }
+        set_text(&mut f.number, i.number);
         if let Some(v) = i.caller_number {
             f.caller_number = v.map(|c| c.trim().to_owned()).unwrap_or_default();
         }
-        if let Some(v) = i.remarks {
-            f.remarks = v.trim().to_owned();
-        }
+        set_text(&mut f.remarks, i.remarks);
         vec![]
     }
 

@@ -1,4 +1,5 @@
 use super::collection::{Collection, Perms, Table, Write};
+use super::set_text;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::validate;
@@ -84,9 +85,7 @@ impl Collection for Roles {
     }
 
     fn apply(f: &mut RoleFields, i: RoleInput) -> Vec<&'static str> {
-        if let Some(v) = i.name {
-            f.name = v.trim().to_owned();
-        }
+        set_text(&mut f.name, i.name);
         if let Some(mut v) = i.permissions {
             v.sort();
             v.dedup();

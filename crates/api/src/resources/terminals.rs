@@ -1,5 +1,5 @@
 use super::collection::{Collection, Perms, Table, Write};
-use super::{int_filter, nullable};
+use super::{int_filter, nullable, set, set_text};
 use crate::error::{ApiError, ApiResult, FieldError};
 use serde::Deserialize;
 use store::terminals::{self, Terminal, TerminalFields, TerminalFilter};
@@ -53,15 +53,9 @@ impl Collection for Terminals {
     }
 
     fn apply(f: &mut TerminalFields, i: TerminalInput) -> Vec<&'static str> {
-        if let Some(v) = i.username {
-            f.username = v.trim().to_owned();
-        }
-        if let Some(v) = i.name {
-            f.name = v.trim().to_owned();
-        }
-        if let Some(v) = i.agent_id {
-            f.agent_id = v;
-        }
+        set_text(&mut f.username, i.username);
+        set_text(&mut f.name, i.name);
+        set(&mut f.agent_id, i.agent_id);
         match i.password.filter(|p| !p.is_empty()) {
             Some(p) => {
                 f.sip_password = p;

@@ -1,5 +1,5 @@
 use super::collection::{Collection, Perms, Table, Write};
-use super::nullable;
+use super::{nullable, set, set_opt_text, set_text};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::validate;
 use serde::Deserialize;
@@ -60,28 +60,15 @@ impl Collection for Trunks {
     }
 
     fn apply(f: &mut TrunkFields, i: TrunkInput) -> Vec<&'static str> {
-        let blank = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        if let Some(v) = i.name {
-            f.name = v.trim().to_owned();
-        }
+        set_text(&mut f.name, i.name);
         if let Some(v) = i.allowed_sources {
             f.allowed_sources = v.into_iter().map(|s| s.trim().to_owned()).collect();
         }
-        if let Some(v) = i.outbound_host {
-            f.outbound_host = blank(v);
-        }
-        if let Some(v) = i.username {
-            f.username = blank(v);
-        }
-        if let Some(v) = i.register {
-            f.register = v;
-        }
-        if let Some(v) = i.caller_id_header {
-            f.caller_id_header = v;
-        }
-        if let Some(v) = i.enabled {
-            f.enabled = v;
-        }
+        set_opt_text(&mut f.outbound_host, i.outbound_host);
+        set_opt_text(&mut f.username, i.username);
+        set(&mut f.register, i.register);
+        set(&mut f.caller_id_header, i.caller_id_header);
+        set(&mut f.enabled, i.enabled);
         let changed = match i.password {
             Some(None) => f.password.take().is_some(),
             Some(Some(p)) if !p.is_empty() => {

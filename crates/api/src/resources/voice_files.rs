@@ -4,7 +4,7 @@
 //! (VOICE-03, see `crate::wav`).
 
 use super::collection::{get_or_404, Collection, Perms, Table, Write};
-use super::record_change;
+use super::{record_change, set, set_text};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::IdPath;
@@ -107,18 +107,10 @@ impl Collection for VoiceFiles {
 
     fn apply(d: &mut VoiceDraft, i: VoiceFileInput) -> Vec<&'static str> {
         let f = &mut d.fields;
-        if let Some(v) = i.name {
-            f.name = v.trim().to_owned();
-        }
-        if let Some(v) = i.voicemail {
-            f.voicemail = v;
-        }
-        if let Some(v) = i.notify_email {
-            f.notify_email = v;
-        }
-        if let Some(v) = i.email {
-            f.email = v.trim().to_owned();
-        }
+        set_text(&mut f.name, i.name);
+        set(&mut f.voicemail, i.voicemail);
+        set(&mut f.notify_email, i.notify_email);
+        set_text(&mut f.email, i.email);
         vec![]
     }
 

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use store::agents::{self, Agent};
-use store::{roles, sessions};
+use store::{roles, sessions, Record};
 use utoipa::ToSchema;
 
 pub const COOKIE: &str = "tsunagu_session";
@@ -96,7 +96,7 @@ async fn load_session(state: &AppState, token_hash: String) -> ApiResult<Option<
     let Some(session) = sessions::get(&mut conn, &token_hash, now).await? else {
         return Ok(None);
     };
-    let Some(agent) = agents::get(&mut conn, session.agent_id).await? else {
+    let Some(agent) = Agent::get(&mut conn, session.agent_id).await? else {
         return Ok(None);
     };
     if agent.fields.locked {
@@ -333,8 +333,8 @@ pub async fn patch_me(
     set(&mut f.history_order, p.history_order);
     let mut tx = state.store.begin().await?;
     let now = now_ms();
-    agents::update(&mut tx, user.id(), &f, Some(user.login_id()), now).await?;
-    let after = agents::get(&mut tx, user.id())
+    Agent::update(&mut tx, user.id(), &f, Some(user.login_id()), now).await?;
+    let after = Agent::get(&mut tx, user.id())
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
     crate::resources::record_change(
@@ -414,10 +414,10 @@ pub async fn change_password(
     if let Some(p) = pin {
         let mut f = user.agent.fields.clone();
         f.pin = Some(p);
-        agents::update(&mut tx, user.id(), &f, Some(user.login_id()), now).await?;
+        Agent::update(&mut tx, user.id(), &f, Some(user.login_id()), now).await?;
         secrets.push("pin");
     }
-    let after = agents::get(&mut tx, user.id())
+    let after = Agent::get(&mut tx, user.id())
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
     crate::resources::record_change(

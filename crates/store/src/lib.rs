@@ -17,6 +17,7 @@ pub mod numbers;
 pub mod outbound_restrictions;
 pub mod permissions;
 mod query;
+pub mod record;
 pub mod roles;
 pub mod sessions;
 pub mod terminals;
@@ -32,7 +33,8 @@ use std::path::Path;
 use std::time::Duration;
 use utoipa::ToSchema;
 
-pub use query::Page;
+pub use query::{Filter, Page};
+pub use record::Record;
 pub use sqlx::Error as DbError;
 
 pub type Conn = AnyConnection;

@@ -1,4 +1,4 @@
-use super::collection::{Collection, Perms, Table, Write};
+use super::collection::{Collection, Perms};
 use super::{set_text, List};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::{validate, AppState};
@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use store::agent_statuses::{self, AgentStatus, AgentStatusFields, AgentStatusFilter};
-use store::{Conn, Page};
+use store::{Conn, Page, Record};
 use utoipa::ToSchema;
 
 /// Agent statuses (AST-*).
@@ -22,17 +22,12 @@ pub struct AgentStatusInput {
     pub color_bg: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AgentStatusQuery {
-    pub name: Option<String>,
-}
-
 const DUPLICATE: &str = "An agent status with this name exists.";
 
 impl Collection for AgentStatuses {
     type Table = AgentStatus;
     type Input = AgentStatusInput;
-    type Query = AgentStatusQuery;
+    type Query = AgentStatusFilter;
     const PATH: &'static str = "/api/v1/agent-statuses";
     const TAG: &'static str = "AgentStatuses";
     const PERMS: Perms = Perms {
@@ -70,7 +65,7 @@ impl Collection for AgentStatuses {
     ) -> ApiResult<()> {
         let mut e = Vec::new();
         validate::required_text(&mut e, "name", &f.name, 32);
-        if let Some(other) = agent_statuses::id_by_name(conn, &f.name).await? {
+        if let Some(other) = AgentStatus::id_where(conn, "name", &f.name).await? {
             if Some(&other) != id {
                 e.push(FieldError::new("name", "duplicate", DUPLICATE));
             }
@@ -87,46 +82,14 @@ impl Collection for AgentStatuses {
 
     async fn list(
         conn: &mut Conn,
-        q: AgentStatusQuery,
+        q: AgentStatusFilter,
         p: Page,
     ) -> ApiResult<(Vec<AgentStatus>, i64)> {
-        Ok(agent_statuses::list(conn, &AgentStatusFilter { name: q.name }, p).await?)
+        Ok(AgentStatus::list(conn, &q, p).await?)
     }
 
     async fn references(conn: &mut Conn, id: &i64) -> store::Result<Vec<String>> {
         agent_statuses::references(conn, *id).await
-    }
-}
-
-impl Table for AgentStatus {
-    type Item = AgentStatus;
-    type Draft = AgentStatusFields;
-    type Key = i64;
-
-    fn draft(item: &AgentStatus) -> AgentStatusFields {
-        item.fields.clone()
-    }
-
-    async fn get(conn: &mut Conn, id: &i64) -> store::Result<Option<AgentStatus>> {
-        agent_statuses::get(conn, *id).await
-    }
-
-    async fn insert(conn: &mut Conn, f: &AgentStatusFields, w: &Write<'_>) -> ApiResult<i64> {
-        Ok(agent_statuses::insert(conn, f, w.actor(), w.now).await?)
-    }
-
-    async fn update(
-        conn: &mut Conn,
-        id: &i64,
-        _: &AgentStatus,
-        f: &AgentStatusFields,
-        w: &Write<'_>,
-    ) -> ApiResult<()> {
-        Ok(agent_statuses::update(conn, *id, f, w.actor(), w.now).await?)
-    }
-
-    async fn delete(conn: &mut Conn, id: &i64) -> store::Result<()> {
-        agent_statuses::delete(conn, *id).await
     }
 }
 
@@ -135,7 +98,7 @@ impl Table for AgentStatus {
 /// while editing them stays with the administrators.
 pub async fn choices(State(s): State<AppState>) -> ApiResult<Json<List<AgentStatus>>> {
     let mut c = s.store.conn().await?;
-    let (items, total) = agent_statuses::list(
+    let (items, total) = AgentStatus::list(
         &mut c,
         &AgentStatusFilter { name: None },
         store::Page {

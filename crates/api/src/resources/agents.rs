@@ -7,7 +7,7 @@ use serde::Deserialize;
 use store::agents::{
     self, Agent, AgentFields, AgentFilter, FreeDesk, Language, PopupMode, SortOrder,
 };
-use store::{numbers, roles, sessions, Conn, Page};
+use store::{numbers, roles, sessions, Conn, Page, Record};
 use utoipa::ToSchema;
 
 /// Agents (AGENT-*): the accounts that log in and take calls.
@@ -52,18 +52,10 @@ pub struct AgentInput {
     pub pin: Option<Option<String>>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AgentQuery {
-    pub login_id: Option<String>,
-    pub name: Option<String>,
-    pub extension: Option<String>,
-    pub role: Option<String>,
-}
-
 impl Collection for Agents {
     type Table = Agents;
     type Input = AgentInput;
-    type Query = AgentQuery;
+    type Query = AgentFilter;
     const PATH: &'static str = "/api/v1/agents";
     const TAG: &'static str = "Agents";
     const PERMS: Perms = Perms {
@@ -129,7 +121,7 @@ impl Collection for Agents {
         let mut e = Vec::new();
         validate::login_id(&mut e, "login_id", &f.login_id);
         if e.is_empty() {
-            if let Some(other) = agents::id_by_login(conn, &f.login_id).await? {
+            if let Some(other) = Agent::id_where(conn, "login_id", &f.login_id).await? {
                 if Some(&other) != id {
                     e.push(FieldError::new(
                         "login_id",
@@ -213,14 +205,8 @@ impl Collection for Agents {
         Some(("login_id", "This login ID or extension is already in use."))
     }
 
-    async fn list(conn: &mut Conn, q: AgentQuery, p: Page) -> ApiResult<(Vec<Agent>, i64)> {
-        let f = AgentFilter {
-            login_id: q.login_id,
-            name: q.name,
-            extension: q.extension,
-            role: q.role,
-        };
-        Ok(agents::list(conn, &f, p).await?)
+    async fn list(conn: &mut Conn, q: AgentFilter, p: Page) -> ApiResult<(Vec<Agent>, i64)> {
+        Ok(Agent::list(conn, &q, p).await?)
     }
 
     async fn references(conn: &mut Conn, id: &i64) -> store::Result<Vec<String>> {
@@ -257,7 +243,7 @@ impl Table for Agents {
     }
 
     async fn get(conn: &mut Conn, id: &i64) -> store::Result<Option<Agent>> {
-        agents::get(conn, *id).await
+        <Agent as Record>::get(conn, *id).await
     }
 
     async fn insert(conn: &mut Conn, d: &AgentDraft, w: &Write<'_>) -> ApiResult<i64> {
@@ -273,7 +259,7 @@ impl Table for Agents {
         d: &AgentDraft,
         w: &Write<'_>,
     ) -> ApiResult<()> {
-        agents::update(conn, *id, &d.fields, w.actor(), w.now).await?;
+        <Agent as Record>::update(conn, *id, &d.fields, w.actor(), w.now).await?;
         if let Some(p) = &d.password {
             agents::set_password(conn, *id, &password::hash(p.clone()).await?, w.now).await?;
         }
@@ -285,7 +271,7 @@ impl Table for Agents {
     }
 
     async fn delete(conn: &mut Conn, id: &i64) -> store::Result<()> {
-        agents::delete(conn, *id).await
+        <Agent as Record>::delete(conn, *id).await
     }
 }
 

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::sync::Arc;
 use store::agents::SortOrder;
-use store::{changes, Conn, Page};
+use store::{changes, Conn, Page, Record};
 use utoipa::ToSchema;
 
 /// Who writes, and when.
@@ -67,6 +67,42 @@ pub trait Table: Send + Sync + 'static {
     ) -> impl Future<Output = ApiResult<()>> + Send;
 
     fn delete(conn: &mut Conn, key: &Self::Key) -> impl Future<Output = store::Result<()>> + Send;
+}
+
+/// Every store record is a table keyed by its id and written from its fields.
+impl<R: Record + Serialize + ToSchema> Table for R
+where
+    R::Fields: 'static,
+{
+    type Item = R;
+    type Draft = R::Fields;
+    type Key = i64;
+
+    fn draft(item: &R) -> R::Fields {
+        item.to_fields()
+    }
+
+    async fn get(conn: &mut Conn, id: &i64) -> store::Result<Option<R>> {
+        <R as Record>::get(conn, *id).await
+    }
+
+    async fn insert(conn: &mut Conn, f: &R::Fields, w: &Write<'_>) -> ApiResult<i64> {
+        Ok(<R as Record>::insert(conn, f, w.actor(), w.now).await?)
+    }
+
+    async fn update(
+        conn: &mut Conn,
+        id: &i64,
+        _: &R,
+        f: &R::Fields,
+        w: &Write<'_>,
+    ) -> ApiResult<()> {
+        Ok(<R as Record>::update(conn, *id, f, w.actor(), w.now).await?)
+    }
+
+    async fn delete(conn: &mut Conn, id: &i64) -> store::Result<()> {
+        <R as Record>::delete(conn, *id).await
+    }
 }
 
 pub type Item<C> = <<C as Collection>::Table as Table>::Item;

@@ -1,4 +1,4 @@
-use super::collection::{get_or_404, Collection, Perms, Table, Write};
+use super::collection::{get_or_404, Collection, Perms};
 use super::numbers::{check_target, TargetInput};
 use super::{int_filter, nullable, record_change, set, set_opt_text, set_text};
 use crate::auth::CurrentUser;
@@ -10,9 +10,11 @@ use axum::{Extension, Json};
 use engine::{RingStrategy, TargetKind};
 use serde::Deserialize;
 use std::sync::Arc;
+use store::agent_statuses::AgentStatus;
 use store::groups::{self, Group, GroupFields, GroupFilter, Member};
 use store::numbers::TargetDto;
-use store::{agent_statuses, agents, voice_files, Conn, Page};
+use store::voice_files::VoiceFile;
+use store::{agents, Conn, Page, Record};
 use utoipa::ToSchema;
 
 /// ACD groups (GROUP-*).
@@ -193,7 +195,7 @@ impl Collection for Groups {
             }
         }
         if let Some(s) = f.acw_status_id {
-            if agent_statuses::get(conn, s).await?.is_none() {
+            if AgentStatus::get(conn, s).await?.is_none() {
                 e.push(FieldError::new(
                     "acw_status_id",
                     "unknown",
@@ -208,7 +210,7 @@ impl Collection for Groups {
             ("answer_voice_id", f.answer_voice_id),
         ] {
             if let Some(v) = v {
-                if voice_files::get(conn, v).await?.is_none() {
+                if VoiceFile::get(conn, v).await?.is_none() {
                     e.push(FieldError::new(
                         field,
                         "unknown",
@@ -255,43 +257,11 @@ impl Collection for Groups {
             extension: q.extension,
             agent_id: int_filter("agent_id", q.agent_id.as_deref())?,
         };
-        Ok(groups::list(conn, &f, p).await?)
+        Ok(Group::list(conn, &f, p).await?)
     }
 
     async fn references(conn: &mut Conn, id: &i64) -> store::Result<Vec<String>> {
         groups::references(conn, *id).await
-    }
-}
-
-impl Table for Group {
-    type Item = Group;
-    type Draft = GroupFields;
-    type Key = i64;
-
-    fn draft(item: &Group) -> GroupFields {
-        item.fields.clone()
-    }
-
-    async fn get(conn: &mut Conn, id: &i64) -> store::Result<Option<Group>> {
-        groups::get(conn, *id).await
-    }
-
-    async fn insert(conn: &mut Conn, f: &GroupFields, w: &Write<'_>) -> ApiResult<i64> {
-        Ok(groups::insert(conn, f, w.actor(), w.now).await?)
-    }
-
-    async fn update(
-        conn: &mut Conn,
-        id: &i64,
-        _: &Group,
-        f: &GroupFields,
-        w: &Write<'_>,
-    ) -> ApiResult<()> {
-        Ok(groups::update(conn, *id, f, w.actor(), w.now).await?)
-    }
-
-    async fn delete(conn: &mut Conn, id: &i64) -> store::Result<()> {
-        groups::delete(conn, *id).await
     }
 }
 

@@ -1,12 +1,12 @@
 //! Incoming-call blocks (BLOCK-*).
 
-use super::collection::{Collection, Perms, Table, Write};
+use super::collection::{Collection, Perms};
 use super::set_text;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::validate;
 use serde::Deserialize;
-use store::incoming_blocks::{self, IncomingBlock, IncomingBlockFields, IncomingBlockFilter};
-use store::{Conn, Page};
+use store::incoming_blocks::{IncomingBlock, IncomingBlockFields, IncomingBlockFilter};
+use store::{Conn, Page, Record};
 use utoipa::ToSchema;
 
 const DUPLICATE: &str = "This number is already blocked.";
@@ -22,16 +22,10 @@ pub struct IncomingBlockInput {
     pub remarks: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct IncomingBlockQuery {
-    pub number: Option<String>,
-    pub remarks: Option<String>,
-}
-
 impl Collection for IncomingBlocks {
     type Table = IncomingBlock;
     type Input = IncomingBlockInput;
-    type Query = IncomingBlockQuery;
+    type Query = IncomingBlockFilter;
     const PATH: &'static str = "/api/v1/incoming-blocks";
     const TAG: &'static str = "IncomingBlocks";
     // BLOCK-05 has no delete verb: deleting is the bulk delete.
@@ -63,7 +57,7 @@ impl Collection for IncomingBlocks {
     ) -> ApiResult<()> {
         let mut e = Vec::new();
         if validate::digits(&mut e, "number", &f.number, 2, 20) {
-            if let Some(other) = incoming_blocks::id_by_number(conn, &f.number).await? {
+            if let Some(other) = IncomingBlock::id_where(conn, "number", &f.number).await? {
                 if Some(&other) != id {
                     e.push(FieldError::new("number", "duplicate", DUPLICATE));
                 }
@@ -79,45 +73,9 @@ impl Collection for IncomingBlocks {
 
     async fn list(
         conn: &mut Conn,
-        q: IncomingBlockQuery,
+        q: IncomingBlockFilter,
         p: Page,
     ) -> ApiResult<(Vec<IncomingBlock>, i64)> {
-        let f = IncomingBlockFilter {
-            number: q.number,
-            remarks: q.remarks,
-        };
-        Ok(incoming_blocks::list(conn, &f, p).await?)
-    }
-}
-
-impl Table for IncomingBlock {
-    type Item = IncomingBlock;
-    type Draft = IncomingBlockFields;
-    type Key = i64;
-
-    fn draft(item: &IncomingBlock) -> IncomingBlockFields {
-        item.fields.clone()
-    }
-
-    async fn get(conn: &mut Conn, id: &i64) -> store::Result<Option<IncomingBlock>> {
-        incoming_blocks::get(conn, *id).await
-    }
-
-    async fn insert(conn: &mut Conn, f: &IncomingBlockFields, w: &Write<'_>) -> ApiResult<i64> {
-        Ok(incoming_blocks::insert(conn, f, w.actor(), w.now).await?)
-    }
-
-    async fn update(
-        conn: &mut Conn,
-        id: &i64,
-        _: &IncomingBlock,
-        f: &IncomingBlockFields,
-        w: &Write<'_>,
-    ) -> ApiResult<()> {
-        Ok(incoming_blocks::update(conn, *id, f, w.actor(), w.now).await?)
-    }
-
-    async fn delete(conn: &mut Conn, id: &i64) -> store::Result<()> {
-        incoming_blocks::delete(conn, *id).await
+        Ok(IncomingBlock::list(conn, &q, p).await?)
     }
 }

@@ -1,11 +1,11 @@
-use super::collection::{Collection, Perms, Table, Write};
+use super::collection::{Collection, Perms};
 use super::{nullable, set, set_opt_text, set_text};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::validate;
 use engine::{RouteTarget, TargetKind};
 use serde::Deserialize;
 use store::numbers::{self, Number, NumberDisplay, NumberFields, NumberFilter, TargetDto};
-use store::{agents, Conn, Page};
+use store::{agents, Conn, Page, Record};
 use utoipa::ToSchema;
 
 /// Phone numbers (NUM-*).
@@ -78,18 +78,10 @@ pub struct NumberInput {
     pub agent_ids: Option<Vec<i64>>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct NumberQuery {
-    pub number: Option<String>,
-    pub name: Option<String>,
-    pub prefix: Option<String>,
-    pub route_kind: Option<String>,
-}
-
 impl Collection for Numbers {
     type Table = Number;
     type Input = NumberInput;
-    type Query = NumberQuery;
+    type Query = NumberFilter;
     const PATH: &'static str = "/api/v1/numbers";
     const TAG: &'static str = "Numbers";
     // The matrix has no create/delete verbs for numbers (NUM-02, PERM-34): provisioning them
@@ -162,7 +154,7 @@ impl Collection for Numbers {
                     "format",
                     "Use 1 to 8 characters of 0-9, * and #.",
                 ));
-            } else if let Some(other) = numbers::id_by_prefix(conn, p).await? {
+            } else if let Some(other) = Number::id_where(conn, "prefix", p).await? {
                 if Some(&other) != id {
                     e.push(FieldError::new("prefix", "duplicate", PREFIX_USED));
                 }
@@ -208,14 +200,8 @@ impl Collection for Numbers {
         })
     }
 
-    async fn list(conn: &mut Conn, q: NumberQuery, p: Page) -> ApiResult<(Vec<Number>, i64)> {
-        let f = NumberFilter {
-            number: q.number,
-            name: q.name,
-            prefix: q.prefix,
-            route_kind: q.route_kind,
-        };
-        Ok(numbers::list(conn, &f, p).await?)
+    async fn list(conn: &mut Conn, q: NumberFilter, p: Page) -> ApiResult<(Vec<Number>, i64)> {
+        Ok(Number::list(conn, &q, p).await?)
     }
 
     async fn references(conn: &mut Conn, id: &i64) -> store::Result<Vec<String>> {
@@ -224,35 +210,3 @@ impl Collection for Numbers {
 }
 
 const PREFIX_USED: &str = "Another number already uses this prefix.";
-
-impl Table for Number {
-    type Item = Number;
-    type Draft = NumberFields;
-    type Key = i64;
-
-    fn draft(item: &Number) -> NumberFields {
-        item.fields.clone()
-    }
-
-    async fn get(conn: &mut Conn, id: &i64) -> store::Result<Option<Number>> {
-        numbers::get(conn, *id).await
-    }
-
-    async fn insert(conn: &mut Conn, f: &NumberFields, w: &Write<'_>) -> ApiResult<i64> {
-        Ok(numbers::insert(conn, f, w.actor(), w.now).await?)
-    }
-
-    async fn update(
-        conn: &mut Conn,
-        id: &i64,
-        _: &Number,
-        f: &NumberFields,
-        w: &Write<'_>,
-    ) -> ApiResult<()> {
-        Ok(numbers::update(conn, *id, f, w.actor(), w.now).await?)
-    }
-
-    async fn delete(conn: &mut Conn, id: &i64) -> store::Result<()> {
-        numbers::delete(conn, *id).await
-    }
-}

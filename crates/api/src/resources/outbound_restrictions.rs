@@ -1,6 +1,6 @@
 //! Outbound restrictions (RESTRICT-*), with the CSV upload (RESTRICT-05).
 
-use super::collection::{Collection, Perms, Table, Write};
+use super::collection::{get_or_404, Collection, Perms};
 use super::{nullable, record_change, set_text};
 use crate::auth::CurrentUser;
 use crate::csv_text;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use store::outbound_restrictions::{
     self, OutboundRestriction, OutboundRestrictionFields, OutboundRestrictionFilter,
 };
-use store::{Conn, Page};
+use store::{Conn, Page, Record};
 use utoipa::ToSchema;
 
 pub struct OutboundRestrictions;
@@ -39,13 +39,6 @@ pub struct OutboundRestrictionInput {
     #[schema(value_type = Option<String>, nullable)]
     pub caller_number: Option<Option<String>>,
     pub remarks: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OutboundRestrictionQuery {
-    pub number: Option<String>,
-    pub remarks: Option<String>,
-    pub caller_number: Option<String>,
 }
 
 /// One refused line of an upload.
@@ -71,7 +64,7 @@ pub struct UploadResult {
 impl Collection for OutboundRestrictions {
     type Table = OutboundRestriction;
     type Input = OutboundRestrictionInput;
-    type Query = OutboundRestrictionQuery;
+    type Query = OutboundRestrictionFilter;
     const PATH: &'static str = "/api/v1/outbound-restrictions";
     const TAG: &'static str = "OutboundRestrictions";
     // RESTRICT-07 has no delete verb: deleting is the bulk delete.
@@ -123,51 +116,10 @@ impl Collection for OutboundRestrictions {
 
     async fn list(
         conn: &mut Conn,
-        q: OutboundRestrictionQuery,
+        q: OutboundRestrictionFilter,
         p: Page,
     ) -> ApiResult<(Vec<OutboundRestriction>, i64)> {
-        let f = OutboundRestrictionFilter {
-            number: q.number,
-            remarks: q.remarks,
-            caller_number: q.caller_number,
-        };
-        Ok(outbound_restrictions::list(conn, &f, p).await?)
-    }
-}
-
-impl Table for OutboundRestriction {
-    type Item = OutboundRestriction;
-    type Draft = OutboundRestrictionFields;
-    type Key = i64;
-
-    fn draft(item: &OutboundRestriction) -> OutboundRestrictionFields {
-        item.fields.clone()
-    }
-
-    async fn get(conn: &mut Conn, id: &i64) -> store::Result<Option<OutboundRestriction>> {
-        outbound_restrictions::get(conn, *id).await
-    }
-
-    async fn insert(
-        conn: &mut Conn,
-        f: &OutboundRestrictionFields,
-        w: &Write<'_>,
-    ) -> ApiResult<i64> {
-        Ok(outbound_restrictions::insert(conn, f, w.actor(), w.now).await?)
-    }
-
-    async fn update(
-        conn: &mut Conn,
-        id: &i64,
-        _: &OutboundRestriction,
-        f: &OutboundRestrictionFields,
-        w: &Write<'_>,
-    ) -> ApiResult<()> {
-        Ok(outbound_restrictions::update(conn, *id, f, w.actor(), w.now).await?)
-    }
-
-    async fn delete(conn: &mut Conn, id: &i64) -> store::Result<()> {
-        outbound_restrictions::delete(conn, *id).await
+        Ok(OutboundRestriction::list(conn, &q, p).await?)
     }
 }
 
@@ -314,13 +266,11 @@ pub async fn upload(
             result.skipped_duplicates += 1;
             continue;
         }
-        let id = outbound_restrictions::insert(&mut tx, &f, Some(me.login_id()), now).await?;
-        let item = outbound_restrictions::get(&mut tx, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("outbound restriction"))?;
+        let id = OutboundRestriction::insert(&mut tx, &f, Some(me.login_id()), now).await?;
+        let item = get_or_404::<OutboundRestrictions>(&mut tx, &id).await?;
         record_change(
             &mut tx,
-            "outbound_restriction",
+            OutboundRestrictions::ENTITY,
             &id.to_string(),
             Some(me.login_id()),
             "create",

@@ -1,9 +1,9 @@
-use super::collection::{Collection, Perms, Table, Write};
+use super::collection::{Collection, Perms};
 use super::{int_filter, nullable, set, set_text};
 use crate::error::{ApiError, ApiResult, FieldError};
 use serde::Deserialize;
 use store::terminals::{self, Terminal, TerminalFields, TerminalFilter};
-use store::{agents, Conn, Page};
+use store::{agents, Conn, Page, Record};
 use utoipa::ToSchema;
 
 /// Terminals (TERM-*).
@@ -135,39 +135,7 @@ impl Collection for Terminals {
             name: q.name,
             agent_id: int_filter("agent_id", q.agent_id.as_deref())?,
         };
-        Ok(terminals::list(conn, &f, p).await?)
-    }
-}
-
-impl Table for Terminal {
-    type Item = Terminal;
-    type Draft = TerminalFields;
-    type Key = i64;
-
-    fn draft(item: &Terminal) -> TerminalFields {
-        item.fields.clone()
-    }
-
-    async fn get(conn: &mut Conn, id: &i64) -> store::Result<Option<Terminal>> {
-        terminals::get(conn, *id).await
-    }
-
-    async fn insert(conn: &mut Conn, f: &TerminalFields, w: &Write<'_>) -> ApiResult<i64> {
-        Ok(terminals::insert(conn, f, w.actor(), w.now).await?)
-    }
-
-    async fn update(
-        conn: &mut Conn,
-        id: &i64,
-        _: &Terminal,
-        f: &TerminalFields,
-        w: &Write<'_>,
-    ) -> ApiResult<()> {
-        Ok(terminals::update(conn, *id, f, w.actor(), w.now).await?)
-    }
-
-    async fn delete(conn: &mut Conn, id: &i64) -> store::Result<()> {
-        terminals::delete(conn, *id).await
+        Ok(Terminal::list(conn, &f, p).await?)
     }
 }
 

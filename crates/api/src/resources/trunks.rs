@@ -1,10 +1,10 @@
-use super::collection::{Collection, Perms, Table, Write};
+use super::collection::{Collection, Perms};
 use super::{nullable, set, set_opt_text, set_text};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::validate;
 use serde::Deserialize;
-use store::trunks::{self, CallerIdHeader, Trunk, TrunkFields, TrunkFilter};
-use store::{Conn, Page};
+use store::trunks::{CallerIdHeader, Trunk, TrunkFields, TrunkFilter};
+use store::{Conn, Page, Record};
 use utoipa::ToSchema;
 
 /// SIP trunks (TRUNK-*).
@@ -31,15 +31,10 @@ pub struct TrunkInput {
     pub enabled: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct TrunkQuery {
-    pub name: Option<String>,
-}
-
 impl Collection for Trunks {
     type Table = Trunk;
     type Input = TrunkInput;
-    type Query = TrunkQuery;
+    type Query = TrunkFilter;
     const PATH: &'static str = "/api/v1/trunks";
     const TAG: &'static str = "Trunks";
     const PERMS: Perms = Perms {
@@ -146,39 +141,7 @@ impl Collection for Trunks {
         Some(("name", "A trunk with this name exists."))
     }
 
-    async fn list(conn: &mut Conn, q: TrunkQuery, p: Page) -> ApiResult<(Vec<Trunk>, i64)> {
-        Ok(trunks::list(conn, &TrunkFilter { name: q.name }, p).await?)
-    }
-}
-
-impl Table for Trunk {
-    type Item = Trunk;
-    type Draft = TrunkFields;
-    type Key = i64;
-
-    fn draft(item: &Trunk) -> TrunkFields {
-        item.fields.clone()
-    }
-
-    async fn get(conn: &mut Conn, id: &i64) -> store::Result<Option<Trunk>> {
-        trunks::get(conn, *id).await
-    }
-
-    async fn insert(conn: &mut Conn, f: &TrunkFields, w: &Write<'_>) -> ApiResult<i64> {
-        Ok(trunks::insert(conn, f, w.actor(), w.now).await?)
-    }
-
-    async fn update(
-        conn: &mut Conn,
-        id: &i64,
-        _: &Trunk,
-        f: &TrunkFields,
-        w: &Write<'_>,
-    ) -> ApiResult<()> {
-        Ok(trunks::update(conn, *id, f, w.actor(), w.now).await?)
-    }
-
-    async fn delete(conn: &mut Conn, id: &i64) -> store::Result<()> {
-        trunks::delete(conn, *id).await
+    async fn list(conn: &mut Conn, q: TrunkFilter, p: Page) -> ApiResult<(Vec<Trunk>, i64)> {
+        Ok(Trunk::list(conn, &q, p).await?)
     }
 }

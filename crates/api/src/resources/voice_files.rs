@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use store::voice_files::{self, VoiceAudio, VoiceFileFields, VoiceFileFilter};
-use store::{Conn, Page, Stamps};
+use store::{Conn, Page, Record, Stamps};
 use tower::ServiceExt;
 use utoipa::ToSchema;
 
@@ -65,11 +65,6 @@ pub struct VoiceFileInput {
     pub email: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct VoiceFileQuery {
-    pub name: Option<String>,
-}
-
 /// Voice files: created by an upload (`POST`, multipart), edited as JSON (`PATCH`).
 pub struct VoiceFiles;
 
@@ -82,7 +77,7 @@ pub struct VoiceDraft {
 impl Collection for VoiceFiles {
     type Table = VoiceFiles;
     type Input = VoiceFileInput;
-    type Query = VoiceFileQuery;
+    type Query = VoiceFileFilter;
     const PATH: &'static str = "/api/v1/voice-files";
     const TAG: &'static str = "VoiceFiles";
     const PERMS: Perms = Perms {
@@ -125,9 +120,12 @@ impl Collection for VoiceFiles {
         ApiError::validation(e)
     }
 
-    async fn list(conn: &mut Conn, q: VoiceFileQuery, p: Page) -> ApiResult<(Vec<VoiceFile>, i64)> {
-        let f = VoiceFileFilter { name: q.name };
-        let (items, total) = voice_files::list(conn, &f, p).await?;
+    async fn list(
+        conn: &mut Conn,
+        q: VoiceFileFilter,
+        p: Page,
+    ) -> ApiResult<(Vec<VoiceFile>, i64)> {
+        let (items, total) = voice_files::VoiceFile::list(conn, &q, p).await?;
         Ok((items.into_iter().map(Into::into).collect(), total))
     }
 
@@ -153,11 +151,14 @@ impl Table for VoiceFiles {
     }
 
     async fn get(conn: &mut Conn, id: &i64) -> store::Result<Option<VoiceFile>> {
-        Ok(voice_files::get(conn, *id).await?.map(Into::into))
+        Ok(voice_files::VoiceFile::get(conn, *id)
+            .await?
+            .map(Into::into))
     }
 
     async fn insert(conn: &mut Conn, d: &VoiceDraft, w: &Write<'_>) -> ApiResult<i64> {
-        Ok(voice_files::insert(conn, &d.fields, &d.audio, w.actor(), w.now).await?)
+        let f = (d.fields.clone(), d.audio.clone());
+        Ok(voice_files::VoiceFile::insert(conn, &f, w.actor(), w.now).await?)
     }
 
     async fn update(
@@ -167,11 +168,12 @@ impl Table for VoiceFiles {
         d: &VoiceDraft,
         w: &Write<'_>,
     ) -> ApiResult<()> {
-        Ok(voice_files::update(conn, *id, &d.fields, &d.audio, w.actor(), w.now).await?)
+        let f = (d.fields.clone(), d.audio.clone());
+        Ok(voice_files::VoiceFile::update(conn, *id, &f, w.actor(), w.now).await?)
     }
 
     async fn delete(conn: &mut Conn, id: &i64) -> store::Result<()> {
-        voice_files::delete(conn, *id).await
+        voice_files::VoiceFile::delete(conn, *id).await
     }
 }
 
@@ -372,7 +374,7 @@ pub async fn add(
         ..Default::default()
     };
     let mut tx = store.begin().await?;
-    let id = voice_files::insert(&mut tx, &fields, &audio, None, now_ms()).await?;
+    let id = voice_files::VoiceFile::insert(&mut tx, &(fields, audio), None, now_ms()).await?;
     write_audio(dir, id, bytes).await?;
     tx.commit().await?;
     Ok(id)

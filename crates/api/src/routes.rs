@@ -3,7 +3,8 @@
 //! are all built from this one table, so they cannot drift apart.
 
 use crate::auth::{self, Access};
-use crate::resources::collection::{self, Collection, Item};
+use crate::extract::Key;
+use crate::resources::collection::{self, Collection, Item, KeyOf};
 use crate::resources::{
     agent_statuses, agents, calls, groups, incoming_blocks, numbers, outbound_restrictions, roles,
     terminals, trunks, voice_files,
@@ -29,7 +30,9 @@ pub struct Route {
     pub body: Option<Cow<'static, str>>,
     /// Success status and the schema of its body (`List:X` for `{items: [X], total}`).
     pub ok: (u16, Option<Cow<'static, str>>),
-    pub query: Vec<&'static str>,
+    pub query: Vec<(&'static str, Param)>,
+    /// What `{id}` in the path is.
+    pub id: Param,
     /// For a file upload: the multipart field that carries the file, and the size limit.
     pub upload: Option<(&'static str, usize)>,
     /// Text fields sent beside the file in the same form: (name, JSON type, description).
@@ -38,6 +41,8 @@ pub struct Route {
     pub upload_invalid: &'static str,
     /// Media type of a success body that is not JSON (a download).
     pub produces: Option<&'static str>,
+    /// Error statuses the route answers besides the ones every route of its kind has.
+    pub errors: Vec<(u16, &'static str)>,
     handler: MethodRouter<AppState>,
 }
 
@@ -56,10 +61,12 @@ where
         body: None,
         ok: (200, None),
         query: Vec::new(),
+        id: Param::Int,
         upload: None,
         form: &[],
         upload_invalid: "",
         produces: None,
+        errors: Vec::new(),
         handler: on(filter, handler),
     }
 }
@@ -86,8 +93,13 @@ impl Route {
         self
     }
 
-    fn query(mut self, q: &[&'static str]) -> Self {
+    fn query(mut self, q: &[(&'static str, Param)]) -> Self {
         self.query = q.to_vec();
+        self
+    }
+
+    fn id(mut self, id: Param) -> Self {
+        self.id = id;
         self
     }
 
@@ -107,6 +119,12 @@ impl Route {
     ) -> Self {
         self.form = fields;
         self.upload_invalid = invalid;
+        self
+    }
+
+    /// An error status this route answers, and what it means.
+    fn error(mut self, status: u16, description: &'static str) -> Self {
+        self.errors.push((status, description));
         self
     }
 
@@ -189,81 +207,101 @@ fn voice_file_routes(v: &mut Vec<Route>) {
     );
 }
 
-const PAGING: [&str; 2] = ["offset", "limit"];
+/// What a query or path parameter holds. Integers are refused with a 400 (a 404 in a path)
+/// when they are empty, not whole numbers or out of range; text is taken as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param {
+    Text,
+    /// A whole number of 64 bits (an id, a time in epoch ms).
+    Int,
+    /// A whole number from the first to the second, both included.
+    Range(i64, i64),
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// One of these numbers.
+    IntOneOf(&'static [i64]),
+}
+
+use Param::{Int, IntOneOf, OneOf, Range, Text};
+
+pub const MAX_OFFSET: i64 = i64::MAX / 2;
+pub const MAX_LIMIT: i64 = 500;
+const PAGING: [(&str, Param); 2] = [
+    ("offset", Range(0, MAX_OFFSET)),
+    ("limit", Range(1, MAX_LIMIT)),
+];
+
+const CONFLICT: &str = "Refused by another record: a unique value is taken (or, for an agent, \
+    the last unlocked administrator would be lost)";
+const NO_TELEPHONY: &str = "Telephony is not running";
 
 /// The routes of a collection: list, create, get, update, delete and change history.
 fn collection<C: Collection>(v: &mut Vec<Route>) {
     let item = <Item<C> as ToSchema>::name();
-    let base = C::PATH;
+    let input = <C::Input as ToSchema>::name();
+    let (base, p) = (C::PATH, C::PERMS);
     let one = format!("{base}/{{id}}");
-    let history = format!("{base}/{{id}}/history");
-    let p = C::PERMS;
-    v.push(
-        route(
-            Method::GET,
-            base,
-            Access::Perm(p.view),
-            collection::list::<C>,
-        )
-        .doc(C::TAG, format!("List {}", C::TAG))
-        .ok_schema(200, format!("List:{item}"))
-        .query(&[C::FILTERS, &PAGING].concat()),
-    );
+    let key = <KeyOf<C> as Key>::PARAM;
+    let list = route(
+        Method::GET,
+        base,
+        Access::Perm(p.view),
+        collection::list::<C>,
+    )
+    .doc(C::TAG, format!("List {}", C::TAG))
+    .ok_schema(200, format!("List:{item}"))
+    .query(&[C::FILTERS, &PAGING].concat());
+    v.push(list);
     if C::JSON_CREATE {
-        v.push(
-            route(
-                Method::POST,
-                base,
-                Access::Perm(p.create),
-                collection::create::<C>,
-            )
-            .doc(C::TAG, format!("Create {item}"))
-            .body(<C::Input as ToSchema>::name())
-            .ok_schema(201, item.clone()),
-        );
+        let create = route(
+            Method::POST,
+            base,
+            Access::Perm(p.create),
+            collection::create::<C>,
+        )
+        .doc(C::TAG, format!("Create {item}"))
+        .body(input.clone())
+        .ok_schema(201, item.clone())
+        .error(409, CONFLICT);
+        v.push(create);
     }
-    v.push(
-        route(
-            Method::GET,
-            &one,
-            Access::Perm(p.view),
-            collection::get::<C>,
-        )
-        .doc(C::TAG, format!("Get {item}"))
-        .ok_schema(200, item.clone()),
-    );
-    v.push(
-        route(
-            Method::PATCH,
-            &one,
-            Access::Perm(p.update),
-            collection::update::<C>,
-        )
-        .doc(C::TAG, format!("Update {item}{}", C::UPDATE_NOTE))
-        .body(<C::Input as ToSchema>::name())
-        .ok_schema(200, item.clone()),
-    );
-    v.push(
-        route(
-            Method::DELETE,
-            one,
-            Access::Perm(p.delete),
-            collection::delete::<C>,
-        )
-        .doc(C::TAG, format!("Delete {item}{}", C::DELETE_NOTE))
-        .ok(204, None),
-    );
-    v.push(
-        route(
-            Method::GET,
-            history,
-            Access::Perm(p.view),
-            collection::history::<C>,
-        )
-        .doc(C::TAG, format!("Change history of {item}"))
-        .ok(200, Some("List:Change"))
-        .query(&PAGING),
-    );
+    let get = route(
+        Method::GET,
+        &one,
+        Access::Perm(p.view),
+        collection::get::<C>,
+    )
+    .doc(C::TAG, format!("Get {item}"))
+    .ok_schema(200, item.clone());
+    let update = route(
+        Method::PATCH,
+        &one,
+        Access::Perm(p.update),
+        collection::update::<C>,
+    )
+    .doc(C::TAG, format!("Update {item}{}", C::UPDATE_NOTE))
+    .body(input)
+    .ok_schema(200, item.clone())
+    .error(409, CONFLICT);
+    let delete = route(
+        Method::DELETE,
+        &one,
+        Access::Perm(p.delete),
+        collection::delete::<C>,
+    )
+    .doc(C::TAG, format!("Delete {item}{}", C::DELETE_NOTE))
+    .ok(204, None);
+    let history = format!("{base}/{{id}}/history");
+    let history = route(
+        Method::GET,
+        history,
+        Access::Perm(p.view),
+        collection::history::<C>,
+    )
+    .doc(C::TAG, format!("Change history of {item}"))
+    .ok(200, Some("List:Change"))
+    .query(&PAGING);
+    v.extend([get, update, delete, history].map(|r| r.id(key)));
 }
 
 pub fn table() -> Vec<Route> {
@@ -336,8 +374,9 @@ pub fn table() -> Vec<Route> {
             "Realtime",
             "RT rows of every group and All; ?group=ID&hours=N adds its detail and chart",
         )
-        .query(&["group", "hours"])
-        .ok(200, None),
+        .query(&[("group", Int), ("hours", IntOneOf(&[3, 6, 9, 12, 24]))])
+        .ok(200, None)
+        .error(503, NO_TELEPHONY),
         route(
             Method::GET,
             "/api/v1/ws",
@@ -348,7 +387,8 @@ pub fn table() -> Vec<Route> {
             "Realtime",
             "WebSocket of live changes: agent_status and realtime messages",
         )
-        .ok(101, None),
+        .ok(101, None)
+        .error(503, NO_TELEPHONY),
         route(
             Method::GET,
             "/api/v1/agents/{id}/state",
@@ -359,7 +399,8 @@ pub fn table() -> Vec<Route> {
             "Agents",
             "An agent's status in each of their groups (oneself, or with realtime.view)",
         )
-        .ok(200, Some("AgentState")),
+        .ok(200, Some("AgentState"))
+        .error(503, NO_TELEPHONY),
         route(
             Method::PUT,
             "/api/v1/agents/{id}/state",
@@ -371,7 +412,8 @@ pub fn table() -> Vec<Route> {
             "Change an agent's status in one group or all (status.update / realtime.agent_status)",
         )
         .body("AgentStateInput")
-        .ok(200, Some("AgentState")),
+        .ok(200, Some("AgentState"))
+        .error(503, NO_TELEPHONY),
         route(
             Method::GET,
             "/api/v1/phone",
@@ -480,16 +522,24 @@ pub fn table() -> Vec<Route> {
         )
         .ok(200, Some("List:CallRecord"))
         .query(&[
-            "from",
-            "to",
-            "party",
-            "number",
-            "kind",
-            "agent_id",
-            "group_id",
-            "min_duration",
-            "offset",
-            "limit",
+            ("from", Int),
+            ("to", Int),
+            ("party", Text),
+            ("number", Text),
+            (
+                "kind",
+                OneOf(&[
+                    "incoming",
+                    "incoming_missed",
+                    "outgoing",
+                    "outgoing_unanswered",
+                ]),
+            ),
+            ("agent_id", Int),
+            ("group_id", Int),
+            ("min_duration", Range(0, i64::MAX)),
+            PAGING[0],
+            PAGING[1],
         ]),
     );
     v.push(

@@ -1,6 +1,7 @@
 use super::collection::{Collection, Perms};
 use super::{set_text, List};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::routes::Param::{self, *};
 use crate::{validate, AppState};
 use axum::extract::State;
 use axum::Json;
@@ -36,7 +37,7 @@ impl Collection for AgentStatuses {
         update: "agent_status.update",
         delete: "agent_status.delete",
     };
-    const FILTERS: &'static [&'static str] = &["name"];
+    const FILTERS: &'static [(&'static str, Param)] = &[("name", Text)];
     const ENTITY: &'static str = "agent_status";
     const LABEL: &'static str = "agent status";
 

@@ -2,6 +2,7 @@ use super::collection::{Collection, Perms, Table, Write};
 use super::{nullable, refuse_if_referenced, set, set_opt_text, set_text};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::routes::Param::{self, *};
 use crate::{password, validate};
 use serde::Deserialize;
 use store::agents::{
@@ -64,7 +65,12 @@ impl Collection for Agents {
         update: "agent.update",
         delete: "agent.delete",
     };
-    const FILTERS: &'static [&'static str] = &["login_id", "name", "extension", "role"];
+    const FILTERS: &'static [(&'static str, Param)] = &[
+        ("login_id", Text),
+        ("name", Text),
+        ("extension", Text),
+        ("role", Text),
+    ];
     const ENTITY: &'static str = "agent";
     const LABEL: &'static str = "agent";
 

@@ -11,6 +11,7 @@ use super::{page, record_change, refuse_if_referenced, List, Paging};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{ApiJson, ApiQuery, Key, KeyPath};
+use crate::routes::Param;
 use crate::{now_ms, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -132,8 +133,8 @@ pub trait Collection: Send + Sync + 'static {
     /// OpenAPI tag, also the plural in summaries (`List Agents`).
     const TAG: &'static str;
     const PERMS: Perms;
-    /// Names of the query parameters `Query` reads.
-    const FILTERS: &'static [&'static str];
+    /// The query parameters `Query` reads.
+    const FILTERS: &'static [(&'static str, Param)];
     /// The entity named in the change history.
     const ENTITY: &'static str;
     /// The record in messages: "agent not found", "This agent cannot be deleted…".
@@ -343,12 +344,12 @@ pub async fn delete<C: Collection>(
 pub async fn history<C: Collection>(
     State(s): State<AppState>,
     Extension(me): Extension<Arc<CurrentUser>>,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    KeyPath(id): KeyPath<KeyOf<C>>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<List<changes::Change>>> {
     let p = page(paging.offset.as_deref(), paging.limit.as_deref())?;
     let ascending = me.agent.fields.history_order == SortOrder::Asc;
     let mut conn = s.store.conn().await?;
-    let (items, total) = changes::list(&mut conn, C::ENTITY, &id, ascending, p).await?;
+    let (items, total) = changes::list(&mut conn, C::ENTITY, &id.to_string(), ascending, p).await?;
     Ok(Json(List { items, total }))
 }

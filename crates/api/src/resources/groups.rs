@@ -4,6 +4,7 @@ use super::{int_filter, nullable, record_change, set, set_opt_text, set_text};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{ApiJson, IdPath};
+use crate::routes::Param::{self, *};
 use crate::{now_ms, validate, AppState};
 use axum::extract::State;
 use axum::{Extension, Json};
@@ -100,7 +101,8 @@ impl Collection for Groups {
         update: "group.update",
         delete: "group.delete",
     };
-    const FILTERS: &'static [&'static str] = &["name", "extension", "agent_id"];
+    const FILTERS: &'static [(&'static str, Param)] =
+        &[("name", Text), ("extension", Text), ("agent_id", Int)];
     const ENTITY: &'static str = "group";
     const LABEL: &'static str = "group";
 

@@ -3,6 +3,7 @@
 use super::collection::{Collection, Perms};
 use super::set_text;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::routes::Param::{self, *};
 use crate::validate;
 use serde::Deserialize;
 use store::incoming_blocks::{IncomingBlock, IncomingBlockFields, IncomingBlockFilter};
@@ -35,7 +36,7 @@ impl Collection for IncomingBlocks {
         update: "block.update",
         delete: "block.bulk_delete",
     };
-    const FILTERS: &'static [&'static str] = &["number", "remarks"];
+    const FILTERS: &'static [(&'static str, Param)] = &[("number", Text), ("remarks", Text)];
     const ENTITY: &'static str = "incoming_block";
     const LABEL: &'static str = "incoming block";
 

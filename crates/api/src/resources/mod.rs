@@ -16,6 +16,7 @@ pub mod trunks;
 pub mod voice_files;
 
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::routes::{MAX_LIMIT, MAX_OFFSET};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use store::{changes, Conn, Page};
@@ -36,7 +37,7 @@ pub struct Paging {
 
 pub fn page(offset: Option<&str>, limit: Option<&str>) -> ApiResult<Page> {
     let parse = |field: &str, v: Option<&str>, default: i64, lo: i64, hi: i64| -> ApiResult<i64> {
-        match v.filter(|v| !v.is_empty()) {
+        match v {
             None => Ok(default),
             Some(v) => v
                 .parse::<i64>()
@@ -52,14 +53,14 @@ pub fn page(offset: Option<&str>, limit: Option<&str>) -> ApiResult<Page> {
         }
     };
     Ok(Page {
-        offset: parse("offset", offset, 0, 0, i64::MAX / 2)?,
-        limit: parse("limit", limit, 50, 1, 500)?,
+        offset: parse("offset", offset, 0, 0, MAX_OFFSET)?,
+        limit: parse("limit", limit, 50, 1, MAX_LIMIT)?,
     })
 }
 
-/// An optional integer filter given as text (`?agent_id=` empty means no filter).
+/// An optional integer parameter given as text; present but empty is not a number either.
 pub fn int_filter(field: &str, v: Option<&str>) -> ApiResult<Option<i64>> {
-    match v.filter(|v| !v.is_empty()) {
+    match v {
         None => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
             ApiError::BadRequest(FieldError::new(

@@ -1,6 +1,7 @@
 use super::collection::{Collection, Perms};
 use super::{nullable, set, set_opt_text, set_text};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::routes::Param::{self, *};
 use crate::validate;
 use engine::{RouteTarget, TargetKind};
 use serde::Deserialize;
@@ -92,7 +93,12 @@ impl Collection for Numbers {
         update: "number.update",
         delete: "number.update",
     };
-    const FILTERS: &'static [&'static str] = &["number", "name", "prefix", "route_kind"];
+    const FILTERS: &'static [(&'static str, Param)] = &[
+        ("number", Text),
+        ("name", Text),
+        ("prefix", Text),
+        ("route_kind", Text),
+    ];
     const ENTITY: &'static str = "number";
     const LABEL: &'static str = "phone number";
 

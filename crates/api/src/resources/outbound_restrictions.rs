@@ -5,6 +5,7 @@ use super::{nullable, record_change, set_text};
 use crate::auth::CurrentUser;
 use crate::csv_text;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::routes::Param::{self, *};
 use crate::{now_ms, validate, AppState};
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::State;
@@ -74,7 +75,8 @@ impl Collection for OutboundRestrictions {
         update: "restrict.update",
         delete: "restrict.bulk_delete",
     };
-    const FILTERS: &'static [&'static str] = &["number", "remarks", "caller_number"];
+    const FILTERS: &'static [(&'static str, Param)] =
+        &[("number", Text), ("remarks", Text), ("caller_number", Text)];
     const ENTITY: &'static str = "outbound_restriction";
     const LABEL: &'static str = "outbound restriction";
 

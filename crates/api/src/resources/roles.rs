@@ -2,6 +2,7 @@ use super::collection::{Collection, Perms, Table, Write};
 use super::set_text;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::routes::Param::{self, *};
 use crate::validate;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -76,7 +77,7 @@ impl Collection for Roles {
         update: "role.update",
         delete: "role.delete",
     };
-    const FILTERS: &'static [&'static str] = &["name"];
+    const FILTERS: &'static [(&'static str, Param)] = &[("name", Text)];
     const ENTITY: &'static str = "role";
     const LABEL: &'static str = "role";
 

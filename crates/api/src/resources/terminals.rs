@@ -1,6 +1,7 @@
 use super::collection::{Collection, Perms};
 use super::{int_filter, nullable, set, set_text};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::routes::Param::{self, *};
 use serde::Deserialize;
 use store::terminals::{self, Terminal, TerminalFields, TerminalFilter};
 use store::{agents, Conn, Page, Record};
@@ -44,7 +45,8 @@ impl Collection for Terminals {
         update: "terminal.update",
         delete: "terminal.delete",
     };
-    const FILTERS: &'static [&'static str] = &["username", "name", "agent_id"];
+    const FILTERS: &'static [(&'static str, Param)] =
+        &[("username", Text), ("name", Text), ("agent_id", Int)];
     const ENTITY: &'static str = "terminal";
     const LABEL: &'static str = "terminal";
 

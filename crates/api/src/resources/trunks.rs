@@ -1,6 +1,7 @@
 use super::collection::{Collection, Perms};
 use super::{nullable, set, set_opt_text, set_text};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::routes::Param::{self, *};
 use crate::validate;
 use serde::Deserialize;
 use store::trunks::{CallerIdHeader, Trunk, TrunkFields, TrunkFilter};
@@ -43,7 +44,7 @@ impl Collection for Trunks {
         update: "trunk.update",
         delete: "trunk.delete",
     };
-    const FILTERS: &'static [&'static str] = &["name"];
+    const FILTERS: &'static [(&'static str, Param)] = &[("name", Text)];
     const ENTITY: &'static str = "trunk";
     const LABEL: &'static str = "trunk";
 

@@ -8,6 +8,7 @@ use super::{record_change, set, set_text};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::IdPath;
+use crate::routes::Param::{self, *};
 use crate::{now_ms, validate, wav, AppState};
 use axum::body::Body;
 use axum::extract::multipart::{Field, Multipart, MultipartError, MultipartRejection};
@@ -86,7 +87,7 @@ impl Collection for VoiceFiles {
         update: "voice.update",
         delete: "voice.delete",
     };
-    const FILTERS: &'static [&'static str] = &["name"];
+    const FILTERS: &'static [(&'static str, Param)] = &[("name", Text)];
     const ENTITY: &'static str = "voice_file";
     const LABEL: &'static str = "voice file";
     const JSON_CREATE: bool = false;

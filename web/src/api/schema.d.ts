@@ -1125,8 +1125,11 @@ export interface components {
             queue_voice_id?: number | null;
             /** Format: int64 */
             ring_time: number;
-            /** @description `ring_all`, `longest_idle`, `shortest_talk`, `random`, `round_robin` or `level_ratio`. */
-            strategy: string;
+            /**
+             * @description `ring_all`, `longest_idle`, `shortest_talk`, `random`, `round_robin` or `level_ratio`.
+             * @enum {string}
+             */
+            strategy: "ring_all" | "longest_idle" | "shortest_talk" | "random" | "round_robin" | "level_ratio";
             /**
              * Format: int64
              * @description Seconds from arrival; null = no timeout.
@@ -1178,7 +1181,8 @@ export interface components {
             queue_voice_id?: number | null;
             /** Format: int64 */
             ring_time?: number | null;
-            strategy?: string | null;
+            /** @enum {string|null} */
+            strategy?: "ring_all" | "longest_idle" | "shortest_talk" | "random" | "round_robin" | "level_ratio" | null;
             /** Format: int64 */
             timeout?: number | null;
             timeout_target?: null | components["schemas"]["Target"];
@@ -1424,8 +1428,11 @@ export interface components {
         Target: {
             /** Format: int64 */
             id: number;
-            /** @description `group`, `agent`, `voice_file`, `ivr` or `forward`. */
-            kind: string;
+            /**
+             * @description `group`, `agent`, `voice_file`, `ivr` or `forward`.
+             * @enum {string}
+             */
+            kind: "group" | "agent" | "voice_file" | "ivr" | "forward";
         };
         Terminal: components["schemas"]["TerminalFields"] & components["schemas"]["Stamps"] & {
             /** Format: int64 */
@@ -1588,8 +1595,8 @@ export interface operations {
         parameters: {
             query?: {
                 name?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -1607,6 +1614,15 @@ export interface operations {
                         items: components["schemas"]["AgentStatus"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -1678,6 +1694,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -1694,7 +1728,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -1743,7 +1777,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -1799,7 +1833,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -1854,6 +1888,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -1868,12 +1920,12 @@ export interface operations {
     get_agent_statuses__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -1889,6 +1941,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -1927,8 +1988,8 @@ export interface operations {
                 name?: string;
                 extension?: string;
                 role?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -1946,6 +2007,15 @@ export interface operations {
                         items: components["schemas"]["Agent"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -2017,6 +2087,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -2033,7 +2121,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2082,7 +2170,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2138,7 +2226,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2193,6 +2281,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -2207,12 +2313,12 @@ export interface operations {
     get_agents__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2228,6 +2334,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -2264,7 +2379,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2306,6 +2421,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Telephony is not running */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     put_agents__id__state: {
@@ -2313,7 +2437,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2368,8 +2492,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Telephony is not running */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2412,6 +2554,15 @@ export interface operations {
             };
             /** @description Wrong login ID or password */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2478,16 +2629,16 @@ export interface operations {
     get_calls: {
         parameters: {
             query?: {
-                from?: string;
-                to?: string;
+                from?: number;
+                to?: number;
                 party?: string;
                 number?: string;
-                kind?: string;
-                agent_id?: string;
-                group_id?: string;
-                min_duration?: string;
-                offset?: string;
-                limit?: string;
+                kind?: "incoming" | "incoming_missed" | "outgoing" | "outgoing_unanswered";
+                agent_id?: number;
+                group_id?: number;
+                min_duration?: number;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -2505,6 +2656,15 @@ export interface operations {
                         items: components["schemas"]["CallRecord"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -2570,7 +2730,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2619,9 +2779,9 @@ export interface operations {
             query?: {
                 name?: string;
                 extension?: string;
-                agent_id?: string;
-                offset?: string;
-                limit?: string;
+                agent_id?: number;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -2639,6 +2799,15 @@ export interface operations {
                         items: components["schemas"]["Group"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -2710,6 +2879,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -2726,7 +2913,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2775,7 +2962,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2831,7 +3018,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2886,6 +3073,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -2900,12 +3105,12 @@ export interface operations {
     get_groups__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2921,6 +3126,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -2957,7 +3171,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3012,6 +3226,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3028,8 +3251,8 @@ export interface operations {
             query?: {
                 number?: string;
                 remarks?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -3047,6 +3270,15 @@ export interface operations {
                         items: components["schemas"]["IncomingBlock"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -3118,6 +3350,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3134,7 +3384,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3183,7 +3433,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3239,7 +3489,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3294,6 +3544,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3308,12 +3576,12 @@ export interface operations {
     get_incoming_blocks__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3329,6 +3597,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -3447,6 +3724,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3505,6 +3791,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3523,8 +3818,8 @@ export interface operations {
                 name?: string;
                 prefix?: string;
                 route_kind?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -3542,6 +3837,15 @@ export interface operations {
                         items: components["schemas"]["Number"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -3613,6 +3917,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3629,7 +3951,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3678,7 +4000,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3734,7 +4056,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3789,6 +4111,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3803,12 +4143,12 @@ export interface operations {
     get_numbers__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3824,6 +4164,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -3879,8 +4228,8 @@ export interface operations {
                 number?: string;
                 remarks?: string;
                 caller_number?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -3898,6 +4247,15 @@ export interface operations {
                         items: components["schemas"]["OutboundRestriction"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -3962,6 +4320,24 @@ export interface operations {
             };
             /** @description Permission missing or CSRF token wrong */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4057,7 +4433,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4106,7 +4482,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4162,7 +4538,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4217,6 +4593,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -4231,12 +4625,12 @@ export interface operations {
     get_outbound_restrictions__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4252,6 +4646,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -4405,7 +4808,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4455,8 +4858,8 @@ export interface operations {
     get_realtime: {
         parameters: {
             query?: {
-                group?: string;
-                hours?: string;
+                group?: number;
+                hours?: 3 | 6 | 9 | 12 | 24;
             };
             header?: never;
             path?: never;
@@ -4470,6 +4873,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description Not logged in */
             401: {
@@ -4489,14 +4901,23 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Telephony is not running */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_roles: {
         parameters: {
             query?: {
                 name?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -4514,6 +4935,15 @@ export interface operations {
                         items: components["schemas"]["Role"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -4578,6 +5008,24 @@ export interface operations {
             };
             /** @description Permission missing or CSRF token wrong */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4761,6 +5209,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -4775,8 +5241,8 @@ export interface operations {
     get_roles__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
@@ -4796,6 +5262,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -4832,9 +5307,9 @@ export interface operations {
             query?: {
                 username?: string;
                 name?: string;
-                agent_id?: string;
-                offset?: string;
-                limit?: string;
+                agent_id?: number;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -4852,6 +5327,15 @@ export interface operations {
                         items: components["schemas"]["Terminal"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -4923,6 +5407,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -4939,7 +5441,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4988,7 +5490,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5044,7 +5546,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5099,6 +5601,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -5113,12 +5633,12 @@ export interface operations {
     get_terminals__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5134,6 +5654,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -5169,8 +5698,8 @@ export interface operations {
         parameters: {
             query?: {
                 name?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -5188,6 +5717,15 @@ export interface operations {
                         items: components["schemas"]["Trunk"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -5259,6 +5797,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -5275,7 +5831,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5324,7 +5880,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5380,7 +5936,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5435,6 +5991,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -5449,12 +6023,12 @@ export interface operations {
     get_trunks__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5470,6 +6044,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -5505,8 +6088,8 @@ export interface operations {
         parameters: {
             query?: {
                 name?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -5524,6 +6107,15 @@ export interface operations {
                         items: components["schemas"]["VoiceFile"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -5631,7 +6223,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5680,7 +6272,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5736,7 +6328,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5791,6 +6383,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -5807,7 +6417,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5856,7 +6466,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5937,12 +6547,12 @@ export interface operations {
     get_voice_files__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5958,6 +6568,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -6016,6 +6635,15 @@ export interface operations {
             };
             /** @description Permission missing or CSRF token wrong */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Telephony is not running */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit and integration tests on SQLite, the store tests again on a
-# throwaway PostgreSQL, and the browser tests (Playwright + Debian's Chromium) against a
-# running `tsunagu serve --demo`.
+# throwaway PostgreSQL, the browser tests (Playwright + Debian's Chromium) against a running
+# `tsunagu serve --demo`, and schemathesis over the whole API on a server of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -58,4 +58,9 @@ if ! TSUNAGU_URL="http://127.0.0.1:$port" TSUNAGU_SIP="127.0.0.1:$sip_port" npm 
     tail -n 50 "$log" >&2
     exit 1
 fi
+cleanup
+trap - EXIT
+
+echo "== schemathesis: the API against its OpenAPI document"
+scripts/schemathesis.sh 20
 echo "All test suites passed."

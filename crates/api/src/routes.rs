@@ -529,6 +529,8 @@ pub fn table() -> Vec<Route> {
             (
                 "kind",
                 OneOf(&[
+                    // Empty: every kind.
+                    "",
                     "incoming",
                     "incoming_missed",
                     "outgoing",

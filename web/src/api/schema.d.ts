@@ -2633,7 +2633,7 @@ export interface operations {
                 to?: number;
                 party?: string;
                 number?: string;
-                kind?: "incoming" | "incoming_missed" | "outgoing" | "outgoing_unanswered";
+                kind?: "" | "incoming" | "incoming_missed" | "outgoing" | "outgoing_unanswered";
                 agent_id?: number;
                 group_id?: number;
                 min_duration?: number;

@@ -41,7 +41,7 @@ pub async fn list(
     ApiQuery(q): ApiQuery<CallQuery>,
 ) -> ApiResult<Json<List<CallRecord>>> {
     let p = page(q.paging.offset.as_deref(), q.paging.limit.as_deref())?;
-    let kind = match q.kind.as_deref() {
+    let kind = match q.kind.as_deref().filter(|k| !k.is_empty()) {
         None => None,
         Some(k) => Some(k.parse::<CallKind>().map_err(|_| {
             ApiError::BadRequest(FieldError::new(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tsunagu needs on Debian: the web app's npm packages,
-# and the real peers the tests drive (PostgreSQL, Chromium, SIPp, baresip, sox).
+# the real peers the tests drive (PostgreSQL, Chromium, SIPp, baresip, sox) and schemathesis
+# (PyPI, in .venv), which fuzzes the API against its OpenAPI document.
 # Safe to run again; apt is only called for what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ command -v curl >/dev/null || need+=(curl)
 # A Japanese font, so that screenshots of the UI show Japanese, not boxes.
 ls /usr/share/fonts/opentype/ipafont-gothic >/dev/null 2>&1 || need+=(fonts-ipafont-gothic)
 command -v python3 >/dev/null || need+=(python3)
+# A virtual environment for schemathesis (Debian's pip refuses system-wide installs).
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo=sudo
@@ -34,3 +37,10 @@ echo "== npm install (web, as locked)"
 # `npm ci` refuses lock files written without optional platform packages, as npm writes
 # them with omit-lockfile-registry-resolved; `npm install` honours the lock all the same.
 npm --prefix web install --no-audit --no-fund --loglevel=error
+
+SCHEMATHESIS_VERSION=4.32.5
+if ! .venv/bin/schemathesis --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    echo "== pip install schemathesis==$SCHEMATHESIS_VERSION (.venv)"
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit and integration tests on SQLite, the store tests again on a
-# throwaway PostgreSQL, and the browser tests (Playwright + Debian's Chromium) against a
-# running `tsunagu serve --demo`.
+# throwaway PostgreSQL, the browser tests (Playwright + Debian's Chromium) against a running
+# `tsunagu serve --demo`, and schemathesis over the whole API on a server of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -20,7 +20,8 @@ echo "== web: type check, build"
 npm --prefix web run build --silent
 
 echo "== browser tests against a running server"
-cargo build --quiet -p tsunagu
+# --workspace, like the tests: the same features, so nothing is rebuilt.
+cargo build --quiet --workspace --bins
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # SIP on UDP and TCP of one free port, for the browser tests that place calls with SIPp.
 sip_port=$(python3 -c '
@@ -58,7 +59,13 @@ if ! TSUNAGU_URL="http://127.0.0.1:$port" TSUNAGU_SIP="127.0.0.1:$sip_port" npm 
     tail -n 50 "$log" >&2
     exit 1
 fi
+cleanup
+trap - EXIT
+
 echo "== the README's first call: scripts/demo.sh and scripts/demo-call.sh, as a newcomer runs them"
 # --workspace, like the cargo test above: the same features, so nothing is rebuilt.
 cargo test --quiet --workspace --test demo -- --ignored
+
+echo "== schemathesis: the API against its OpenAPI document"
+scripts/schemathesis.sh 20
 echo "All test suites passed."

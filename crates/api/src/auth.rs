@@ -2,6 +2,7 @@
 
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::ApiJson;
+use crate::resources::set;
 use crate::{now_ms, password, AppState};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -13,7 +14,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use store::agents::{self, Agent};
-use store::{roles, sessions};
+use store::{roles, sessions, Record};
 use utoipa::ToSchema;
 
 pub const COOKIE: &str = "tsunagu_session";
@@ -95,7 +96,7 @@ async fn load_session(state: &AppState, token_hash: String) -> ApiResult<Option<
     let Some(session) = sessions::get(&mut conn, &token_hash, now).await? else {
         return Ok(None);
     };
-    let Some(agent) = agents::get(&mut conn, session.agent_id).await? else {
+    let Some(agent) = Agent::get(&mut conn, session.agent_id).await? else {
         return Ok(None);
     };
     if agent.fields.locked {
@@ -331,31 +332,17 @@ pub async fn patch_me(
         ));
     }
     let mut f = user.agent.fields.clone();
-    if let Some(v) = p.language {
-        f.language = v;
-    }
-    if let Some(v) = p.crm_auto_search {
-        f.crm_auto_search = v;
-    }
-    if let Some(v) = p.incoming_popup {
-        f.incoming_popup = v;
-    }
-    if let Some(v) = p.answer_popup {
-        f.answer_popup = v;
-    }
-    if let Some(v) = p.popup_mode {
-        f.popup_mode = v;
-    }
-    if let Some(v) = p.free_desk {
-        f.free_desk = v;
-    }
-    if let Some(v) = p.history_order {
-        f.history_order = v;
-    }
+    set(&mut f.language, p.language);
+    set(&mut f.crm_auto_search, p.crm_auto_search);
+    set(&mut f.incoming_popup, p.incoming_popup);
+    set(&mut f.answer_popup, p.answer_popup);
+    set(&mut f.popup_mode, p.popup_mode);
+    set(&mut f.free_desk, p.free_desk);
+    set(&mut f.history_order, p.history_order);
     let mut tx = state.store.begin().await?;
     let now = now_ms();
-    agents::update(&mut tx, user.id(), &f, Some(user.login_id()), now).await?;
-    let after = agents::get(&mut tx, user.id())
+    Agent::update(&mut tx, user.id(), &f, Some(user.login_id()), now).await?;
+    let after = Agent::get(&mut tx, user.id())
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
     crate::resources::record_change(
@@ -435,10 +422,10 @@ pub async fn change_password(
     if let Some(p) = pin {
         let mut f = user.agent.fields.clone();
         f.pin = Some(p);
-        agents::update(&mut tx, user.id(), &f, Some(user.login_id()), now).await?;
+        Agent::update(&mut tx, user.id(), &f, Some(user.login_id()), now).await?;
         secrets.push("pin");
     }
-    let after = agents::get(&mut tx, user.id())
+    let after = Agent::get(&mut tx, user.id())
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
     crate::resources::record_change(

@@ -22,34 +22,67 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ApiError::BadRequest(FieldError::general("body", e.body_text()))
             }
         })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // Every body is an object: serde would also read a struct from an array (`[null, null]`).
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(ApiError::BadRequest(FieldError::general(
                 "body",
                 "The request body must be a JSON object.",
             )));
         }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de)
-            .map(ApiJson)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let code = if inner.is_syntax() || inner.is_eof() {
-                    "syntax"
-                } else {
-                    "type"
-                };
-                let field = if path == "." || path.is_empty() {
-                    unknown_field(&inner.to_string())
-                } else {
-                    Some(path)
-                };
-                ApiError::BadRequest(FieldError {
-                    field,
-                    code: code.into(),
-                    message: inner.to_string(),
-                })
+        let typed: Result<T, _> = serde_path_to_error::deserialize(de);
+        if typed.is_err() {
+            // JSON Schema counts `618.0` as an integer, as the document says these fields are:
+            // read it as 618. Anything still wrong keeps the first error, with its position.
+            if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                if whole_floats_to_ints(&mut v) {
+                    if let Ok(t) = serde_json::from_value(v) {
+                        return Ok(ApiJson(t));
+                    }
+                }
+            }
+        }
+        typed.map(ApiJson).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let code = if inner.is_syntax() || inner.is_eof() {
+                "syntax"
+            } else {
+                "type"
+            };
+            let field = if path == "." || path.is_empty() {
+                unknown_field(&inner.to_string())
+            } else {
+                Some(path)
+            };
+            ApiError::BadRequest(FieldError {
+                field,
+                code: code.into(),
+                message: inner.to_string(),
             })
+        })
+    }
+}
+
+/// Turns numbers like `618.0` into `618`; true when there was any.
+fn whole_floats_to_ints(v: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
+                // In range and whole: the conversion is exact.
+                *v = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(a) => a
+            .iter_mut()
+            .fold(false, |any, x| whole_floats_to_ints(x) | any),
+        Value::Object(m) => m
+            .values_mut()
+            .fold(false, |any, x| whole_floats_to_ints(x) | any),
+        _ => false,
     }
 }
 
@@ -91,10 +124,31 @@ fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(q.as_bytes())
 }
 
-/// A path id that is not a number is a 404, as for any unknown record.
-pub struct IdPath(pub i64);
+/// What a path's `{id}` names: a number for most records, text for roles.
+pub trait Key: Clone + std::fmt::Display + Send + Sync + 'static {
+    /// What the OpenAPI document says of it.
+    const PARAM: crate::routes::Param;
+    fn parse(raw: &str) -> Option<Self>;
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+impl Key for i64 {
+    const PARAM: crate::routes::Param = crate::routes::Param::Int;
+    fn parse(raw: &str) -> Option<Self> {
+        raw.parse().ok()
+    }
+}
+
+impl Key for String {
+    const PARAM: crate::routes::Param = crate::routes::Param::Text;
+    fn parse(raw: &str) -> Option<Self> {
+        Some(raw.to_owned())
+    }
+}
+
+/// A path `{id}` that does not parse is a 404, as for any unknown record.
+pub struct KeyPath<K>(pub K);
+
+impl<S: Send + Sync, K: Key> FromRequestParts<S> for KeyPath<K> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
@@ -102,8 +156,20 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
                 .map_err(|e| ApiError::NotFound(e.into_response().status().to_string()))?;
-        raw.parse::<i64>()
-            .map(IdPath)
-            .map_err(|_| ApiError::NotFound(format!("no record with id `{raw}`")))
+        K::parse(&raw)
+            .map(KeyPath)
+            .ok_or_else(|| ApiError::NotFound(format!("no record with id `{raw}`")))
+    }
+}
+
+/// A numeric path id.
+pub struct IdPath(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let KeyPath(id) = KeyPath::from_request_parts(parts, state).await?;
+        Ok(IdPath(id))
     }
 }

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the route table and the types' schemas.
 
-use crate::routes::{table, Route};
+use crate::routes::{table, Param, Route};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
@@ -73,6 +73,55 @@ fn error_response(description: &str) -> Value {
     })
 }
 
+/// The schema of a parameter.
+fn param(t: Param) -> Value {
+    match t {
+        Param::Text => json!({"type": "string"}),
+        Param::Int => {
+            json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX})
+        }
+        Param::Range(lo, hi) => {
+            json!({"type": "integer", "format": "int64", "minimum": lo, "maximum": hi})
+        }
+        Param::OneOf(words) => json!({"type": "string", "enum": words}),
+        Param::IntOneOf(n) => json!({"type": "integer", "format": "int64", "enum": n}),
+    }
+}
+
+/// JSON integers the server reads as 64-bit: the document says how far they go, so that a
+/// larger one is known to be refused.
+fn bound_int64(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if m.get("format").and_then(Value::as_str) == Some("int64") {
+                m.entry("minimum").or_insert(json!(i64::MIN));
+                m.entry("maximum").or_insert(json!(i64::MAX));
+            }
+            m.values_mut().for_each(bound_int64);
+        }
+        Value::Array(a) => a.iter_mut().for_each(bound_int64),
+        _ => {}
+    }
+}
+
+/// The words of the engine's enums, which have no schema of their own: the server refuses any
+/// other word with a 400, so the document lists them.
+fn name_the_words(components: &mut Value) {
+    let targets: Vec<&str> = engine::TargetKind::ALL.iter().map(|k| k.as_str()).collect();
+    let strategies: Vec<&str> = engine::RingStrategy::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let schemas = &mut components["schemas"];
+    schemas["Target"]["properties"]["kind"]["enum"] = json!(targets);
+    // Bodies refuse unknown fields, here as in every input.
+    schemas["Target"]["additionalProperties"] = json!(false);
+    schemas["GroupFields"]["properties"]["strategy"]["enum"] = json!(strategies);
+    let mut nullable = strategies.iter().map(|s| json!(s)).collect::<Vec<_>>();
+    nullable.push(Value::Null);
+    schemas["GroupInput"]["properties"]["strategy"]["enum"] = Value::Array(nullable);
+}
+
 fn operation(r: &Route) -> Value {
     let mut op = Map::new();
     op.insert("summary".into(), json!(r.summary));
@@ -94,19 +143,15 @@ fn operation(r: &Route) -> Value {
     op.insert("x-permission".into(), json!(access));
     let mut params: Vec<Value> = Vec::new();
     if r.path.contains("{id}") {
-        params.push(
-            json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
-        );
+        params.push(json!({"name": "id", "in": "path", "required": true, "schema": param(r.id)}));
     }
-    for q in r.query {
-        params.push(
-            json!({"name": q, "in": "query", "required": false, "schema": {"type": "string"}}),
-        );
+    for (q, t) in &r.query {
+        params.push(json!({"name": q, "in": "query", "required": false, "schema": param(*t)}));
     }
     if !params.is_empty() {
         op.insert("parameters".into(), Value::Array(params));
     }
-    if let Some(b) = r.body {
+    if let Some(b) = &r.body {
         op.insert(
             "requestBody".into(),
             json!({"required": true, "content": {"application/json": {"schema": schema_ref(b)}}}),
@@ -126,12 +171,13 @@ fn operation(r: &Route) -> Value {
             json!({"required": true, "content": {"multipart/form-data": {"schema": {
                 "type": "object",
                 "required": [field],
-                "properties": props
+                "properties": props,
+                "additionalProperties": false
             }}}}),
         );
     }
     let mut responses = Map::new();
-    let ok = match (r.ok.1, r.produces) {
+    let ok = match (&r.ok.1, r.produces) {
         (_, Some(media)) => {
             json!({"description": "Success", "content": {media: {"schema": {"type": "string", "format": "binary"}}}})
         }
@@ -152,15 +198,31 @@ fn operation(r: &Route) -> Value {
         );
         responses.insert("422".into(), error_response(r.upload_invalid));
     }
+    if !r.query.is_empty() {
+        responses.insert(
+            "400".into(),
+            error_response("A query parameter is not what it should be (the error names it)"),
+        );
+    }
     if r.body.is_some() {
         responses.insert(
             "400".into(),
             error_response("Malformed body, wrong type or unknown field"),
         );
         responses.insert(
+            "413".into(),
+            error_response(&format!(
+                "The body is larger than {} KiB",
+                crate::MAX_BODY >> 10
+            )),
+        );
+        responses.insert(
             "422".into(),
             error_response("Validation failed; one entry per field"),
         );
+    }
+    for (status, description) in &r.errors {
+        responses.insert(status.to_string(), error_response(description));
     }
     if r.access != crate::auth::Access::Public {
         responses.insert("401".into(), error_response("Not logged in"));
@@ -194,13 +256,15 @@ pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for r in table() {
         let entry = paths
-            .entry(r.path.to_owned())
+            .entry(r.path.clone())
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(m) = entry {
             m.insert(r.method.as_str().to_lowercase(), operation(&r));
         }
     }
-    let components = serde_json::to_value(Schemas::openapi().components).unwrap_or(Value::Null);
+    let mut components = serde_json::to_value(Schemas::openapi().components).unwrap_or(Value::Null);
+    bound_int64(&mut components);
+    name_the_words(&mut components);
     let mut components = match components {
         Value::Object(m) => m,
         _ => Map::new(),

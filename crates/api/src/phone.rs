@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use store::numbers::NumberDisplay;
-use store::Page;
+use store::{Page, Record};
 use tokio::sync::mpsc::UnboundedSender;
 use utoipa::ToSchema;
 
@@ -48,10 +48,10 @@ pub async fn info(
     Extension(me): Extension<Arc<CurrentUser>>,
 ) -> ApiResult<Json<PhoneInfo>> {
     let mut conn = s.store.conn().await?;
-    let agent = store::agents::get(&mut conn, me.id())
+    let agent = store::agents::Agent::get(&mut conn, me.id())
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
-    let (all, _) = store::numbers::list(
+    let (all, _) = store::numbers::Number::list(
         &mut conn,
         &Default::default(),
         Page {
@@ -160,7 +160,7 @@ async fn check_caller_id(s: &AppState, me: &CurrentUser, v: &Value) -> Option<St
         _ => return Some("caller_number must be a number id or null.".into()),
     };
     let mut conn = s.store.conn().await.ok()?;
-    let agent = store::agents::get(&mut conn, me.id()).await.ok()??;
+    let agent = store::agents::Agent::get(&mut conn, me.id()).await.ok()??;
     if chosen == agent.fields.caller_number_id {
         return None;
     }

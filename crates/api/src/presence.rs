@@ -14,8 +14,8 @@ use axum::{Extension, Json};
 use engine::agent_state::AgentStatus;
 use serde::Serialize;
 use std::sync::Arc;
-use store::groups::{self, GroupFilter};
-use store::Page;
+use store::groups::{self, Group, GroupFilter};
+use store::{Page, Record};
 use utoipa::ToSchema;
 
 /// May look at every group's members and their statuses, not only one's own groups.
@@ -65,7 +65,7 @@ pub async fn groups(
         agent_id: (!sees_every_group(&me)).then_some(me.id()),
         ..Default::default()
     };
-    let (list, _) = groups::list(&mut conn, &filter, ALL).await?;
+    let (list, _) = Group::list(&mut conn, &filter, ALL).await?;
     let items: Vec<PresenceGroup> = list
         .into_iter()
         .map(|g| PresenceGroup {
@@ -89,7 +89,7 @@ pub async fn agents(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<List<PresenceAgent>>> {
     let mut conn = s.store.conn().await?;
-    if groups::get(&mut conn, id).await?.is_none() {
+    if Group::get(&mut conn, id).await?.is_none() {
         return Err(ApiError::not_found("group"));
     }
     let members = groups::member_directory(&mut conn, id).await?;

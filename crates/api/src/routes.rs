@@ -3,32 +3,36 @@
 //! are all built from this one table, so they cannot drift apart.
 
 use crate::auth::{self, Access};
-use crate::extract::ApiQuery;
+use crate::extract::Key;
+use crate::resources::collection::{self, Collection, Item, KeyOf};
 use crate::resources::{
-    self, agent_statuses, agents, calls, groups, incoming_blocks, numbers, outbound_restrictions,
-    roles, terminals, trunks, voice_files, Paging,
+    agent_statuses, agents, calls, groups, incoming_blocks, numbers, outbound_restrictions, roles,
+    terminals, trunks, voice_files,
 };
 use crate::AppState;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{on, MethodFilter, MethodRouter};
-use axum::{Extension, Router};
+use axum::Router;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub struct Route {
     pub method: Method,
     /// Path in OpenAPI/axum syntax, e.g. `/api/v1/agents/{id}`.
-    pub path: &'static str,
+    pub path: String,
     pub access: Access,
-    pub summary: &'static str,
+    pub summary: Cow<'static, str>,
     pub tag: &'static str,
     /// Schema name of the JSON body, if any.
-    pub body: Option<&'static str>,
+    pub body: Option<Cow<'static, str>>,
     /// Success status and the schema of its body (`List:X` for `{items: [X], total}`).
-    pub ok: (u16, Option<&'static str>),
-    pub query: &'static [&'static str],
+    pub ok: (u16, Option<Cow<'static, str>>),
+    pub query: Vec<(&'static str, Param)>,
+    /// What `{id}` in the path is.
+    pub id: Param,
     /// For a file upload: the multipart field that carries the file, and the size limit.
     pub upload: Option<(&'static str, usize)>,
     /// Text fields sent beside the file in the same form: (name, JSON type, description).
@@ -37,10 +41,12 @@ pub struct Route {
     pub upload_invalid: &'static str,
     /// Media type of a success body that is not JSON (a download).
     pub produces: Option<&'static str>,
+    /// Error statuses the route answers besides the ones every route of its kind has.
+    pub errors: Vec<(u16, &'static str)>,
     handler: MethodRouter<AppState>,
 }
 
-fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
+fn route<H, T>(method: Method, path: impl Into<String>, access: Access, handler: H) -> Route
 where
     H: Handler<T, AppState>,
     T: 'static,
@@ -48,40 +54,52 @@ where
     let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
     Route {
         method,
-        path,
+        path: path.into(),
         access,
-        summary: "",
+        summary: Cow::Borrowed(""),
         tag: "",
         body: None,
         ok: (200, None),
-        query: &[],
+        query: Vec::new(),
+        id: Param::Int,
         upload: None,
         form: &[],
         upload_invalid: "",
         produces: None,
+        errors: Vec::new(),
         handler: on(filter, handler),
     }
 }
 
 impl Route {
-    fn doc(mut self, tag: &'static str, summary: &'static str) -> Self {
+    fn doc(mut self, tag: &'static str, summary: impl Into<Cow<'static, str>>) -> Self {
         self.tag = tag;
-        self.summary = summary;
+        self.summary = summary.into();
         self
     }
 
-    fn body(mut self, schema: &'static str) -> Self {
-        self.body = Some(schema);
+    fn body(mut self, schema: impl Into<Cow<'static, str>>) -> Self {
+        self.body = Some(schema.into());
         self
     }
 
     fn ok(mut self, status: u16, schema: Option<&'static str>) -> Self {
-        self.ok = (status, schema);
+        self.ok = (status, schema.map(Cow::Borrowed));
         self
     }
 
-    fn query(mut self, q: &'static [&'static str]) -> Self {
-        self.query = q;
+    fn ok_schema(mut self, status: u16, schema: impl Into<Cow<'static, str>>) -> Self {
+        self.ok = (status, Some(schema.into()));
+        self
+    }
+
+    fn query(mut self, q: &[(&'static str, Param)]) -> Self {
+        self.query = q.to_vec();
+        self
+    }
+
+    fn id(mut self, id: Param) -> Self {
+        self.id = id;
         self
     }
 
@@ -101,6 +119,12 @@ impl Route {
     ) -> Self {
         self.form = fields;
         self.upload_invalid = invalid;
+        self
+    }
+
+    /// An error status this route answers, and what it means.
+    fn error(mut self, status: u16, description: &'static str) -> Self {
+        self.errors.push((status, description));
         self
     }
 
@@ -134,25 +158,14 @@ const WAV_INVALID: &str = "A field is invalid, or the file is not an 8000 Hz mon
 
 /// Voice files (VOICE-*): the file is uploaded as multipart, the fields edited as JSON.
 fn voice_file_routes(v: &mut Vec<Route>) {
-    const BASE: &str = "/api/v1/voice-files";
-    const ITEM: &str = "/api/v1/voice-files/{id}";
-    const TAG: &str = "VoiceFiles";
-    v.push(
-        route(
-            Method::GET,
-            BASE,
-            Access::Perm("voice.view"),
-            voice_files::list,
-        )
-        .doc(TAG, "List VoiceFiles")
-        .ok(200, Some("List:VoiceFile"))
-        .query(&["name", PAGING[0], PAGING[1]]),
-    );
+    use voice_files::VoiceFiles;
+    const TAG: &str = VoiceFiles::TAG;
+    collection::<VoiceFiles>(v);
     v.push(
         route(
             Method::POST,
-            BASE,
-            Access::Perm("voice.update"),
+            VoiceFiles::PATH,
+            Access::Perm(VoiceFiles::PERMS.create),
             voice_files::create,
         )
         .doc(
@@ -163,43 +176,6 @@ fn voice_file_routes(v: &mut Vec<Route>) {
         .upload("file", voice_files::MAX_UPLOAD)
         .form(VOICE_FORM, WAV_INVALID)
         .ok(201, Some("VoiceFile")),
-    );
-    v.push(
-        route(
-            Method::GET,
-            ITEM,
-            Access::Perm("voice.view"),
-            voice_files::get,
-        )
-        .doc(TAG, "Get VoiceFile")
-        .ok(200, Some("VoiceFile")),
-    );
-    v.push(
-        route(
-            Method::PATCH,
-            ITEM,
-            Access::Perm("voice.update"),
-            voice_files::update,
-        )
-        .doc(
-            TAG,
-            "Update VoiceFile (fields only; replace the audio with PUT …/file)",
-        )
-        .body("VoiceFileInput")
-        .ok(200, Some("VoiceFile")),
-    );
-    v.push(
-        route(
-            Method::DELETE,
-            ITEM,
-            Access::Perm("voice.delete"),
-            voice_files::delete,
-        )
-        .doc(
-            TAG,
-            "Delete VoiceFile and its audio (refused while a group or a number uses it)",
-        )
-        .ok(204, None),
     );
     v.push(
         route(
@@ -229,48 +205,103 @@ fn voice_file_routes(v: &mut Vec<Route>) {
         )
         .produces("audio/wav"),
     );
-    v.push(
-        route(
-            Method::GET,
-            "/api/v1/voice-files/{id}/history",
-            Access::Perm("voice.view"),
-            |State(s): State<AppState>,
-             Extension(me): Extension<Arc<auth::CurrentUser>>,
-             Path(id): Path<String>,
-             ApiQuery(p): ApiQuery<Paging>| {
-                resources::history("voice_file", s, me, id, p)
-            },
-        )
-        .doc(TAG, "Change history of VoiceFile")
-        .ok(200, Some("List:Change"))
-        .query(&PAGING),
-    );
 }
 
-const PAGING: [&str; 2] = ["offset", "limit"];
+/// What a query or path parameter holds. Integers are refused with a 400 (a 404 in a path)
+/// when they are empty, not whole numbers or out of range; text is taken as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param {
+    Text,
+    /// A whole number of 64 bits (an id, a time in epoch ms).
+    Int,
+    /// A whole number from the first to the second, both included.
+    Range(i64, i64),
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// One of these numbers.
+    IntOneOf(&'static [i64]),
+}
 
-/// The five routes of a collection plus its change history.
-macro_rules! crud {
-    ($v:ident, $base:literal, $row:literal, $tag:literal, $item:literal, $input:literal,
-     $module:ident, $entity:literal, filters = [$($f:literal),*], create = $create:literal, delete = $delete:literal) => {{
-        const LIST_Q: &[&str] = &[$($f,)* PAGING[0], PAGING[1]];
-        let item = concat!($base, "/{id}");
-        $v.push(route(Method::GET, $base, Access::Perm(concat!($row, ".view")), $module::list)
-            .doc($tag, concat!("List ", $tag)).ok(200, Some(concat!("List:", $item))).query(LIST_Q));
-        $v.push(route(Method::POST, $base, Access::Perm($create), $module::create)
-            .doc($tag, concat!("Create ", $item)).body($input).ok(201, Some($item)));
-        $v.push(route(Method::GET, item, Access::Perm(concat!($row, ".view")), $module::get)
-            .doc($tag, concat!("Get ", $item)).ok(200, Some($item)));
-        $v.push(route(Method::PATCH, item, Access::Perm(concat!($row, ".update")), $module::update)
-            .doc($tag, concat!("Update ", $item)).body($input).ok(200, Some($item)));
-        $v.push(route(Method::DELETE, item, Access::Perm($delete), $module::delete)
-            .doc($tag, concat!("Delete ", $item)).ok(204, None));
-        $v.push(route(Method::GET, concat!($base, "/{id}/history"), Access::Perm(concat!($row, ".view")),
-            |State(s): State<AppState>, Extension(me): Extension<Arc<auth::CurrentUser>>, Path(id): Path<String>, ApiQuery(p): ApiQuery<Paging>| {
-                resources::history($entity, s, me, id, p)
-            })
-            .doc($tag, concat!("Change history of ", $item)).ok(200, Some("List:Change")).query(&PAGING));
-    }};
+use Param::{Int, IntOneOf, OneOf, Range, Text};
+
+pub const MAX_OFFSET: i64 = i64::MAX / 2;
+pub const MAX_LIMIT: i64 = 500;
+const PAGING: [(&str, Param); 2] = [
+    ("offset", Range(0, MAX_OFFSET)),
+    ("limit", Range(1, MAX_LIMIT)),
+];
+
+const CONFLICT: &str = "Refused by another record: a unique value is taken (or, for an agent, \
+    the last unlocked administrator would be lost)";
+const NO_TELEPHONY: &str = "Telephony is not running";
+
+/// The routes of a collection: list, create, get, update, delete and change history.
+fn collection<C: Collection>(v: &mut Vec<Route>) {
+    let item = <Item<C> as ToSchema>::name();
+    let input = <C::Input as ToSchema>::name();
+    let (base, p) = (C::PATH, C::PERMS);
+    let one = format!("{base}/{{id}}");
+    let key = <KeyOf<C> as Key>::PARAM;
+    let list = route(
+        Method::GET,
+        base,
+        Access::Perm(p.view),
+        collection::list::<C>,
+    )
+    .doc(C::TAG, format!("List {}", C::TAG))
+    .ok_schema(200, format!("List:{item}"))
+    .query(&[C::FILTERS, &PAGING].concat());
+    v.push(list);
+    if C::JSON_CREATE {
+        let create = route(
+            Method::POST,
+            base,
+            Access::Perm(p.create),
+            collection::create::<C>,
+        )
+        .doc(C::TAG, format!("Create {item}"))
+        .body(input.clone())
+        .ok_schema(201, item.clone())
+        .error(409, CONFLICT);
+        v.push(create);
+    }
+    let get = route(
+        Method::GET,
+        &one,
+        Access::Perm(p.view),
+        collection::get::<C>,
+    )
+    .doc(C::TAG, format!("Get {item}"))
+    .ok_schema(200, item.clone());
+    let update = route(
+        Method::PATCH,
+        &one,
+        Access::Perm(p.update),
+        collection::update::<C>,
+    )
+    .doc(C::TAG, format!("Update {item}{}", C::UPDATE_NOTE))
+    .body(input)
+    .ok_schema(200, item.clone())
+    .error(409, CONFLICT);
+    let delete = route(
+        Method::DELETE,
+        &one,
+        Access::Perm(p.delete),
+        collection::delete::<C>,
+    )
+    .doc(C::TAG, format!("Delete {item}{}", C::DELETE_NOTE))
+    .ok(204, None);
+    let history = format!("{base}/{{id}}/history");
+    let history = route(
+        Method::GET,
+        history,
+        Access::Perm(p.view),
+        collection::history::<C>,
+    )
+    .doc(C::TAG, format!("Change history of {item}"))
+    .ok(200, Some("List:Change"))
+    .query(&PAGING);
+    v.extend([get, update, delete, history].map(|r| r.id(key)));
 }
 
 pub fn table() -> Vec<Route> {
@@ -343,8 +374,9 @@ pub fn table() -> Vec<Route> {
             "Realtime",
             "RT rows of every group and All; ?group=ID&hours=N adds its detail and chart",
         )
-        .query(&["group", "hours"])
-        .ok(200, None),
+        .query(&[("group", Int), ("hours", IntOneOf(&[3, 6, 9, 12, 24]))])
+        .ok(200, None)
+        .error(503, NO_TELEPHONY),
         route(
             Method::GET,
             "/api/v1/ws",
@@ -355,7 +387,8 @@ pub fn table() -> Vec<Route> {
             "Realtime",
             "WebSocket of live changes: agent_status and realtime messages",
         )
-        .ok(101, None),
+        .ok(101, None)
+        .error(503, NO_TELEPHONY),
         route(
             Method::GET,
             "/api/v1/agents/{id}/state",
@@ -366,7 +399,8 @@ pub fn table() -> Vec<Route> {
             "Agents",
             "An agent's status in each of their groups (oneself, or with realtime.view)",
         )
-        .ok(200, Some("AgentState")),
+        .ok(200, Some("AgentState"))
+        .error(503, NO_TELEPHONY),
         route(
             Method::PUT,
             "/api/v1/agents/{id}/state",
@@ -378,7 +412,8 @@ pub fn table() -> Vec<Route> {
             "Change an agent's status in one group or all (status.update / realtime.agent_status)",
         )
         .body("AgentStateInput")
-        .ok(200, Some("AgentState")),
+        .ok(200, Some("AgentState"))
+        .error(503, NO_TELEPHONY),
         route(
             Method::GET,
             "/api/v1/phone",
@@ -460,126 +495,15 @@ pub fn table() -> Vec<Route> {
         .doc("Meta", "This document")
         .ok(200, None),
     ];
-    crud!(
-        v,
-        "/api/v1/agents",
-        "agent",
-        "Agents",
-        "Agent",
-        "AgentInput",
-        agents,
-        "agent",
-        filters = ["login_id", "name", "extension", "role"],
-        create = "agent.update",
-        delete = "agent.delete"
-    );
-    crud!(
-        v,
-        "/api/v1/roles",
-        "role",
-        "Roles",
-        "Role",
-        "RoleInput",
-        roles,
-        "role",
-        filters = ["name"],
-        create = "role.update",
-        delete = "role.delete"
-    );
-    crud!(
-        v,
-        "/api/v1/terminals",
-        "terminal",
-        "Terminals",
-        "Terminal",
-        "TerminalInput",
-        terminals,
-        "terminal",
-        filters = ["username", "name", "agent_id"],
-        create = "terminal.update",
-        delete = "terminal.delete"
-    );
-    // The matrix has no create/delete verbs for numbers (NUM-02, PERM-34): provisioning them
-    // is an update of the number plan.
-    crud!(
-        v,
-        "/api/v1/numbers",
-        "number",
-        "Numbers",
-        "Number",
-        "NumberInput",
-        numbers,
-        "number",
-        filters = ["number", "name", "prefix", "route_kind"],
-        create = "number.update",
-        delete = "number.update"
-    );
-    crud!(
-        v,
-        "/api/v1/groups",
-        "group",
-        "Groups",
-        "Group",
-        "GroupInput",
-        groups,
-        "group",
-        filters = ["name", "extension", "agent_id"],
-        create = "group.update",
-        delete = "group.delete"
-    );
-    crud!(
-        v,
-        "/api/v1/agent-statuses",
-        "agent_status",
-        "AgentStatuses",
-        "AgentStatus",
-        "AgentStatusInput",
-        agent_statuses,
-        "agent_status",
-        filters = ["name"],
-        create = "agent_status.update",
-        delete = "agent_status.delete"
-    );
-    crud!(
-        v,
-        "/api/v1/trunks",
-        "trunk",
-        "Trunks",
-        "Trunk",
-        "TrunkInput",
-        trunks,
-        "trunk",
-        filters = ["name"],
-        create = "trunk.update",
-        delete = "trunk.delete"
-    );
-    // BLOCK-05 and RESTRICT-07 have no delete verb: deleting is the bulk delete.
-    crud!(
-        v,
-        "/api/v1/incoming-blocks",
-        "block",
-        "IncomingBlocks",
-        "IncomingBlock",
-        "IncomingBlockInput",
-        incoming_blocks,
-        "incoming_block",
-        filters = ["number", "remarks"],
-        create = "block.update",
-        delete = "block.bulk_delete"
-    );
-    crud!(
-        v,
-        "/api/v1/outbound-restrictions",
-        "restrict",
-        "OutboundRestrictions",
-        "OutboundRestriction",
-        "OutboundRestrictionInput",
-        outbound_restrictions,
-        "outbound_restriction",
-        filters = ["number", "remarks", "caller_number"],
-        create = "restrict.update",
-        delete = "restrict.bulk_delete"
-    );
+    collection::<agents::Agents>(&mut v);
+    collection::<roles::Roles>(&mut v);
+    collection::<terminals::Terminals>(&mut v);
+    collection::<numbers::Numbers>(&mut v);
+    collection::<groups::Groups>(&mut v);
+    collection::<agent_statuses::AgentStatuses>(&mut v);
+    collection::<trunks::Trunks>(&mut v);
+    collection::<incoming_blocks::IncomingBlocks>(&mut v);
+    collection::<outbound_restrictions::OutboundRestrictions>(&mut v);
     v.push(
         route(
             Method::POST,
@@ -611,16 +535,26 @@ pub fn table() -> Vec<Route> {
         )
         .ok(200, Some("List:CallRecord"))
         .query(&[
-            "from",
-            "to",
-            "party",
-            "number",
-            "kind",
-            "agent_id",
-            "group_id",
-            "min_duration",
-            "offset",
-            "limit",
+            ("from", Int),
+            ("to", Int),
+            ("party", Text),
+            ("number", Text),
+            (
+                "kind",
+                OneOf(&[
+                    // Empty: every kind.
+                    "",
+                    "incoming",
+                    "incoming_missed",
+                    "outgoing",
+                    "outgoing_unanswered",
+                ]),
+            ),
+            ("agent_id", Int),
+            ("group_id", Int),
+            ("min_duration", Range(0, i64::MAX)),
+            PAGING[0],
+            PAGING[1],
         ]),
     );
     v.push(
@@ -651,13 +585,13 @@ pub fn table() -> Vec<Route> {
 
 /// The API router: each route wrapped in the guard for its own access requirement.
 pub fn router(state: AppState) -> Router<AppState> {
-    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    let mut by_path: BTreeMap<String, MethodRouter<AppState>> = BTreeMap::new();
     for r in table() {
         let guarded = r.handler.layer(axum::middleware::from_fn_with_state(
             (state.clone(), r.access),
             auth::guard,
         ));
-        let merged = match by_path.remove(r.path) {
+        let merged = match by_path.remove(&r.path) {
             Some(existing) => existing.merge(guarded),
             None => guarded,
         };
@@ -665,5 +599,5 @@ pub fn router(state: AppState) -> Router<AppState> {
     }
     by_path
         .into_iter()
-        .fold(Router::new(), |router, (path, mr)| router.route(path, mr))
+        .fold(Router::new(), |router, (path, mr)| router.route(&path, mr))
 }

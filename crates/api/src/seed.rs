@@ -4,13 +4,13 @@
 use crate::error::ApiError;
 use crate::{now_ms, password};
 use engine::{RingStrategy, RouteTarget, TargetKind};
-use store::agent_statuses::{self, AgentStatusFields};
+use store::agent_statuses::{AgentStatus, AgentStatusFields};
 use store::agents::{self, AgentFields};
-use store::groups::{self, GroupFields, Member};
-use store::numbers::{self, NumberFields};
-use store::terminals::{self, TerminalFields};
-use store::trunks::{self, TrunkFields};
-use store::{roles, Store};
+use store::groups::{Group, GroupFields, Member};
+use store::numbers::{Number, NumberFields};
+use store::terminals::{Terminal, TerminalFields};
+use store::trunks::{Trunk, TrunkFields};
+use store::{roles, Record, Store};
 
 pub const DEMO_ADMIN_PASSWORD: &str = "Admin1234";
 pub const DEMO_PASSWORD: &str = "Demo1234";
@@ -118,10 +118,10 @@ async fn load_demo(store: &Store) -> Result<(), SeedError> {
             color_fg: "#ffffff".into(),
             color_bg: bg.into(),
         };
-        agent_statuses::insert(&mut tx, &f, actor, now).await?;
+        AgentStatus::insert(&mut tx, &f, actor, now).await?;
     }
 
-    let number_id = numbers::insert(
+    let number_id = Number::insert(
         &mut tx,
         &NumberFields {
             number: "0312345678".into(),
@@ -188,10 +188,10 @@ async fn load_demo(store: &Store) -> Result<(), SeedError> {
             agent_id: Some(id),
             sip_password: format!("demo{ext}"),
         };
-        terminals::insert(&mut tx, &t, actor, now).await?;
+        Terminal::insert(&mut tx, &t, actor, now).await?;
     }
 
-    let group_id = groups::insert(
+    let group_id = Group::insert(
         &mut tx,
         &GroupFields {
             name: "Support".into(),
@@ -207,7 +207,7 @@ async fn load_demo(store: &Store) -> Result<(), SeedError> {
     )
     .await?;
 
-    let mut support_line = numbers::get(&mut tx, number_id)
+    let mut support_line = Number::get(&mut tx, number_id)
         .await?
         .ok_or_else(|| SeedError::Api("demo number vanished".into()))?
         .fields;
@@ -216,9 +216,9 @@ async fn load_demo(store: &Store) -> Result<(), SeedError> {
         id: group_id,
     });
     support_line.incoming_message = "サポートへの着信".into();
-    numbers::update(&mut tx, number_id, &support_line, actor, now).await?;
+    Number::update(&mut tx, number_id, &support_line, actor, now).await?;
 
-    trunks::insert(
+    Trunk::insert(
         &mut tx,
         &TrunkFields {
             name: "carrier".into(),
@@ -264,7 +264,7 @@ pub async fn demo_audio(
     )
     .await?;
     let mut tx = store.begin().await?;
-    let group_id = groups::list(
+    let group_id = Group::list(
         &mut tx,
         &Default::default(),
         store::Page {
@@ -278,10 +278,10 @@ pub async fn demo_audio(
     .next()
     .map(|g| g.id);
     if let Some(id) = group_id {
-        if let Some(mut group) = groups::get(&mut tx, id).await? {
+        if let Some(mut group) = Group::get(&mut tx, id).await? {
             group.fields.greeting_voice_id = Some(g);
             group.fields.hold_voice_id = Some(m);
-            groups::update(&mut tx, id, &group.fields, None, now_ms()).await?;
+            Group::update(&mut tx, id, &group.fields, None, now_ms()).await?;
         }
     }
     tx.commit().await?;

@@ -16,6 +16,7 @@ use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use store::Record;
 use utoipa::ToSchema;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -129,7 +130,7 @@ pub async fn put_state(
         ChangedBy::Supervisor(me.id())
     };
     let mut conn = s.store.conn().await?;
-    if store::agents::get(&mut conn, id).await?.is_none() {
+    if store::agents::Agent::get(&mut conn, id).await?.is_none() {
         return Err(ApiError::not_found("agent"));
     }
     let readiness = match (input.state.as_str(), input.status_id) {
@@ -143,7 +144,10 @@ pub async fn put_state(
         }
         ("paused", None) => Readiness::Paused(Pause::Manual),
         ("paused", Some(sid)) => {
-            if store::agent_statuses::get(&mut conn, sid).await?.is_none() {
+            if store::agent_statuses::AgentStatus::get(&mut conn, sid)
+                .await?
+                .is_none()
+            {
                 return Err(ApiError::Validation(vec![FieldError::new(
                     "status_id",
                     "unknown",
@@ -161,7 +165,7 @@ pub async fn put_state(
         }
     };
     if let Some(g) = input.group {
-        let group = store::groups::get(&mut conn, g).await?;
+        let group = store::groups::Group::get(&mut conn, g).await?;
         if !group.is_some_and(|g| g.fields.members.iter().any(|m| m.agent_id == id)) {
             return Err(ApiError::Validation(vec![FieldError::new(
                 "group",

@@ -1,8 +1,8 @@
 //! Agents (AGENT-*): the user accounts that log in and take calls.
 
-use crate::query::{self, Filter};
-use crate::{flag, text_enum, Conn, Page, Result, Stamps};
-use serde::Serialize;
+use crate::record::{self, Link, Record, Value};
+use crate::{text_enum, Conn, Filter, Page, Result, Stamps};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 text_enum!(
@@ -96,8 +96,9 @@ pub struct Credentials {
     pub failed_logins: i64,
 }
 
+/// A row of `agents` (without the password hash, which only login reads).
 #[derive(sqlx::FromRow)]
-struct Row {
+pub struct Row {
     id: i64,
     login_id: String,
     name: String,
@@ -119,11 +120,7 @@ struct Row {
     stamps: Stamps,
 }
 
-const COLS: &str = "id, login_id, name, nickname, extension, caller_number_id, pin, locked, \
-    role_id, language, crm_auto_search, incoming_popup, answer_popup, popup_mode, free_desk, \
-    history_order, password_updated_at, created_at, created_by, updated_at, updated_by";
-
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Deserialize)]
 pub struct AgentFilter {
     pub login_id: Option<String>,
     pub name: Option<String>,
@@ -131,63 +128,120 @@ pub struct AgentFilter {
     pub role: Option<String>,
 }
 
-async fn hydrate(conn: &mut Conn, r: Row) -> Result<Agent> {
-    let numbers: Vec<(i64,)> = sqlx::query_as(
-        "SELECT number_id FROM agent_numbers WHERE agent_id = $1 ORDER BY number_id",
-    )
-    .bind(r.id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(Agent {
-        id: r.id,
-        pin_set: r.pin.is_some(),
-        password_updated_at: r.password_updated_at,
-        fields: AgentFields {
-            login_id: r.login_id,
-            name: r.name,
-            nickname: r.nickname,
-            extension: r.extension,
-            caller_number_id: r.caller_number_id,
-            number_ids: numbers.into_iter().map(|(n,)| n).collect(),
-            role: r.role_id,
-            locked: r.locked != 0,
-            language: Language::from_db(&r.language)?,
-            crm_auto_search: r.crm_auto_search != 0,
-            incoming_popup: r.incoming_popup != 0,
-            answer_popup: r.answer_popup != 0,
-            popup_mode: PopupMode::from_db(&r.popup_mode)?,
-            free_desk: FreeDesk::from_db(&r.free_desk)?,
-            history_order: SortOrder::from_db(&r.history_order)?,
-            pin: r.pin,
-        },
-        stamps: r.stamps,
-    })
+/// The numbers an agent may use as caller ID (AGENT-21).
+const NUMBERS: Link = Link {
+    table: "agent_numbers",
+    from: "agent_id",
+    to: "number_id",
+};
+
+impl Record for Agent {
+    type Fields = AgentFields;
+    type Filter = AgentFilter;
+    type Row = Row;
+    const TABLE: &'static str = "agents";
+    const COLUMNS: &'static [&'static str] = &[
+        "login_id",
+        "name",
+        "nickname",
+        "extension",
+        "caller_number_id",
+        "pin",
+        "locked",
+        "role_id",
+        "language",
+        "crm_auto_search",
+        "incoming_popup",
+        "answer_popup",
+        "popup_mode",
+        "free_desk",
+        "history_order",
+    ];
+    const READ_ONLY: &'static [&'static str] = &["password_updated_at"];
+
+    fn values(f: &AgentFields) -> Vec<Value> {
+        vec![
+            (&f.login_id).into(),
+            (&f.name).into(),
+            (&f.nickname).into(),
+            (&f.extension).into(),
+            f.caller_number_id.into(),
+            (&f.pin).into(),
+            f.locked.into(),
+            (&f.role).into(),
+            f.language.as_str().into(),
+            f.crm_auto_search.into(),
+            f.incoming_popup.into(),
+            f.answer_popup.into(),
+            f.popup_mode.as_str().into(),
+            f.free_desk.as_str().into(),
+            f.history_order.as_str().into(),
+        ]
+    }
+
+    fn filter(f: &AgentFilter, q: &mut Filter) {
+        q.contains("login_id", f.login_id.as_deref());
+        q.contains("name", f.name.as_deref());
+        q.contains("extension", f.extension.as_deref());
+        q.eq_text("role_id", f.role.as_deref());
+    }
+
+    fn from_row(r: Row) -> Result<Agent> {
+        Ok(Agent {
+            id: r.id,
+            pin_set: r.pin.is_some(),
+            password_updated_at: r.password_updated_at,
+            fields: AgentFields {
+                login_id: r.login_id,
+                name: r.name,
+                nickname: r.nickname,
+                extension: r.extension,
+                caller_number_id: r.caller_number_id,
+                number_ids: Vec::new(),
+                role: r.role_id,
+                locked: r.locked != 0,
+                language: Language::from_db(&r.language)?,
+                crm_auto_search: r.crm_auto_search != 0,
+                incoming_popup: r.incoming_popup != 0,
+                answer_popup: r.answer_popup != 0,
+                popup_mode: PopupMode::from_db(&r.popup_mode)?,
+                free_desk: FreeDesk::from_db(&r.free_desk)?,
+                history_order: SortOrder::from_db(&r.history_order)?,
+                pin: r.pin,
+            },
+            stamps: r.stamps,
+        })
+    }
+
+    fn to_fields(&self) -> AgentFields {
+        self.fields.clone()
+    }
+
+    async fn read_children(&mut self, conn: &mut Conn) -> Result<()> {
+        self.fields.number_ids = NUMBERS.read(conn, self.id).await?;
+        Ok(())
+    }
+
+    /// Unlocking an account also clears its failed-login count (AUTH-06).
+    async fn after_write(conn: &mut Conn, id: i64, f: &AgentFields) -> Result<()> {
+        if !f.locked {
+            sqlx::query("UPDATE agents SET failed_logins = 0 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        NUMBERS.write(conn, id, &f.number_ids).await
+    }
 }
 
+/// `Agent::get`, for the callers that name the module (crates/sip, the API's tests).
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Agent>> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLS} FROM agents WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    match row {
-        Some(r) => Ok(Some(hydrate(conn, r).await?)),
-        None => Ok(None),
-    }
+    Agent::get(conn, id).await
 }
 
+/// `Agent::list`, for the callers that name the module (the API's tests).
 pub async fn list(conn: &mut Conn, f: &AgentFilter, page: Page) -> Result<(Vec<Agent>, i64)> {
-    let mut filter = Filter::default();
-    filter.contains("login_id", f.login_id.as_deref());
-    filter.contains("name", f.name.as_deref());
-    filter.contains("extension", f.extension.as_deref());
-    filter.eq_text("role_id", f.role.as_deref());
-    let (rows, total): (Vec<Row>, i64) =
-        query::list(conn, COLS, "agents", "id", &filter, page).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for r in rows {
-        items.push(hydrate(conn, r).await?);
-    }
-    Ok((items, total))
+    Agent::list(conn, f, page).await
 }
 
 pub async fn credentials_by_login(conn: &mut Conn, login_id: &str) -> Result<Option<Credentials>> {
@@ -242,21 +296,7 @@ pub async fn record_successful_login(conn: &mut Conn, id: i64) -> Result<()> {
     Ok(())
 }
 
-async fn write_numbers(conn: &mut Conn, id: i64, numbers: &[i64]) -> Result<()> {
-    sqlx::query("DELETE FROM agent_numbers WHERE agent_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    for n in numbers {
-        sqlx::query("INSERT INTO agent_numbers (agent_id, number_id) VALUES ($1, $2)")
-            .bind(id)
-            .bind(*n)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
+/// A new agent with its password hash; every other column as `update` writes it.
 pub async fn insert(
     conn: &mut Conn,
     f: &AgentFields,
@@ -264,76 +304,11 @@ pub async fn insert(
     actor: Option<&str>,
     now: i64,
 ) -> Result<i64> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO agents (login_id, name, nickname, extension, caller_number_id, pin, locked,
-            role_id, language, crm_auto_search, incoming_popup, answer_popup, popup_mode,
-            free_desk, history_order, password_hash, password_updated_at, failed_logins,
-            created_at, created_by, updated_at, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0,
-            $17, $18, $17, $18)
-         RETURNING id",
-    )
-    .bind(&f.login_id)
-    .bind(&f.name)
-    .bind(&f.nickname)
-    .bind(f.extension.as_deref())
-    .bind(f.caller_number_id)
-    .bind(f.pin.as_deref())
-    .bind(flag(f.locked))
-    .bind(&f.role)
-    .bind(f.language.as_str())
-    .bind(flag(f.crm_auto_search))
-    .bind(flag(f.incoming_popup))
-    .bind(flag(f.answer_popup))
-    .bind(f.popup_mode.as_str())
-    .bind(f.free_desk.as_str())
-    .bind(f.history_order.as_str())
-    .bind(password_hash)
-    .bind(now)
-    .bind(actor)
-    .fetch_one(&mut *conn)
-    .await?;
-    write_numbers(conn, id, &f.number_ids).await?;
-    Ok(id)
-}
-
-/// Writes every field. Unlocking an account also clears its failed-login count (AUTH-06).
-pub async fn update(
-    conn: &mut Conn,
-    id: i64,
-    f: &AgentFields,
-    actor: Option<&str>,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE agents SET login_id = $1, name = $2, nickname = $3, extension = $4,
-            caller_number_id = $5, pin = $6, locked = $7, role_id = $8, language = $9,
-            crm_auto_search = $10, incoming_popup = $11, answer_popup = $12, popup_mode = $13,
-            free_desk = $14, history_order = $15, updated_at = $16, updated_by = $17,
-            failed_logins = CASE WHEN $7 = 0 THEN 0 ELSE failed_logins END
-         WHERE id = $18",
-    )
-    .bind(&f.login_id)
-    .bind(&f.name)
-    .bind(&f.nickname)
-    .bind(f.extension.as_deref())
-    .bind(f.caller_number_id)
-    .bind(f.pin.as_deref())
-    .bind(flag(f.locked))
-    .bind(&f.role)
-    .bind(f.language.as_str())
-    .bind(flag(f.crm_auto_search))
-    .bind(flag(f.incoming_popup))
-    .bind(flag(f.answer_popup))
-    .bind(f.popup_mode.as_str())
-    .bind(f.free_desk.as_str())
-    .bind(f.history_order.as_str())
-    .bind(now)
-    .bind(actor)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    write_numbers(conn, id, &f.number_ids).await
+    let extra = vec![
+        ("password_hash", password_hash.into()),
+        ("password_updated_at", now.into()),
+    ];
+    Agent::insert_with(conn, f, extra, actor, now).await
 }
 
 pub async fn set_password(conn: &mut Conn, id: i64, password_hash: &str, now: i64) -> Result<()> {
@@ -344,22 +319,6 @@ pub async fn set_password(conn: &mut Conn, id: i64, password_hash: &str, now: i6
         .execute(&mut *conn)
         .await?;
     Ok(())
-}
-
-pub async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM agents WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn id_by_login(conn: &mut Conn, login_id: &str) -> Result<Option<i64>> {
-    let r: Option<(i64,)> = sqlx::query_as("SELECT id FROM agents WHERE login_id = $1")
-        .bind(login_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(r.map(|(i,)| i))
 }
 
 /// Unlocked agents holding `role` other than `except`: guards against removing the last
@@ -404,33 +363,22 @@ pub async fn extension_owner(conn: &mut Conn, ext: &str) -> Result<Option<(Strin
 /// Human-readable reasons why the agent cannot be deleted, empty when it can.
 pub async fn references(conn: &mut Conn, id: i64) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    let n = crate::count(
-        conn,
-        "SELECT COUNT(*) FROM terminals WHERE agent_id = $1",
-        id,
-    )
+    let sql = "SELECT COUNT(*) FROM terminals WHERE agent_id = $1";
+    record::reason(conn, &mut out, sql, id, |n| {
+        format!("linked to {n} terminal(s)")
+    })
     .await?;
-    if n > 0 {
-        out.push(format!("linked to {n} terminal(s)"));
-    }
-    let n = crate::count(
-        conn,
-        "SELECT COUNT(*) FROM numbers WHERE route_kind = 'agent' AND route_id = $1",
-        id,
-    )
+    let sql = "SELECT COUNT(*) FROM numbers WHERE route_kind = 'agent' AND route_id = $1";
+    record::reason(conn, &mut out, sql, id, |n| {
+        format!("the routing target of {n} phone number(s)")
+    })
     .await?;
-    if n > 0 {
-        out.push(format!("the routing target of {n} phone number(s)"));
-    }
-    let n = crate::count(
-        conn,
+    let sql =
         "SELECT COUNT(*) FROM queue_groups WHERE (overflow_kind = 'agent' AND overflow_id = $1)
-            OR (timeout_kind = 'agent' AND timeout_id = $1)",
-        id,
-    )
+            OR (timeout_kind = 'agent' AND timeout_id = $1)";
+    record::reason(conn, &mut out, sql, id, |n| {
+        format!("a divert destination of {n} group(s)")
+    })
     .await?;
-    if n > 0 {
-        out.push(format!("a divert destination of {n} group(s)"));
-    }
     Ok(out)
 }

@@ -1,8 +1,8 @@
 //! Groups (GROUP-*): ACD queue settings and members with per-group skill levels.
 
 use crate::numbers::{target, TargetDto};
-use crate::query::{self, Filter};
-use crate::{flag, Conn, Page, Result, Stamps, StoreError};
+use crate::record::{self, Record, Value};
+use crate::{Conn, Filter, Page, Result, Stamps, StoreError};
 use engine::{RingStrategy, RouteTarget};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -88,8 +88,9 @@ pub struct Group {
     pub stamps: Stamps,
 }
 
+/// A row of `queue_groups`.
 #[derive(sqlx::FromRow)]
-struct Row {
+pub struct Row {
     id: i64,
     name: String,
     extension: Option<String>,
@@ -118,12 +119,6 @@ struct Row {
     stamps: Stamps,
 }
 
-const COLS: &str = "id, name, extension, strategy, max_answering, max_waiting, overflow_kind, \
-    overflow_id, timeout_secs, timeout_kind, timeout_id, ring_time, queue_start_delay, \
-    no_answer_pause, no_answer_pause_time, acw_status_id, acw_time, display_name, color_fg, \
-    color_bg, greeting_voice_id, queue_voice_id, hold_voice_id, answer_voice_id, created_at, \
-    created_by, updated_at, updated_by";
-
 #[derive(Debug, Default)]
 pub struct GroupFilter {
     pub name: Option<String>,
@@ -131,195 +126,156 @@ pub struct GroupFilter {
     pub agent_id: Option<i64>,
 }
 
-async fn hydrate(conn: &mut Conn, r: Row) -> Result<Group> {
-    let members: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT agent_id, skill_level FROM group_members WHERE group_id = $1
-         ORDER BY skill_level, agent_id",
-    )
-    .bind(r.id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(Group {
-        id: r.id,
-        fields: GroupFields {
-            name: r.name,
-            extension: r.extension,
-            strategy: r
-                .strategy
-                .parse()
-                .map_err(|e: engine::ring_strategy::UnknownStrategy| {
-                    StoreError::Corrupt(e.to_string())
-                })?,
-            max_answering: r.max_answering,
-            max_waiting: r.max_waiting,
-            overflow: target(r.overflow_kind, r.overflow_id)?,
-            timeout: r.timeout_secs,
-            timeout_target: target(r.timeout_kind, r.timeout_id)?,
-            ring_time: r.ring_time,
-            queue_start_delay: r.queue_start_delay,
-            no_answer_pause: r.no_answer_pause != 0,
-            no_answer_pause_time: r.no_answer_pause_time,
-            acw_status_id: r.acw_status_id,
-            acw_time: r.acw_time,
-            display_name: r.display_name,
-            color_fg: r.color_fg,
-            color_bg: r.color_bg,
-            greeting_voice_id: r.greeting_voice_id,
-            queue_voice_id: r.queue_voice_id,
-            hold_voice_id: r.hold_voice_id,
-            answer_voice_id: r.answer_voice_id,
-            members: members
-                .into_iter()
-                .map(|(agent_id, skill_level)| Member {
-                    agent_id,
-                    skill_level,
-                })
-                .collect(),
-        },
-        stamps: r.stamps,
-    })
-}
+impl Record for Group {
+    type Fields = GroupFields;
+    type Filter = GroupFilter;
+    type Row = Row;
+    const TABLE: &'static str = "queue_groups";
+    const COLUMNS: &'static [&'static str] = &[
+        "name",
+        "extension",
+        "strategy",
+        "max_answering",
+        "max_waiting",
+        "overflow_kind",
+        "overflow_id",
+        "timeout_secs",
+        "timeout_kind",
+        "timeout_id",
+        "ring_time",
+        "queue_start_delay",
+        "no_answer_pause",
+        "no_answer_pause_time",
+        "acw_status_id",
+        "acw_time",
+        "display_name",
+        "color_fg",
+        "color_bg",
+        "greeting_voice_id",
+        "queue_voice_id",
+        "hold_voice_id",
+        "answer_voice_id",
+    ];
 
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Group>> {
-    let row: Option<Row> =
-        sqlx::query_as(&format!("SELECT {COLS} FROM queue_groups WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    match row {
-        Some(r) => Ok(Some(hydrate(conn, r).await?)),
-        None => Ok(None),
+    fn values(f: &GroupFields) -> Vec<Value> {
+        vec![
+            (&f.name).into(),
+            (&f.extension).into(),
+            f.strategy.as_str().into(),
+            f.max_answering.into(),
+            f.max_waiting.into(),
+            f.overflow.map(|t| t.kind.as_str()).into(),
+            f.overflow.map(|t| t.id).into(),
+            f.timeout.into(),
+            f.timeout_target.map(|t| t.kind.as_str()).into(),
+            f.timeout_target.map(|t| t.id).into(),
+            f.ring_time.into(),
+            f.queue_start_delay.into(),
+            f.no_answer_pause.into(),
+            f.no_answer_pause_time.into(),
+            f.acw_status_id.into(),
+            f.acw_time.into(),
+            (&f.display_name).into(),
+            (&f.color_fg).into(),
+            (&f.color_bg).into(),
+            f.greeting_voice_id.into(),
+            f.queue_voice_id.into(),
+            f.hold_voice_id.into(),
+            f.answer_voice_id.into(),
+        ]
     }
-}
 
-pub async fn list(conn: &mut Conn, f: &GroupFilter, page: Page) -> Result<(Vec<Group>, i64)> {
-    let mut filter = Filter::default();
-    filter.contains("name", f.name.as_deref());
-    filter.contains("extension", f.extension.as_deref());
-    filter.raw_int(
-        "id IN (SELECT group_id FROM group_members WHERE agent_id = {})",
-        f.agent_id,
-    );
-    let (rows, total): (Vec<Row>, i64) =
-        query::list(conn, COLS, "queue_groups", "id", &filter, page).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for r in rows {
-        items.push(hydrate(conn, r).await?);
+    fn filter(f: &GroupFilter, q: &mut Filter) {
+        q.contains("name", f.name.as_deref());
+        q.contains("extension", f.extension.as_deref());
+        q.raw_int(
+            "id IN (SELECT group_id FROM group_members WHERE agent_id = {})",
+            f.agent_id,
+        );
     }
-    Ok((items, total))
-}
 
-async fn write_members(conn: &mut Conn, id: i64, members: &[Member]) -> Result<()> {
-    sqlx::query("DELETE FROM group_members WHERE group_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    for m in members {
-        sqlx::query(
-            "INSERT INTO group_members (group_id, agent_id, skill_level) VALUES ($1, $2, $3)",
+    fn from_row(r: Row) -> Result<Group> {
+        Ok(Group {
+            id: r.id,
+            fields: GroupFields {
+                name: r.name,
+                extension: r.extension,
+                strategy: r.strategy.parse().map_err(
+                    |e: engine::ring_strategy::UnknownStrategy| StoreError::Corrupt(e.to_string()),
+                )?,
+                max_answering: r.max_answering,
+                max_waiting: r.max_waiting,
+                overflow: target(r.overflow_kind, r.overflow_id)?,
+                timeout: r.timeout_secs,
+                timeout_target: target(r.timeout_kind, r.timeout_id)?,
+                ring_time: r.ring_time,
+                queue_start_delay: r.queue_start_delay,
+                no_answer_pause: r.no_answer_pause != 0,
+                no_answer_pause_time: r.no_answer_pause_time,
+                acw_status_id: r.acw_status_id,
+                acw_time: r.acw_time,
+                display_name: r.display_name,
+                color_fg: r.color_fg,
+                color_bg: r.color_bg,
+                greeting_voice_id: r.greeting_voice_id,
+                queue_voice_id: r.queue_voice_id,
+                hold_voice_id: r.hold_voice_id,
+                answer_voice_id: r.answer_voice_id,
+                members: Vec::new(),
+            },
+            stamps: r.stamps,
+        })
+    }
+
+    fn to_fields(&self) -> GroupFields {
+        self.fields.clone()
+    }
+
+    async fn read_children(&mut self, conn: &mut Conn) -> Result<()> {
+        let members: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT agent_id, skill_level FROM group_members WHERE group_id = $1
+             ORDER BY skill_level, agent_id",
         )
-        .bind(id)
-        .bind(m.agent_id)
-        .bind(m.skill_level)
-        .execute(&mut *conn)
+        .bind(self.id)
+        .fetch_all(&mut *conn)
         .await?;
+        self.fields.members = members
+            .into_iter()
+            .map(|(agent_id, skill_level)| Member {
+                agent_id,
+                skill_level,
+            })
+            .collect();
+        Ok(())
     }
-    Ok(())
+
+    async fn after_write(conn: &mut Conn, id: i64, f: &GroupFields) -> Result<()> {
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        for m in &f.members {
+            sqlx::query(
+                "INSERT INTO group_members (group_id, agent_id, skill_level) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(m.agent_id)
+            .bind(m.skill_level)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
 }
 
-pub async fn insert(
-    conn: &mut Conn,
-    f: &GroupFields,
-    actor: Option<&str>,
-    now: i64,
-) -> Result<i64> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO queue_groups (name, extension, strategy, max_answering, max_waiting,
-            overflow_kind, overflow_id, timeout_secs, timeout_kind, timeout_id, ring_time,
-            queue_start_delay, no_answer_pause, no_answer_pause_time, acw_status_id, acw_time,
-            display_name, color_fg, color_bg, greeting_voice_id, queue_voice_id, hold_voice_id,
-            answer_voice_id, created_at, created_by, updated_at, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $22, $23, $24, $25, $24, $25)
-         RETURNING id",
-    )
-    .bind(&f.name)
-    .bind(f.extension.as_deref())
-    .bind(f.strategy.as_str())
-    .bind(f.max_answering)
-    .bind(f.max_waiting)
-    .bind(f.overflow.map(|t| t.kind.as_str()))
-    .bind(f.overflow.map(|t| t.id))
-    .bind(f.timeout)
-    .bind(f.timeout_target.map(|t| t.kind.as_str()))
-    .bind(f.timeout_target.map(|t| t.id))
-    .bind(f.ring_time)
-    .bind(f.queue_start_delay)
-    .bind(flag(f.no_answer_pause))
-    .bind(f.no_answer_pause_time)
-    .bind(f.acw_status_id)
-    .bind(f.acw_time)
-    .bind(&f.display_name)
-    .bind(&f.color_fg)
-    .bind(&f.color_bg)
-    .bind(f.greeting_voice_id)
-    .bind(f.queue_voice_id)
-    .bind(f.hold_voice_id)
-    .bind(f.answer_voice_id)
-    .bind(now)
-    .bind(actor)
-    .fetch_one(&mut *conn)
-    .await?;
-    write_members(conn, id, &f.members).await?;
-    Ok(id)
+/// `Group::get`, for the callers that name the module (crates/sip, the API's tests).
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Group>> {
+    Group::get(conn, id).await
 }
 
-pub async fn update(
-    conn: &mut Conn,
-    id: i64,
-    f: &GroupFields,
-    actor: Option<&str>,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE queue_groups SET name = $1, extension = $2, strategy = $3, max_answering = $4,
-            max_waiting = $5, overflow_kind = $6, overflow_id = $7, timeout_secs = $8,
-            timeout_kind = $9, timeout_id = $10, ring_time = $11, queue_start_delay = $12,
-            no_answer_pause = $13, no_answer_pause_time = $14, acw_status_id = $15,
-            acw_time = $16, display_name = $17, color_fg = $18, color_bg = $19,
-            greeting_voice_id = $20, queue_voice_id = $21, hold_voice_id = $22,
-            answer_voice_id = $23, updated_at = $24, updated_by = $25
-         WHERE id = $26",
-    )
-    .bind(&f.name)
-    .bind(f.extension.as_deref())
-    .bind(f.strategy.as_str())
-    .bind(f.max_answering)
-    .bind(f.max_waiting)
-    .bind(f.overflow.map(|t| t.kind.as_str()))
-    .bind(f.overflow.map(|t| t.id))
-    .bind(f.timeout)
-    .bind(f.timeout_target.map(|t| t.kind.as_str()))
-    .bind(f.timeout_target.map(|t| t.id))
-    .bind(f.ring_time)
-    .bind(f.queue_start_delay)
-    .bind(flag(f.no_answer_pause))
-    .bind(f.no_answer_pause_time)
-    .bind(f.acw_status_id)
-    .bind(f.acw_time)
-    .bind(&f.display_name)
-    .bind(&f.color_fg)
-    .bind(&f.color_bg)
-    .bind(f.greeting_voice_id)
-    .bind(f.queue_voice_id)
-    .bind(f.hold_voice_id)
-    .bind(f.answer_voice_id)
-    .bind(now)
-    .bind(actor)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    write_members(conn, id, &f.members).await
+/// `Group::list`, for the callers that name the module (crates/sip).
+pub async fn list(conn: &mut Conn, f: &GroupFilter, page: Page) -> Result<(Vec<Group>, i64)> {
+    Group::list(conn, f, page).await
 }
 
 /// A member as the presence panel shows it: `extension(nickname)`.
@@ -389,34 +345,19 @@ pub async fn set_skill_level(
     Ok(true)
 }
 
-pub async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM queue_groups WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 pub async fn references(conn: &mut Conn, id: i64) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    let n = crate::count(
-        conn,
-        "SELECT COUNT(*) FROM numbers WHERE route_kind = 'group' AND route_id = $1",
-        id,
-    )
+    let sql = "SELECT COUNT(*) FROM numbers WHERE route_kind = 'group' AND route_id = $1";
+    record::reason(conn, &mut out, sql, id, |n| {
+        format!("the routing target of {n} phone number(s)")
+    })
     .await?;
-    if n > 0 {
-        out.push(format!("the routing target of {n} phone number(s)"));
-    }
-    let n = crate::count(
-        conn,
-        "SELECT COUNT(*) FROM queue_groups WHERE id <> $1 AND ((overflow_kind = 'group' AND overflow_id = $1)
-            OR (timeout_kind = 'group' AND timeout_id = $1))",
-        id,
-    )
+    let sql = "SELECT COUNT(*) FROM queue_groups WHERE id <> $1
+        AND ((overflow_kind = 'group' AND overflow_id = $1)
+            OR (timeout_kind = 'group' AND timeout_id = $1))";
+    record::reason(conn, &mut out, sql, id, |n| {
+        format!("a divert destination of {n} other group(s)")
+    })
     .await?;
-    if n > 0 {
-        out.push(format!("a divert destination of {n} other group(s)"));
-    }
     Ok(out)
 }

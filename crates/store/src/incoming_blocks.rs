@@ -1,8 +1,8 @@
 //! Incoming-call block list (BLOCK-*): caller numbers whose calls are refused.
 
-use crate::query::{self, Filter};
-use crate::{Conn, Page, Result, Stamps};
-use serde::Serialize;
+use crate::record::{Record, Value};
+use crate::{Conn, Filter, Result, Stamps};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Serialize, ToSchema, Default, sqlx::FromRow)]
@@ -23,89 +23,36 @@ pub struct IncomingBlock {
     pub stamps: Stamps,
 }
 
-const COLS: &str = "id, number, remarks, created_at, created_by, updated_at, updated_by";
-
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Deserialize)]
 pub struct IncomingBlockFilter {
     pub number: Option<String>,
     pub remarks: Option<String>,
 }
 
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<IncomingBlock>> {
-    Ok(
-        sqlx::query_as(&format!("SELECT {COLS} FROM incoming_blocks WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
-}
+impl Record for IncomingBlock {
+    type Fields = IncomingBlockFields;
+    type Filter = IncomingBlockFilter;
+    type Row = Self;
+    const TABLE: &'static str = "incoming_blocks";
+    const COLUMNS: &'static [&'static str] = &["number", "remarks"];
+    const ORDER: &'static str = "number, id";
 
-pub async fn list(
-    conn: &mut Conn,
-    f: &IncomingBlockFilter,
-    page: Page,
-) -> Result<(Vec<IncomingBlock>, i64)> {
-    let mut filter = Filter::default();
-    filter.contains("number", f.number.as_deref());
-    filter.contains("remarks", f.remarks.as_deref());
-    query::list(conn, COLS, "incoming_blocks", "number, id", &filter, page).await
-}
+    fn values(f: &IncomingBlockFields) -> Vec<Value> {
+        vec![(&f.number).into(), (&f.remarks).into()]
+    }
 
-pub async fn insert(
-    conn: &mut Conn,
-    f: &IncomingBlockFields,
-    actor: Option<&str>,
-    now: i64,
-) -> Result<i64> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO incoming_blocks (number, remarks, created_at, created_by, updated_at,
-            updated_by)
-         VALUES ($1, $2, $3, $4, $3, $4) RETURNING id",
-    )
-    .bind(&f.number)
-    .bind(&f.remarks)
-    .bind(now)
-    .bind(actor)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(id)
-}
+    fn filter(f: &IncomingBlockFilter, q: &mut Filter) {
+        q.contains("number", f.number.as_deref());
+        q.contains("remarks", f.remarks.as_deref());
+    }
 
-pub async fn update(
-    conn: &mut Conn,
-    id: i64,
-    f: &IncomingBlockFields,
-    actor: Option<&str>,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE incoming_blocks SET number = $1, remarks = $2, updated_at = $3, updated_by = $4
-         WHERE id = $5",
-    )
-    .bind(&f.number)
-    .bind(&f.remarks)
-    .bind(now)
-    .bind(actor)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
+    fn from_row(row: Self) -> Result<Self> {
+        Ok(row)
+    }
 
-pub async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM incoming_blocks WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn id_by_number(conn: &mut Conn, number: &str) -> Result<Option<i64>> {
-    let r: Option<(i64,)> = sqlx::query_as("SELECT id FROM incoming_blocks WHERE number = $1")
-        .bind(number)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(r.map(|(i,)| i))
+    fn to_fields(&self) -> IncomingBlockFields {
+        self.fields.clone()
+    }
 }
 
 /// Whether calls from `caller` are refused. The caller as signalled may carry punctuation or

@@ -19,6 +19,7 @@ pub mod numbers;
 pub mod outbound_restrictions;
 pub mod permissions;
 mod query;
+pub mod record;
 pub mod registrations;
 pub mod roles;
 pub mod sessions;
@@ -35,7 +36,8 @@ use std::path::Path;
 use std::time::Duration;
 use utoipa::ToSchema;
 
-pub use query::Page;
+pub use query::{Filter, Page};
+pub use record::Record;
 pub use sqlx::Error as DbError;
 
 pub type Conn = AnyConnection;

@@ -2,9 +2,9 @@
 //! caller number or only for calls made from one of them.
 
 use crate::incoming_blocks::variants;
-use crate::query::{self, Filter};
-use crate::{Conn, Page, Result, Stamps};
-use serde::Serialize;
+use crate::record::{Record, Value};
+use crate::{Conn, Filter, Result, Stamps};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Serialize, ToSchema, Default, sqlx::FromRow)]
@@ -27,94 +27,42 @@ pub struct OutboundRestriction {
     pub stamps: Stamps,
 }
 
-const COLS: &str =
-    "id, number, caller_number, remarks, created_at, created_by, updated_at, updated_by";
-
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Deserialize)]
 pub struct OutboundRestrictionFilter {
     pub number: Option<String>,
     pub remarks: Option<String>,
     pub caller_number: Option<String>,
 }
 
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<OutboundRestriction>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {COLS} FROM outbound_restrictions WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?)
-}
+impl Record for OutboundRestriction {
+    type Fields = OutboundRestrictionFields;
+    type Filter = OutboundRestrictionFilter;
+    type Row = Self;
+    const TABLE: &'static str = "outbound_restrictions";
+    const COLUMNS: &'static [&'static str] = &["number", "caller_number", "remarks"];
+    const ORDER: &'static str = "number, caller_number, id";
 
-pub async fn list(
-    conn: &mut Conn,
-    f: &OutboundRestrictionFilter,
-    page: Page,
-) -> Result<(Vec<OutboundRestriction>, i64)> {
-    let mut filter = Filter::default();
-    filter.contains("number", f.number.as_deref());
-    filter.contains("remarks", f.remarks.as_deref());
-    filter.contains("caller_number", f.caller_number.as_deref());
-    query::list(
-        conn,
-        COLS,
-        "outbound_restrictions",
-        "number, caller_number, id",
-        &filter,
-        page,
-    )
-    .await
-}
+    fn values(f: &OutboundRestrictionFields) -> Vec<Value> {
+        vec![
+            (&f.number).into(),
+            (&f.caller_number).into(),
+            (&f.remarks).into(),
+        ]
+    }
 
-pub async fn insert(
-    conn: &mut Conn,
-    f: &OutboundRestrictionFields,
-    actor: Option<&str>,
-    now: i64,
-) -> Result<i64> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO outbound_restrictions (number, caller_number, remarks, created_at,
-            created_by, updated_at, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $4, $5) RETURNING id",
-    )
-    .bind(&f.number)
-    .bind(&f.caller_number)
-    .bind(&f.remarks)
-    .bind(now)
-    .bind(actor)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(id)
-}
+    fn filter(f: &OutboundRestrictionFilter, q: &mut Filter) {
+        q.contains("number", f.number.as_deref());
+        q.contains("remarks", f.remarks.as_deref());
+        q.contains("caller_number", f.caller_number.as_deref());
+    }
 
-pub async fn update(
-    conn: &mut Conn,
-    id: i64,
-    f: &OutboundRestrictionFields,
-    actor: Option<&str>,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE outbound_restrictions SET number = $1, caller_number = $2, remarks = $3,
-            updated_at = $4, updated_by = $5 WHERE id = $6",
-    )
-    .bind(&f.number)
-    .bind(&f.caller_number)
-    .bind(&f.remarks)
-    .bind(now)
-    .bind(actor)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
+    fn from_row(row: Self) -> Result<Self> {
+        Ok(row)
+    }
 
-pub async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM outbound_restrictions WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    fn to_fields(&self) -> OutboundRestrictionFields {
+        self.fields.clone()
+    }
 }
 
 /// The restriction on exactly this destination and caller number (`""` = all), if any.

@@ -21,14 +21,14 @@ impl Default for Page {
     }
 }
 
-pub(crate) enum Bind {
+enum Bind {
     Int(i64),
     Text(String),
 }
 
 /// WHERE clauses with numbered placeholders.
 #[derive(Default)]
-pub(crate) struct Filter {
+pub struct Filter {
     clauses: Vec<String>,
     binds: Vec<Bind>,
 }
@@ -77,7 +77,7 @@ impl Filter {
         }
     }
 
-    pub fn where_sql(&self) -> String {
+    fn where_sql(&self) -> String {
         if self.clauses.is_empty() {
             String::new()
         } else {
@@ -86,12 +86,12 @@ impl Filter {
     }
 
     /// `LIMIT/OFFSET` placeholders appended after the filter's own.
-    pub fn page_sql(&self) -> String {
+    fn page_sql(&self) -> String {
         let n = self.binds.len();
         format!(" LIMIT ${} OFFSET ${}", n + 1, n + 2)
     }
 
-    pub fn bind<'q, O>(
+    fn bind<'q, O>(
         &self,
         mut q: QueryAs<'q, Any, O, AnyArguments<'q>>,
     ) -> QueryAs<'q, Any, O, AnyArguments<'q>> {

@@ -1,7 +1,7 @@
 //! Terminals (TERM-*): SIP devices, each with its own digest credentials.
 
-use crate::query::{self, Filter};
-use crate::{Conn, Page, Result, Stamps};
+use crate::record::{Record, Value};
+use crate::{Conn, Filter, Page, Result, Stamps};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -26,8 +26,9 @@ pub struct Terminal {
     pub stamps: Stamps,
 }
 
+/// A row of `terminals`.
 #[derive(sqlx::FromRow)]
-struct Row {
+pub struct Row {
     id: i64,
     username: String,
     name: String,
@@ -37,9 +38,37 @@ struct Row {
     stamps: Stamps,
 }
 
-impl From<Row> for Terminal {
-    fn from(r: Row) -> Self {
-        Terminal {
+#[derive(Debug, Default)]
+pub struct TerminalFilter {
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub agent_id: Option<i64>,
+}
+
+impl Record for Terminal {
+    type Fields = TerminalFields;
+    type Filter = TerminalFilter;
+    type Row = Row;
+    const TABLE: &'static str = "terminals";
+    const COLUMNS: &'static [&'static str] = &["username", "name", "agent_id", "sip_password"];
+
+    fn values(f: &TerminalFields) -> Vec<Value> {
+        vec![
+            (&f.username).into(),
+            (&f.name).into(),
+            f.agent_id.into(),
+            (&f.sip_password).into(),
+        ]
+    }
+
+    fn filter(f: &TerminalFilter, q: &mut Filter) {
+        q.contains("username", f.username.as_deref());
+        q.contains("name", f.name.as_deref());
+        q.eq_int("agent_id", f.agent_id);
+    }
+
+    fn from_row(r: Row) -> Result<Terminal> {
+        Ok(Terminal {
             id: r.id,
             password_set: !r.sip_password.is_empty(),
             fields: TerminalFields {
@@ -49,96 +78,20 @@ impl From<Row> for Terminal {
                 sip_password: r.sip_password,
             },
             stamps: r.stamps,
-        }
+        })
+    }
+
+    fn to_fields(&self) -> TerminalFields {
+        self.fields.clone()
     }
 }
 
-const COLS: &str =
-    "id, username, name, agent_id, sip_password, created_at, created_by, updated_at, updated_by";
-
-#[derive(Debug, Default)]
-pub struct TerminalFilter {
-    pub username: Option<String>,
-    pub name: Option<String>,
-    pub agent_id: Option<i64>,
-}
-
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Terminal>> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLS} FROM terminals WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.map(Terminal::from))
-}
-
+/// `Terminal::find` by SIP user name, for the callers that name the module (crates/sip).
 pub async fn by_username(conn: &mut Conn, username: &str) -> Result<Option<Terminal>> {
-    let row: Option<Row> =
-        sqlx::query_as(&format!("SELECT {COLS} FROM terminals WHERE username = $1"))
-            .bind(username)
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(row.map(Terminal::from))
+    Terminal::find(conn, "username", username).await
 }
 
+/// `Terminal::list`, for the callers that name the module (crates/sip).
 pub async fn list(conn: &mut Conn, f: &TerminalFilter, page: Page) -> Result<(Vec<Terminal>, i64)> {
-    let mut filter = Filter::default();
-    filter.contains("username", f.username.as_deref());
-    filter.contains("name", f.name.as_deref());
-    filter.eq_int("agent_id", f.agent_id);
-    let (rows, total): (Vec<Row>, i64) =
-        query::list(conn, COLS, "terminals", "id", &filter, page).await?;
-    Ok((rows.into_iter().map(Terminal::from).collect(), total))
-}
-
-pub async fn insert(
-    conn: &mut Conn,
-    f: &TerminalFields,
-    actor: Option<&str>,
-    now: i64,
-) -> Result<i64> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO terminals (username, name, agent_id, sip_password, created_at, created_by,
-            updated_at, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $5, $6) RETURNING id",
-    )
-    .bind(&f.username)
-    .bind(&f.name)
-    .bind(f.agent_id)
-    .bind(&f.sip_password)
-    .bind(now)
-    .bind(actor)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(id)
-}
-
-pub async fn update(
-    conn: &mut Conn,
-    id: i64,
-    f: &TerminalFields,
-    actor: Option<&str>,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE terminals SET username = $1, name = $2, agent_id = $3, sip_password = $4,
-            updated_at = $5, updated_by = $6 WHERE id = $7",
-    )
-    .bind(&f.username)
-    .bind(&f.name)
-    .bind(f.agent_id)
-    .bind(&f.sip_password)
-    .bind(now)
-    .bind(actor)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-pub async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM terminals WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    Terminal::list(conn, f, page).await
 }

@@ -1,9 +1,9 @@
 //! Voice files (VOICE-*): announcements played by groups, numbers and IVRs. The row describes
 //! the audio; the audio itself lives on disk in the data directory (the API keeps it there).
 
-use crate::query::{self, Filter};
-use crate::{flag, Conn, Page, Result, Stamps};
-use serde::Serialize;
+use crate::record::{Record, Value};
+use crate::{Conn, Filter, Result, Stamps};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// What an administrator edits (VOICE-02, VOICE-06).
@@ -40,8 +40,9 @@ pub struct VoiceFile {
     pub stamps: Stamps,
 }
 
+/// A row of `voice_files`.
 #[derive(sqlx::FromRow)]
-struct Row {
+pub struct Row {
     id: i64,
     name: String,
     voicemail: i64,
@@ -55,9 +56,48 @@ struct Row {
     stamps: Stamps,
 }
 
-impl From<Row> for VoiceFile {
-    fn from(r: Row) -> Self {
-        VoiceFile {
+#[derive(Debug, Default, Deserialize)]
+pub struct VoiceFileFilter {
+    pub name: Option<String>,
+}
+
+impl Record for VoiceFile {
+    /// The editable fields and the description of the audio.
+    type Fields = (VoiceFileFields, VoiceAudio);
+    type Filter = VoiceFileFilter;
+    type Row = Row;
+    const TABLE: &'static str = "voice_files";
+    const COLUMNS: &'static [&'static str] = &[
+        "name",
+        "voicemail",
+        "notify_email",
+        "email",
+        "file_name",
+        "size_bytes",
+        "duration_ms",
+        "sha256",
+    ];
+    const ORDER: &'static str = "name, id";
+
+    fn values((f, a): &(VoiceFileFields, VoiceAudio)) -> Vec<Value> {
+        vec![
+            (&f.name).into(),
+            f.voicemail.into(),
+            f.notify_email.into(),
+            (&f.email).into(),
+            (&a.file_name).into(),
+            a.size_bytes.into(),
+            a.duration_ms.into(),
+            (&a.sha256).into(),
+        ]
+    }
+
+    fn filter(f: &VoiceFileFilter, q: &mut Filter) {
+        q.contains("name", f.name.as_deref());
+    }
+
+    fn from_row(r: Row) -> Result<VoiceFile> {
+        Ok(VoiceFile {
             id: r.id,
             fields: VoiceFileFields {
                 name: r.name,
@@ -72,102 +112,12 @@ impl From<Row> for VoiceFile {
                 sha256: r.sha256,
             },
             stamps: r.stamps,
-        }
+        })
     }
-}
 
-const COLS: &str = "id, name, voicemail, notify_email, email, file_name, size_bytes, \
-    duration_ms, sha256, created_at, created_by, updated_at, updated_by";
-
-#[derive(Debug, Default)]
-pub struct VoiceFileFilter {
-    pub name: Option<String>,
-}
-
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<VoiceFile>> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLS} FROM voice_files WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.map(Into::into))
-}
-
-pub async fn list(
-    conn: &mut Conn,
-    f: &VoiceFileFilter,
-    page: Page,
-) -> Result<(Vec<VoiceFile>, i64)> {
-    let mut filter = Filter::default();
-    filter.contains("name", f.name.as_deref());
-    let (rows, total): (Vec<Row>, i64) =
-        query::list(conn, COLS, "voice_files", "name, id", &filter, page).await?;
-    Ok((rows.into_iter().map(Into::into).collect(), total))
-}
-
-pub async fn insert(
-    conn: &mut Conn,
-    f: &VoiceFileFields,
-    a: &VoiceAudio,
-    actor: Option<&str>,
-    now: i64,
-) -> Result<i64> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO voice_files (name, voicemail, notify_email, email, file_name, size_bytes,
-            duration_ms, sha256, created_at, created_by, updated_at, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10) RETURNING id",
-    )
-    .bind(&f.name)
-    .bind(flag(f.voicemail))
-    .bind(flag(f.notify_email))
-    .bind(&f.email)
-    .bind(&a.file_name)
-    .bind(a.size_bytes)
-    .bind(a.duration_ms)
-    .bind(&a.sha256)
-    .bind(now)
-    .bind(actor)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(id)
-}
-
-/// Writes the editable fields and the audio description.
-pub async fn update(
-    conn: &mut Conn,
-    id: i64,
-    f: &VoiceFileFields,
-    a: &VoiceAudio,
-    actor: Option<&str>,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE voice_files SET name = $1, voicemail = $2, notify_email = $3, email = $4,
-            file_name = $5, size_bytes = $6, duration_ms = $7, sha256 = $8, updated_at = $9,
-            updated_by = $10
-         WHERE id = $11",
-    )
-    .bind(&f.name)
-    .bind(flag(f.voicemail))
-    .bind(flag(f.notify_email))
-    .bind(&f.email)
-    .bind(&a.file_name)
-    .bind(a.size_bytes)
-    .bind(a.duration_ms)
-    .bind(&a.sha256)
-    .bind(now)
-    .bind(actor)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-pub async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM voice_files WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    fn to_fields(&self) -> (VoiceFileFields, VoiceAudio) {
+        (self.fields.clone(), self.audio.clone())
+    }
 }
 
 /// What still uses a voice file, in words, for the 409 of a refused delete.

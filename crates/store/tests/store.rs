@@ -4,14 +4,14 @@
 use engine::clock::ManualClock;
 use serde_json::json;
 use std::sync::Arc;
-use store::agents::{self, AgentFields, AgentFilter};
+use store::agents::{self, Agent, AgentFields, AgentFilter};
 use store::calls::{self, CallFilter, CallKind, Direction};
-use store::groups::{self, GroupFields, Member};
-use store::incoming_blocks::{self, IncomingBlockFields};
+use store::groups::{self, Group, GroupFields, Member};
+use store::incoming_blocks::{self, IncomingBlock, IncomingBlockFields};
 use store::journal::{CallStart, Event, Journal, Write};
-use store::numbers::{self, NumberFields};
-use store::outbound_restrictions::{self, OutboundRestrictionFields};
-use store::{events, roles, sessions, Page, Store};
+use store::numbers::{self, Number, NumberFields};
+use store::outbound_restrictions::{self, OutboundRestriction, OutboundRestrictionFields};
+use store::{events, roles, sessions, Page, Record, Store};
 
 async fn stores() -> Vec<(Store, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
@@ -110,7 +110,7 @@ async fn crud_filters_and_references() {
         assert_eq!((page.len(), total), (1, 2));
         assert_eq!(page[0].id, a2);
 
-        let n = numbers::insert(
+        let n = Number::insert(
             &mut c,
             &NumberFields {
                 number: "0312345678".into(),
@@ -123,7 +123,7 @@ async fn crud_filters_and_references() {
         )
         .await
         .unwrap();
-        let g = groups::insert(
+        let g = Group::insert(
             &mut c,
             &GroupFields {
                 name: "サポート".into(),
@@ -225,7 +225,7 @@ async fn crud_filters_and_references() {
         let mut f = agents::get(&mut c, a1).await.unwrap().unwrap().fields;
         assert!(f.locked);
         f.locked = false;
-        agents::update(&mut c, a1, &f, Some("admin"), 16)
+        Agent::update(&mut c, a1, &f, Some("admin"), 16)
             .await
             .unwrap();
         let cred = agents::credentials_by_login(&mut c, "alice")
@@ -299,10 +299,10 @@ async fn blocks_and_restrictions() {
             number: "0312345678".into(),
             remarks: "迷惑電話".into(),
         };
-        let id = incoming_blocks::insert(&mut c, &b, Some("sv01"), 1)
+        let id = IncomingBlock::insert(&mut c, &b, Some("sv01"), 1)
             .await
             .unwrap();
-        assert!(incoming_blocks::insert(&mut c, &b, None, 2)
+        assert!(IncomingBlock::insert(&mut c, &b, None, 2)
             .await
             .unwrap_err()
             .is_unique_violation());
@@ -318,7 +318,7 @@ async fn blocks_and_restrictions() {
         assert!(!incoming_blocks::is_blocked(&mut c, "anonymous")
             .await
             .unwrap());
-        let (items, total) = incoming_blocks::list(
+        let (items, total) = IncomingBlock::list(
             &mut c,
             &incoming_blocks::IncomingBlockFilter {
                 remarks: Some("迷惑".into()),
@@ -329,7 +329,7 @@ async fn blocks_and_restrictions() {
         .await
         .unwrap();
         assert_eq!((items[0].id, total), (id, 1));
-        incoming_blocks::delete(&mut c, id).await.unwrap();
+        IncomingBlock::delete(&mut c, id).await.unwrap();
         assert!(!incoming_blocks::is_blocked(&mut c, "0312345678")
             .await
             .unwrap());
@@ -344,14 +344,14 @@ async fn blocks_and_restrictions() {
             caller_number: "0501111".into(),
             remarks: String::new(),
         };
-        outbound_restrictions::insert(&mut c, &all, None, 1)
+        OutboundRestriction::insert(&mut c, &all, None, 1)
             .await
             .unwrap();
-        outbound_restrictions::insert(&mut c, &scoped, None, 1)
+        OutboundRestriction::insert(&mut c, &scoped, None, 1)
             .await
             .unwrap();
         // "All" is stored as '' so that the pair stays unique.
-        assert!(outbound_restrictions::insert(&mut c, &all, None, 2)
+        assert!(OutboundRestriction::insert(&mut c, &all, None, 2)
             .await
             .unwrap_err()
             .is_unique_violation());
@@ -388,7 +388,7 @@ async fn call_history_projection() {
         let a = agents::insert(&mut c, &agent("dave", Some("205")), "h", None, 1)
             .await
             .unwrap();
-        let g = groups::insert(
+        let g = Group::insert(
             &mut c,
             &GroupFields {
                 name: "サポート".into(),

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use store::{Page, Store};
+use store::{Page, Record, Store};
 use tokio::sync::Notify;
 
 const SAFETY_RELOAD: Duration = Duration::from_secs(30);
@@ -81,9 +81,19 @@ impl Config {
         let (terminals, _) = store::terminals::list(&mut conn, &Default::default(), ALL).await?;
         let (agents, _) = store::agents::list(&mut conn, &Default::default(), ALL).await?;
         let (groups, _) = store::groups::list(&mut conn, &Default::default(), ALL).await?;
-        let (blocks, _) = store::incoming_blocks::list(&mut conn, &Default::default(), ALL).await?;
+        let (blocks, _) = <store::incoming_blocks::IncomingBlock as Record>::list(
+            &mut conn,
+            &Default::default(),
+            ALL,
+        )
+        .await?;
         let (restrictions, _) =
-            store::outbound_restrictions::list(&mut conn, &Default::default(), ALL).await?;
+            <store::outbound_restrictions::OutboundRestriction as Record>::list(
+                &mut conn,
+                &Default::default(),
+                ALL,
+            )
+            .await?;
         let mut c = Config::default();
         for n in numbers {
             let plan = dial_plan::Number {

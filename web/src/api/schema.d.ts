@@ -1155,8 +1155,11 @@ export interface components {
             queue_voice_id?: number | null;
             /** Format: int64 */
             ring_time: number;
-            /** @description `ring_all`, `longest_idle`, `shortest_talk`, `random`, `round_robin` or `level_ratio`. */
-            strategy: string;
+            /**
+             * @description `ring_all`, `longest_idle`, `shortest_talk`, `random`, `round_robin` or `level_ratio`.
+             * @enum {string}
+             */
+            strategy: "ring_all" | "longest_idle" | "shortest_talk" | "random" | "round_robin" | "level_ratio";
             /**
              * Format: int64
              * @description Seconds from arrival; null = no timeout.
@@ -1208,7 +1211,8 @@ export interface components {
             queue_voice_id?: number | null;
             /** Format: int64 */
             ring_time?: number | null;
-            strategy?: string | null;
+            /** @enum {string|null} */
+            strategy?: "ring_all" | "longest_idle" | "shortest_talk" | "random" | "round_robin" | "level_ratio" | null;
             /** Format: int64 */
             timeout?: number | null;
             timeout_target?: null | components["schemas"]["Target"];
@@ -1454,8 +1458,11 @@ export interface components {
         Target: {
             /** Format: int64 */
             id: number;
-            /** @description `group`, `agent`, `voice_file`, `ivr` or `forward`. */
-            kind: string;
+            /**
+             * @description `group`, `agent`, `voice_file`, `ivr` or `forward`.
+             * @enum {string}
+             */
+            kind: "group" | "agent" | "voice_file" | "ivr" | "forward";
         };
         Terminal: components["schemas"]["TerminalFields"] & components["schemas"]["Stamps"] & {
             /** Format: int64 */
@@ -1618,8 +1625,8 @@ export interface operations {
         parameters: {
             query?: {
                 name?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -1637,6 +1644,15 @@ export interface operations {
                         items: components["schemas"]["AgentStatus"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -1708,6 +1724,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -1724,7 +1758,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -1773,7 +1807,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -1829,7 +1863,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -1884,6 +1918,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -1898,12 +1950,12 @@ export interface operations {
     get_agent_statuses__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -1919,6 +1971,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -1957,8 +2018,8 @@ export interface operations {
                 name?: string;
                 extension?: string;
                 role?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -1976,6 +2037,15 @@ export interface operations {
                         items: components["schemas"]["Agent"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -2047,6 +2117,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -2063,7 +2151,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2112,7 +2200,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2168,7 +2256,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2223,6 +2311,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -2237,12 +2343,12 @@ export interface operations {
     get_agents__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2258,6 +2364,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -2294,7 +2409,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2336,6 +2451,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Telephony is not running */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     put_agents__id__state: {
@@ -2343,7 +2467,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2398,8 +2522,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Telephony is not running */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2442,6 +2584,15 @@ export interface operations {
             };
             /** @description Wrong login ID or password */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2508,16 +2659,16 @@ export interface operations {
     get_calls: {
         parameters: {
             query?: {
-                from?: string;
-                to?: string;
+                from?: number;
+                to?: number;
                 party?: string;
                 number?: string;
-                kind?: string;
-                agent_id?: string;
-                group_id?: string;
-                min_duration?: string;
-                offset?: string;
-                limit?: string;
+                kind?: "" | "incoming" | "incoming_missed" | "outgoing" | "outgoing_unanswered";
+                agent_id?: number;
+                group_id?: number;
+                min_duration?: number;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -2535,6 +2686,15 @@ export interface operations {
                         items: components["schemas"]["CallRecord"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -2600,7 +2760,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2649,9 +2809,9 @@ export interface operations {
             query?: {
                 name?: string;
                 extension?: string;
-                agent_id?: string;
-                offset?: string;
-                limit?: string;
+                agent_id?: number;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -2669,6 +2829,15 @@ export interface operations {
                         items: components["schemas"]["Group"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -2740,6 +2909,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -2756,7 +2943,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2805,7 +2992,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2861,7 +3048,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2916,6 +3103,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -2930,12 +3135,12 @@ export interface operations {
     get_groups__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -2951,6 +3156,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -2987,7 +3201,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3042,6 +3256,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3058,8 +3281,8 @@ export interface operations {
             query?: {
                 number?: string;
                 remarks?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -3077,6 +3300,15 @@ export interface operations {
                         items: components["schemas"]["IncomingBlock"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -3148,6 +3380,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3164,7 +3414,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3213,7 +3463,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3269,7 +3519,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3324,6 +3574,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3338,12 +3606,12 @@ export interface operations {
     get_incoming_blocks__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3359,6 +3627,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -3477,6 +3754,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3535,6 +3821,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3553,8 +3848,8 @@ export interface operations {
                 name?: string;
                 prefix?: string;
                 route_kind?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -3572,6 +3867,15 @@ export interface operations {
                         items: components["schemas"]["Number"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -3643,6 +3947,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3659,7 +3981,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3708,7 +4030,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3764,7 +4086,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3819,6 +4141,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -3833,12 +4173,12 @@ export interface operations {
     get_numbers__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -3854,6 +4194,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -3909,8 +4258,8 @@ export interface operations {
                 number?: string;
                 remarks?: string;
                 caller_number?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -3928,6 +4277,15 @@ export interface operations {
                         items: components["schemas"]["OutboundRestriction"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -3992,6 +4350,24 @@ export interface operations {
             };
             /** @description Permission missing or CSRF token wrong */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4087,7 +4463,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4136,7 +4512,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4192,7 +4568,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4247,6 +4623,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -4261,12 +4655,12 @@ export interface operations {
     get_outbound_restrictions__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4282,6 +4676,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -4436,6 +4839,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -4493,7 +4905,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -4543,8 +4955,8 @@ export interface operations {
     get_realtime: {
         parameters: {
             query?: {
-                group?: string;
-                hours?: string;
+                group?: number;
+                hours?: 3 | 6 | 9 | 12 | 24;
             };
             header?: never;
             path?: never;
@@ -4558,6 +4970,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description Not logged in */
             401: {
@@ -4577,14 +4998,23 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Telephony is not running */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_roles: {
         parameters: {
             query?: {
                 name?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -4602,6 +5032,15 @@ export interface operations {
                         items: components["schemas"]["Role"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -4666,6 +5105,24 @@ export interface operations {
             };
             /** @description Permission missing or CSRF token wrong */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4849,6 +5306,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -4863,8 +5338,8 @@ export interface operations {
     get_roles__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
@@ -4884,6 +5359,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -4920,9 +5404,9 @@ export interface operations {
             query?: {
                 username?: string;
                 name?: string;
-                agent_id?: string;
-                offset?: string;
-                limit?: string;
+                agent_id?: number;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -4940,6 +5424,15 @@ export interface operations {
                         items: components["schemas"]["Terminal"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -5011,6 +5504,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -5027,7 +5538,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5076,7 +5587,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5132,7 +5643,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5187,6 +5698,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -5201,12 +5730,12 @@ export interface operations {
     get_terminals__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5222,6 +5751,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -5257,8 +5795,8 @@ export interface operations {
         parameters: {
             query?: {
                 name?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -5276,6 +5814,15 @@ export interface operations {
                         items: components["schemas"]["Trunk"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -5347,6 +5894,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -5363,7 +5928,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5412,7 +5977,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5468,7 +6033,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5523,6 +6088,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -5537,12 +6120,12 @@ export interface operations {
     get_trunks__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5558,6 +6141,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -5593,8 +6185,8 @@ export interface operations {
         parameters: {
             query?: {
                 name?: string;
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -5612,6 +6204,15 @@ export interface operations {
                         items: components["schemas"]["VoiceFile"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -5719,7 +6320,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5768,7 +6369,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5824,7 +6425,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5879,6 +6480,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Refused by another record: a unique value is taken (or, for an agent, the last unlocked administrator would be lost) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation failed; one entry per field */
             422: {
                 headers: {
@@ -5895,7 +6514,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -5944,7 +6563,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -6025,12 +6644,12 @@ export interface operations {
     get_voice_files__id__history: {
         parameters: {
             query?: {
-                offset?: string;
-                limit?: string;
+                offset?: number;
+                limit?: number;
             };
             header?: never;
             path: {
-                id: string;
+                id: number;
             };
             cookie?: never;
         };
@@ -6046,6 +6665,15 @@ export interface operations {
                         items: components["schemas"]["Change"][];
                         total: number;
                     };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in */
@@ -6104,6 +6732,15 @@ export interface operations {
             };
             /** @description Permission missing or CSRF token wrong */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Telephony is not running */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

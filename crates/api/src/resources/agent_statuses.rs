@@ -1,16 +1,17 @@
-use super::{page, record_change, unique_to_field, List, Paging};
-use crate::auth::CurrentUser;
+use super::collection::{Collection, Perms};
+use super::{set_text, List};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{ApiJson, ApiQuery, IdPath};
-use crate::{now_ms, validate, AppState};
+use crate::routes::Param::{self, *};
+use crate::{validate, AppState};
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::Json;
 use serde::Deserialize;
-use std::sync::Arc;
 use store::agent_statuses::{self, AgentStatus, AgentStatusFields, AgentStatusFilter};
-use store::Conn;
+use store::{Conn, Page, Record};
 use utoipa::ToSchema;
+
+/// Agent statuses (AST-*).
+pub struct AgentStatuses;
 
 /// Body of POST and PATCH /agent-statuses.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -22,44 +23,75 @@ pub struct AgentStatusInput {
     pub color_bg: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AgentStatusQuery {
-    pub name: Option<String>,
-    #[serde(flatten)]
-    pub paging: Paging,
-}
+const DUPLICATE: &str = "An agent status with this name exists.";
 
-fn apply(f: &mut AgentStatusFields, i: AgentStatusInput) {
-    if let Some(v) = i.name {
-        f.name = v.trim().to_owned();
-    }
-    if let Some(v) = i.icon {
-        f.icon = v.trim().to_owned();
-    }
-    if let Some(v) = i.color_fg {
-        f.color_fg = v.trim().to_owned();
-    }
-    if let Some(v) = i.color_bg {
-        f.color_bg = v.trim().to_owned();
-    }
-}
+impl Collection for AgentStatuses {
+    type Table = AgentStatus;
+    type Input = AgentStatusInput;
+    type Query = AgentStatusFilter;
+    const PATH: &'static str = "/api/v1/agent-statuses";
+    const TAG: &'static str = "AgentStatuses";
+    const PERMS: Perms = Perms {
+        view: "agent_status.view",
+        create: "agent_status.update",
+        update: "agent_status.update",
+        delete: "agent_status.delete",
+    };
+    const FILTERS: &'static [(&'static str, Param)] = &[("name", Text)];
+    const ENTITY: &'static str = "agent_status";
+    const LABEL: &'static str = "agent status";
 
-async fn validate(conn: &mut Conn, id: Option<i64>, f: &AgentStatusFields) -> ApiResult<()> {
-    let mut e = Vec::new();
-    validate::required_text(&mut e, "name", &f.name, 32);
-    if let Some(other) = agent_statuses::id_by_name(conn, &f.name).await? {
-        if Some(other) != id {
-            e.push(FieldError::new(
-                "name",
-                "duplicate",
-                "An agent status with this name exists.",
-            ));
+    fn new_draft() -> AgentStatusFields {
+        // AST-02 example colours.
+        AgentStatusFields {
+            color_fg: "#ffffff".into(),
+            color_bg: "#ff0000".into(),
+            ..Default::default()
         }
     }
-    validate::text(&mut e, "icon", &f.icon, 32);
-    validate::color(&mut e, "color_fg", &f.color_fg);
-    validate::color(&mut e, "color_bg", &f.color_bg);
-    ApiError::validation(e)
+
+    fn apply(f: &mut AgentStatusFields, i: AgentStatusInput) -> Vec<&'static str> {
+        set_text(&mut f.name, i.name);
+        set_text(&mut f.icon, i.icon);
+        set_text(&mut f.color_fg, i.color_fg);
+        set_text(&mut f.color_bg, i.color_bg);
+        vec![]
+    }
+
+    async fn validate(
+        conn: &mut Conn,
+        id: Option<&i64>,
+        _: Option<&AgentStatus>,
+        f: &mut AgentStatusFields,
+    ) -> ApiResult<()> {
+        let mut e = Vec::new();
+        validate::required_text(&mut e, "name", &f.name, 32);
+        if let Some(other) = AgentStatus::id_where(conn, "name", &f.name).await? {
+            if Some(&other) != id {
+                e.push(FieldError::new("name", "duplicate", DUPLICATE));
+            }
+        }
+        validate::text(&mut e, "icon", &f.icon, 32);
+        validate::color(&mut e, "color_fg", &f.color_fg);
+        validate::color(&mut e, "color_bg", &f.color_bg);
+        ApiError::validation(e)
+    }
+
+    fn duplicate(_: bool) -> Option<(&'static str, &'static str)> {
+        Some(("name", DUPLICATE))
+    }
+
+    async fn list(
+        conn: &mut Conn,
+        q: AgentStatusFilter,
+        p: Page,
+    ) -> ApiResult<(Vec<AgentStatus>, i64)> {
+        Ok(AgentStatus::list(conn, &q, p).await?)
+    }
+
+    async fn references(conn: &mut Conn, id: &i64) -> store::Result<Vec<String>> {
+        agent_statuses::references(conn, *id).await
+    }
 }
 
 /// Every agent status with its name, icon and colours, for anyone logged in: agents choose
@@ -67,7 +99,7 @@ async fn validate(conn: &mut Conn, id: Option<i64>, f: &AgentStatusFields) -> Ap
 /// while editing them stays with the administrators.
 pub async fn choices(State(s): State<AppState>) -> ApiResult<Json<List<AgentStatus>>> {
     let mut c = s.store.conn().await?;
-    let (items, total) = agent_statuses::list(
+    let (items, total) = AgentStatus::list(
         &mut c,
         &AgentStatusFilter { name: None },
         store::Page {
@@ -78,101 +110,3 @@ pub async fn choices(State(s): State<AppState>) -> ApiResult<Json<List<AgentStat
     .await?;
     Ok(Json(List { items, total }))
 }
-
-pub async fn list(
-    State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<AgentStatusQuery>,
-) -> ApiResult<Json<List<AgentStatus>>> {
-    let p = page(q.paging.offset.as_deref(), q.paging.limit.as_deref())?;
-    let mut c = s.store.conn().await?;
-    let (items, total) =
-        agent_statuses::list(&mut c, &AgentStatusFilter { name: q.name }, p).await?;
-    Ok(Json(List { items, total }))
-}
-
-pub async fn create(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    ApiJson(input): ApiJson<AgentStatusInput>,
-) -> ApiResult<(StatusCode, Json<AgentStatus>)> {
-    // AST-02 example colours.
-    let mut f = AgentStatusFields {
-        color_fg: "#ffffff".into(),
-        color_bg: "#ff0000".into(),
-        ..Default::default()
-    };
-    apply(&mut f, input);
-    let mut tx = s.store.begin().await?;
-    validate(&mut tx, None, &f).await?;
-    let now = now_ms();
-    let id = agent_statuses::insert(&mut tx, &f, Some(me.login_id()), now)
-        .await
-        .map_err(unique_to_field(
-            "name",
-            "An agent status with this name exists.",
-        ))?;
-    let item = agent_statuses::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent status"))?;
-    record_change(
-        &mut tx,
-        "agent_status",
-        &id.to_string(),
-        Some(me.login_id()),
-        "create",
-        &item,
-        &item,
-        &[],
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(item)))
-}
-
-pub async fn update(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-    ApiJson(input): ApiJson<AgentStatusInput>,
-) -> ApiResult<Json<AgentStatus>> {
-    let mut tx = s.store.begin().await?;
-    let before = agent_statuses::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent status"))?;
-    let mut f = before.fields.clone();
-    apply(&mut f, input);
-    validate(&mut tx, Some(id), &f).await?;
-    let now = now_ms();
-    agent_statuses::update(&mut tx, id, &f, Some(me.login_id()), now)
-        .await
-        .map_err(unique_to_field(
-            "name",
-            "An agent status with this name exists.",
-        ))?;
-    let after = agent_statuses::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent status"))?;
-    record_change(
-        &mut tx,
-        "agent_status",
-        &id.to_string(),
-        Some(me.login_id()),
-        "update",
-        &before,
-        &after,
-        &[],
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(after))
-}
-
-super::get_and_delete!(
-    agent_statuses,
-    AgentStatus,
-    "agent status",
-    "agent_status",
-    refs = store::agent_statuses::references
-);

@@ -1,18 +1,25 @@
-use super::{nullable, page, record_change, refuse_if_referenced, unique_to_field, List, Paging};
+use super::collection::{Collection, Perms, Table, Write};
+use super::{nullable, refuse_if_referenced, set, set_opt_text, set_text};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{ApiJson, ApiQuery, IdPath};
-use crate::{now_ms, password, validate, AppState};
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::{Extension, Json};
+use crate::routes::Param::{self, *};
+use crate::{password, validate};
 use serde::Deserialize;
-use std::sync::Arc;
 use store::agents::{
     self, Agent, AgentFields, AgentFilter, FreeDesk, Language, PopupMode, SortOrder,
 };
-use store::{numbers, roles, sessions, Conn};
+use store::{numbers, roles, sessions, Conn, Page, Record};
 use utoipa::ToSchema;
+
+/// Agents (AGENT-*): the accounts that log in and take calls.
+pub struct Agents;
+
+/// An agent to write: its fields and, when one was given, the new password (stored hashed,
+/// never returned).
+pub struct AgentDraft {
+    fields: AgentFields,
+    password: Option<String>,
+}
 
 /// Body of POST and PATCH /agents. On create `login_id`, `name`, `nickname` and `password`
 /// are required; on update only the fields sent change.
@@ -46,151 +53,232 @@ pub struct AgentInput {
     pub pin: Option<Option<String>>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AgentQuery {
-    pub login_id: Option<String>,
-    pub name: Option<String>,
-    pub extension: Option<String>,
-    pub role: Option<String>,
-    #[serde(flatten)]
-    pub paging: Paging,
-}
+impl Collection for Agents {
+    type Table = Agents;
+    type Input = AgentInput;
+    type Query = AgentFilter;
+    const PATH: &'static str = "/api/v1/agents";
+    const TAG: &'static str = "Agents";
+    const PERMS: Perms = Perms {
+        view: "agent.view",
+        create: "agent.update",
+        update: "agent.update",
+        delete: "agent.delete",
+    };
+    const FILTERS: &'static [(&'static str, Param)] = &[
+        ("login_id", Text),
+        ("name", Text),
+        ("extension", Text),
+        ("role", Text),
+    ];
+    const ENTITY: &'static str = "agent";
+    const LABEL: &'static str = "agent";
 
-fn apply(f: &mut AgentFields, i: AgentInput) -> Option<String> {
-    if let Some(v) = i.login_id {
-        f.login_id = v.trim().to_owned();
+    fn new_draft() -> AgentDraft {
+        AgentDraft {
+            fields: AgentFields {
+                role: "agent".into(),
+                ..Default::default()
+            },
+            password: None,
+        }
     }
-    if let Some(v) = i.name {
-        f.name = v.trim().to_owned();
-    }
-    if let Some(v) = i.nickname {
-        f.nickname = v.trim().to_owned();
-    }
-    if let Some(v) = i.extension {
-        f.extension = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    }
-    if let Some(v) = i.caller_number_id {
-        f.caller_number_id = v;
-    }
-    if let Some(v) = i.number_ids {
-        f.number_ids = v;
-    }
-    if let Some(v) = i.role {
-        f.role = v;
-    }
-    if let Some(v) = i.locked {
-        f.locked = v;
-    }
-    if let Some(v) = i.language {
-        f.language = v;
-    }
-    if let Some(v) = i.crm_auto_search {
-        f.crm_auto_search = v;
-    }
-    if let Some(v) = i.incoming_popup {
-        f.incoming_popup = v;
-    }
-    if let Some(v) = i.answer_popup {
-        f.answer_popup = v;
-    }
-    if let Some(v) = i.popup_mode {
-        f.popup_mode = v;
-    }
-    if let Some(v) = i.free_desk {
-        f.free_desk = v;
-    }
-    if let Some(v) = i.history_order {
-        f.history_order = v;
-    }
-    if let Some(v) = i.pin {
-        f.pin = v.filter(|p| !p.is_empty());
-    }
-    i.password.filter(|p| !p.is_empty())
-}
 
-async fn validate(
-    conn: &mut Conn,
-    id: Option<i64>,
-    f: &AgentFields,
-    password: Option<&str>,
-) -> ApiResult<()> {
-    let mut e = Vec::new();
-    validate::login_id(&mut e, "login_id", &f.login_id);
-    if e.is_empty() {
-        if let Some(other) = agents::id_by_login(conn, &f.login_id).await? {
-            if Some(other) != id {
+    fn apply(d: &mut AgentDraft, i: AgentInput) -> Vec<&'static str> {
+        let f = &mut d.fields;
+        set_text(&mut f.login_id, i.login_id);
+        set_text(&mut f.name, i.name);
+        set_text(&mut f.nickname, i.nickname);
+        set_opt_text(&mut f.extension, i.extension);
+        set(&mut f.caller_number_id, i.caller_number_id);
+        set(&mut f.number_ids, i.number_ids);
+        set(&mut f.role, i.role);
+        set(&mut f.locked, i.locked);
+        set(&mut f.language, i.language);
+        set(&mut f.crm_auto_search, i.crm_auto_search);
+        set(&mut f.incoming_popup, i.incoming_popup);
+        set(&mut f.answer_popup, i.answer_popup);
+        set(&mut f.popup_mode, i.popup_mode);
+        set(&mut f.free_desk, i.free_desk);
+        set(&mut f.history_order, i.history_order);
+        let mut secrets = Vec::new();
+        d.password = i.password.filter(|p| !p.is_empty());
+        if d.password.is_some() {
+            secrets.push("password");
+        }
+        if let Some(v) = i.pin {
+            let pin = v.filter(|p| !p.is_empty());
+            if pin != f.pin {
+                secrets.push("pin");
+            }
+            f.pin = pin;
+        }
+        secrets
+    }
+
+    /// On update, the last unlocked administrator stays one (409).
+    async fn validate(
+        conn: &mut Conn,
+        id: Option<&i64>,
+        before: Option<&Agent>,
+        d: &mut AgentDraft,
+    ) -> ApiResult<()> {
+        let f = &d.fields;
+        let mut e = Vec::new();
+        validate::login_id(&mut e, "login_id", &f.login_id);
+        if e.is_empty() {
+            if let Some(other) = Agent::id_where(conn, "login_id", &f.login_id).await? {
+                if Some(&other) != id {
+                    e.push(FieldError::new(
+                        "login_id",
+                        "duplicate",
+                        "This login ID is already in use.",
+                    ));
+                }
+            }
+        }
+        validate::required_text(&mut e, "name", &f.name, 64);
+        validate::required_text(&mut e, "nickname", &f.nickname, 32);
+        validate::extension(
+            conn,
+            &mut e,
+            "extension",
+            f.extension.as_deref(),
+            ("agent", id.copied()),
+        )
+        .await?;
+        match d.password.as_deref() {
+            Some(p) => e.extend(password::check_policy("password", p)),
+            None if id.is_none() => e.push(FieldError::new(
+                "password",
+                "required",
+                "This field is required.",
+            )),
+            None => {}
+        }
+        if let Some(p) = f.pin.as_deref() {
+            e.extend(validate::pin("pin", p));
+        }
+        if roles::get(conn, &f.role).await?.is_none() {
+            e.push(FieldError::new(
+                "role",
+                "unknown",
+                format!("There is no role `{}`.", f.role),
+            ));
+        }
+        if let Some(n) = f.caller_number_id {
+            if !f.number_ids.contains(&n) {
                 e.push(FieldError::new(
-                    "login_id",
-                    "duplicate",
-                    "This login ID is already in use.",
+                    "caller_number_id",
+                    "not_offered",
+                    "The caller number must be one of the numbers offered to this agent.",
+                ));
+            } else if numbers::get(conn, n).await?.is_none() {
+                e.push(FieldError::new(
+                    "caller_number_id",
+                    "unknown",
+                    format!("There is no phone number {n}."),
                 ));
             }
         }
-    }
-    validate::required_text(&mut e, "name", &f.name, 64);
-    validate::required_text(&mut e, "nickname", &f.nickname, 32);
-    validate::extension(
-        conn,
-        &mut e,
-        "extension",
-        f.extension.as_deref(),
-        ("agent", id),
-    )
-    .await?;
-    match password {
-        Some(p) => e.extend(password::check_policy("password", p)),
-        None if id.is_none() => e.push(FieldError::new(
-            "password",
-            "required",
-            "This field is required.",
-        )),
-        None => {}
-    }
-    if let Some(p) = f.pin.as_deref() {
-        e.extend(validate::pin("pin", p));
-    }
-    if roles::get(conn, &f.role).await?.is_none() {
-        e.push(FieldError::new(
-            "role",
-            "unknown",
-            format!("There is no role `{}`.", f.role),
-        ));
-    }
-    if let Some(n) = f.caller_number_id {
-        if !f.number_ids.contains(&n) {
-            e.push(FieldError::new(
-                "caller_number_id",
-                "not_offered",
-                "The caller number must be one of the numbers offered to this agent.",
-            ));
-        } else if numbers::get(conn, n).await?.is_none() {
-            e.push(FieldError::new(
-                "caller_number_id",
-                "unknown",
-                format!("There is no phone number {n}."),
-            ));
+        for n in &f.number_ids {
+            if numbers::get(conn, *n).await?.is_none() {
+                e.push(FieldError::new(
+                    "number_ids",
+                    "unknown",
+                    format!("There is no phone number {n}."),
+                ));
+            }
         }
-    }
-    for n in &f.number_ids {
-        if numbers::get(conn, *n).await?.is_none() {
+        let mut sorted = f.number_ids.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != f.number_ids.len() {
             e.push(FieldError::new(
                 "number_ids",
-                "unknown",
-                format!("There is no phone number {n}."),
+                "duplicate",
+                "A number is listed twice.",
             ));
         }
+        ApiError::validation(e)?;
+        match before {
+            Some(b) => keep_an_admin(conn, b.id, &b.fields, Some(f)).await,
+            None => Ok(()),
+        }
     }
-    let mut sorted = f.number_ids.clone();
-    sorted.sort_unstable();
-    sorted.dedup();
-    if sorted.len() != f.number_ids.len() {
-        e.push(FieldError::new(
-            "number_ids",
-            "duplicate",
-            "A number is listed twice.",
-        ));
+
+    fn duplicate(_: bool) -> Option<(&'static str, &'static str)> {
+        Some(("login_id", "This login ID or extension is already in use."))
     }
-    ApiError::validation(e)
+
+    async fn list(conn: &mut Conn, q: AgentFilter, p: Page) -> ApiResult<(Vec<Agent>, i64)> {
+        Ok(Agent::list(conn, &q, p).await?)
+    }
+
+    async fn references(conn: &mut Conn, id: &i64) -> store::Result<Vec<String>> {
+        agents::references(conn, *id).await
+    }
+
+    async fn may_delete(
+        conn: &mut Conn,
+        me: &CurrentUser,
+        agent: &Agent,
+        refs: Vec<String>,
+    ) -> ApiResult<()> {
+        if agent.id == me.id() {
+            return Err(ApiError::Conflict(vec![FieldError::general(
+                "self",
+                "You cannot delete your own account.",
+            )]));
+        }
+        refuse_if_referenced(Self::LABEL, refs)?;
+        keep_an_admin(conn, agent.id, &agent.fields, None).await
+    }
+}
+
+impl Table for Agents {
+    type Item = Agent;
+    type Draft = AgentDraft;
+    type Key = i64;
+
+    fn draft(agent: &Agent) -> AgentDraft {
+        AgentDraft {
+            fields: agent.fields.clone(),
+            password: None,
+        }
+    }
+
+    async fn get(conn: &mut Conn, id: &i64) -> store::Result<Option<Agent>> {
+        <Agent as Record>::get(conn, *id).await
+    }
+
+    async fn insert(conn: &mut Conn, d: &AgentDraft, w: &Write<'_>) -> ApiResult<i64> {
+        let hash = password::hash(d.password.clone().unwrap_or_default()).await?;
+        Ok(agents::insert(conn, &d.fields, &hash, w.actor(), w.now).await?)
+    }
+
+    /// A new password or a lock ends the agent's other sessions.
+    async fn update(
+        conn: &mut Conn,
+        id: &i64,
+        before: &Agent,
+        d: &AgentDraft,
+        w: &Write<'_>,
+    ) -> ApiResult<()> {
+        <Agent as Record>::update(conn, *id, &d.fields, w.actor(), w.now).await?;
+        if let Some(p) = &d.password {
+            agents::set_password(conn, *id, &password::hash(p.clone()).await?, w.now).await?;
+        }
+        let locked = d.fields.locked && !before.fields.locked;
+        if locked || (d.password.is_some() && *id != w.me.id()) {
+            sessions::delete_for_agent(conn, *id).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(conn: &mut Conn, id: &i64) -> store::Result<()> {
+        <Agent as Record>::delete(conn, *id).await
+    }
 }
 
 /// An installation must keep at least one administrator who can log in.
@@ -209,154 +297,4 @@ async fn keep_an_admin(
         )]));
     }
     Ok(())
-}
-
-pub async fn list(
-    State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<AgentQuery>,
-) -> ApiResult<Json<List<Agent>>> {
-    let p = page(q.paging.offset.as_deref(), q.paging.limit.as_deref())?;
-    let f = AgentFilter {
-        login_id: q.login_id,
-        name: q.name,
-        extension: q.extension,
-        role: q.role,
-    };
-    let mut c = s.store.conn().await?;
-    let (items, total) = agents::list(&mut c, &f, p).await?;
-    Ok(Json(List { items, total }))
-}
-
-pub async fn get(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Agent>> {
-    let mut c = s.store.conn().await?;
-    agents::get(&mut c, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("agent"))
-}
-
-pub async fn create(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    ApiJson(input): ApiJson<AgentInput>,
-) -> ApiResult<(StatusCode, Json<Agent>)> {
-    let mut f = AgentFields {
-        role: "agent".into(),
-        ..Default::default()
-    };
-    let pw = apply(&mut f, input);
-    let mut tx = s.store.begin().await?;
-    validate(&mut tx, None, &f, pw.as_deref()).await?;
-    let hash = password::hash(pw.unwrap_or_default()).await?;
-    let now = now_ms();
-    let id = agents::insert(&mut tx, &f, &hash, Some(me.login_id()), now)
-        .await
-        .map_err(unique_to_field(
-            "login_id",
-            "This login ID or extension is already in use.",
-        ))?;
-    let item = agents::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent"))?;
-    record_change(
-        &mut tx,
-        "agent",
-        &id.to_string(),
-        Some(me.login_id()),
-        "create",
-        &item,
-        &item,
-        &["password"],
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(item)))
-}
-
-pub async fn update(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-    ApiJson(input): ApiJson<AgentInput>,
-) -> ApiResult<Json<Agent>> {
-    let mut tx = s.store.begin().await?;
-    let before = agents::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent"))?;
-    let mut f = before.fields.clone();
-    let pin_sent = input.pin.is_some();
-    let pw = apply(&mut f, input);
-    validate(&mut tx, Some(id), &f, pw.as_deref()).await?;
-    keep_an_admin(&mut tx, id, &before.fields, Some(&f)).await?;
-    let now = now_ms();
-    agents::update(&mut tx, id, &f, Some(me.login_id()), now)
-        .await
-        .map_err(unique_to_field(
-            "login_id",
-            "This login ID or extension is already in use.",
-        ))?;
-    let mut secrets = Vec::new();
-    if let Some(p) = pw {
-        agents::set_password(&mut tx, id, &password::hash(p).await?, now).await?;
-        secrets.push("password");
-    }
-    if pin_sent && f.pin != before.fields.pin {
-        secrets.push("pin");
-    }
-    // A locked account or a new password ends the agent's other sessions.
-    if (f.locked && !before.fields.locked) || (secrets.contains(&"password") && id != me.id()) {
-        sessions::delete_for_agent(&mut tx, id).await?;
-    }
-    let after = agents::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent"))?;
-    record_change(
-        &mut tx,
-        "agent",
-        &id.to_string(),
-        Some(me.login_id()),
-        "update",
-        &before,
-        &after,
-        &secrets,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(after))
-}
-
-pub async fn delete(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    if id == me.id() {
-        return Err(ApiError::Conflict(vec![FieldError::general(
-            "self",
-            "You cannot delete your own account.",
-        )]));
-    }
-    let mut tx = s.store.begin().await?;
-    let before = agents::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent"))?;
-    refuse_if_referenced("agent", agents::references(&mut tx, id).await?)?;
-    keep_an_admin(&mut tx, id, &before.fields, None).await?;
-    agents::delete(&mut tx, id).await?;
-    record_change(
-        &mut tx,
-        "agent",
-        &id.to_string(),
-        Some(me.login_id()),
-        "delete",
-        &before,
-        &before,
-        &[],
-        now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
 }

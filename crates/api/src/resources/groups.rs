@@ -1,19 +1,25 @@
+use super::collection::{get_or_404, Collection, Perms};
 use super::numbers::{check_target, TargetInput};
-use super::{int_filter, nullable, page, record_change, unique_to_field, List, Paging};
+use super::{int_filter, nullable, record_change, set, set_opt_text, set_text};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{ApiJson, ApiQuery, IdPath};
+use crate::extract::{ApiJson, IdPath};
+use crate::routes::Param::{self, *};
 use crate::{now_ms, validate, AppState};
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use engine::{RingStrategy, TargetKind};
 use serde::Deserialize;
 use std::sync::Arc;
+use store::agent_statuses::AgentStatus;
 use store::groups::{self, Group, GroupFields, GroupFilter, Member};
 use store::numbers::TargetDto;
-use store::{agent_statuses, agents, voice_files, Conn};
+use store::voice_files::VoiceFile;
+use store::{agents, Conn, Page, Record};
 use utoipa::ToSchema;
+
+/// ACD groups (GROUP-*).
+pub struct Groups;
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -79,275 +85,187 @@ pub struct GroupQuery {
     pub name: Option<String>,
     pub extension: Option<String>,
     pub agent_id: Option<String>,
-    #[serde(flatten)]
-    pub paging: Paging,
 }
 
-fn apply(f: &mut GroupFields, i: GroupInput) {
-    if let Some(v) = i.name {
-        f.name = v.trim().to_owned();
-    }
-    if let Some(v) = i.extension {
-        f.extension = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    }
-    if let Some(v) = i.strategy {
-        f.strategy = v;
-    }
-    if let Some(v) = i.max_answering {
-        f.max_answering = v;
-    }
-    if let Some(v) = i.max_waiting {
-        f.max_waiting = v;
-    }
-    if let Some(v) = i.overflow {
-        f.overflow = v.map(Into::into);
-    }
-    if let Some(v) = i.timeout {
-        f.timeout = v;
-    }
-    if let Some(v) = i.timeout_target {
-        f.timeout_target = v.map(Into::into);
-    }
-    if let Some(v) = i.ring_time {
-        f.ring_time = v;
-    }
-    if let Some(v) = i.queue_start_delay {
-        f.queue_start_delay = v;
-    }
-    if let Some(v) = i.no_answer_pause {
-        f.no_answer_pause = v;
-    }
-    if let Some(v) = i.no_answer_pause_time {
-        f.no_answer_pause_time = v;
-    }
-    if let Some(v) = i.acw_status_id {
-        f.acw_status_id = v;
-    }
-    if let Some(v) = i.acw_time {
-        f.acw_time = v;
-    }
-    if let Some(v) = i.display_name {
-        f.display_name = v;
-    }
-    if let Some(v) = i.color_fg {
-        f.color_fg = v.trim().to_owned();
-    }
-    if let Some(v) = i.color_bg {
-        f.color_bg = v.trim().to_owned();
-    }
-    for (slot, v) in [
-        (&mut f.greeting_voice_id, i.greeting_voice_id),
-        (&mut f.queue_voice_id, i.queue_voice_id),
-        (&mut f.hold_voice_id, i.hold_voice_id),
-        (&mut f.answer_voice_id, i.answer_voice_id),
-    ] {
-        if let Some(v) = v {
-            *slot = v;
-        }
-    }
-    if let Some(v) = i.members {
-        f.members = v
-            .into_iter()
-            .map(|m| Member {
-                agent_id: m.agent_id,
-                skill_level: m.skill_level,
-            })
-            .collect();
-    }
-}
+const EXTENSION_USED: &str = "This extension is already in use.";
 
-async fn validate(conn: &mut Conn, id: Option<i64>, f: &GroupFields) -> ApiResult<()> {
-    let mut e = Vec::new();
-    validate::required_text(&mut e, "name", &f.name, 64);
-    validate::extension(
-        conn,
-        &mut e,
-        "extension",
-        f.extension.as_deref(),
-        ("group", id),
-    )
-    .await?;
-    validate::range(&mut e, "max_answering", f.max_answering, 1, 999);
-    validate::range(&mut e, "max_waiting", f.max_waiting, 0, 999);
-    if let Some(t) = f.timeout {
-        validate::range(&mut e, "timeout", t, 1, 86_400);
+impl Collection for Groups {
+    type Table = Group;
+    type Input = GroupInput;
+    type Query = GroupQuery;
+    const PATH: &'static str = "/api/v1/groups";
+    const TAG: &'static str = "Groups";
+    const PERMS: Perms = Perms {
+        view: "group.view",
+        create: "group.update",
+        update: "group.update",
+        delete: "group.delete",
+    };
+    const FILTERS: &'static [(&'static str, Param)] =
+        &[("name", Text), ("extension", Text), ("agent_id", Int)];
+    const ENTITY: &'static str = "group";
+    const LABEL: &'static str = "group";
+
+    fn new_draft() -> GroupFields {
+        GroupFields::default()
     }
-    validate::range(&mut e, "ring_time", f.ring_time, 1, 600);
-    validate::range(&mut e, "queue_start_delay", f.queue_start_delay, 0, 3600);
-    validate::range(
-        &mut e,
-        "no_answer_pause_time",
-        f.no_answer_pause_time,
-        0,
-        86_400,
-    );
-    validate::range(&mut e, "acw_time", f.acw_time, 0, 86_400);
-    validate::text(&mut e, "display_name", &f.display_name, 32);
-    validate::color(&mut e, "color_fg", &f.color_fg);
-    validate::color(&mut e, "color_bg", &f.color_bg);
-    for (field, t) in [
-        ("overflow", f.overflow),
-        ("timeout_target", f.timeout_target),
-    ] {
-        if t.is_some_and(|t| t.kind == TargetKind::Group && Some(t.id) == id) {
-            e.push(FieldError::new(
-                field,
-                "loop",
-                "A group cannot divert to itself.",
-            ));
-        } else {
-            check_target(conn, &mut e, field, t).await?;
+
+    fn apply(f: &mut GroupFields, i: GroupInput) -> Vec<&'static str> {
+        set_text(&mut f.name, i.name);
+        set_opt_text(&mut f.extension, i.extension);
+        set(&mut f.strategy, i.strategy);
+        set(&mut f.max_answering, i.max_answering);
+        set(&mut f.max_waiting, i.max_waiting);
+        if let Some(v) = i.overflow {
+            f.overflow = v.map(Into::into);
         }
-    }
-    if let Some(s) = f.acw_status_id {
-        if agent_statuses::get(conn, s).await?.is_none() {
-            e.push(FieldError::new(
-                "acw_status_id",
-                "unknown",
-                format!("There is no agent status {s}."),
-            ));
+        set(&mut f.timeout, i.timeout);
+        if let Some(v) = i.timeout_target {
+            f.timeout_target = v.map(Into::into);
         }
+        set(&mut f.ring_time, i.ring_time);
+        set(&mut f.queue_start_delay, i.queue_start_delay);
+        set(&mut f.no_answer_pause, i.no_answer_pause);
+        set(&mut f.no_answer_pause_time, i.no_answer_pause_time);
+        set(&mut f.acw_status_id, i.acw_status_id);
+        set(&mut f.acw_time, i.acw_time);
+        set(&mut f.display_name, i.display_name);
+        set_text(&mut f.color_fg, i.color_fg);
+        set_text(&mut f.color_bg, i.color_bg);
+        set(&mut f.greeting_voice_id, i.greeting_voice_id);
+        set(&mut f.queue_voice_id, i.queue_voice_id);
+        set(&mut f.hold_voice_id, i.hold_voice_id);
+        set(&mut f.answer_voice_id, i.answer_voice_id);
+        if let Some(v) = i.members {
+            f.members = v
+                .into_iter()
+                .map(|m| Member {
+                    agent_id: m.agent_id,
+                    skill_level: m.skill_level,
+                })
+                .collect();
+        }
+        vec![]
     }
-    for (field, v) in [
-        ("greeting_voice_id", f.greeting_voice_id),
-        ("queue_voice_id", f.queue_voice_id),
-        ("hold_voice_id", f.hold_voice_id),
-        ("answer_voice_id", f.answer_voice_id),
-    ] {
-        if let Some(v) = v {
-            if voice_files::get(conn, v).await?.is_none() {
+
+    async fn validate(
+        conn: &mut Conn,
+        id: Option<&i64>,
+        _: Option<&Group>,
+        f: &mut GroupFields,
+    ) -> ApiResult<()> {
+        let mut e = Vec::new();
+        validate::required_text(&mut e, "name", &f.name, 64);
+        validate::extension(
+            conn,
+            &mut e,
+            "extension",
+            f.extension.as_deref(),
+            ("group", id.copied()),
+        )
+        .await?;
+        validate::range(&mut e, "max_answering", f.max_answering, 1, 999);
+        validate::range(&mut e, "max_waiting", f.max_waiting, 0, 999);
+        if let Some(t) = f.timeout {
+            validate::range(&mut e, "timeout", t, 1, 86_400);
+        }
+        validate::range(&mut e, "ring_time", f.ring_time, 1, 600);
+        validate::range(&mut e, "queue_start_delay", f.queue_start_delay, 0, 3600);
+        validate::range(
+            &mut e,
+            "no_answer_pause_time",
+            f.no_answer_pause_time,
+            0,
+            86_400,
+        );
+        validate::range(&mut e, "acw_time", f.acw_time, 0, 86_400);
+        validate::text(&mut e, "display_name", &f.display_name, 32);
+        validate::color(&mut e, "color_fg", &f.color_fg);
+        validate::color(&mut e, "color_bg", &f.color_bg);
+        for (field, t) in [
+            ("overflow", f.overflow),
+            ("timeout_target", f.timeout_target),
+        ] {
+            if t.is_some_and(|t| t.kind == TargetKind::Group && Some(&t.id) == id) {
                 e.push(FieldError::new(
                     field,
+                    "loop",
+                    "A group cannot divert to itself.",
+                ));
+            } else {
+                check_target(conn, &mut e, field, t).await?;
+            }
+        }
+        if let Some(s) = f.acw_status_id {
+            if AgentStatus::get(conn, s).await?.is_none() {
+                e.push(FieldError::new(
+                    "acw_status_id",
                     "unknown",
-                    format!("There is no voice file {v}."),
+                    format!("There is no agent status {s}."),
                 ));
             }
         }
+        for (field, v) in [
+            ("greeting_voice_id", f.greeting_voice_id),
+            ("queue_voice_id", f.queue_voice_id),
+            ("hold_voice_id", f.hold_voice_id),
+            ("answer_voice_id", f.answer_voice_id),
+        ] {
+            if let Some(v) = v {
+                if VoiceFile::get(conn, v).await?.is_none() {
+                    e.push(FieldError::new(
+                        field,
+                        "unknown",
+                        format!("There is no voice file {v}."),
+                    ));
+                }
+            }
+        }
+        let mut seen = Vec::new();
+        for m in &f.members {
+            if seen.contains(&m.agent_id) {
+                e.push(FieldError::new(
+                    "members",
+                    "duplicate",
+                    format!("Agent {} is listed twice.", m.agent_id),
+                ));
+            }
+            seen.push(m.agent_id);
+            if !(0..=99).contains(&m.skill_level) {
+                e.push(FieldError::new(
+                    "members",
+                    "range",
+                    "Skill levels are 0 to 99.",
+                ));
+            }
+            if agents::get(conn, m.agent_id).await?.is_none() {
+                e.push(FieldError::new(
+                    "members",
+                    "unknown",
+                    format!("There is no agent {}.", m.agent_id),
+                ));
+            }
+        }
+        ApiError::validation(e)
     }
-    let mut seen = Vec::new();
-    for m in &f.members {
-        if seen.contains(&m.agent_id) {
-            e.push(FieldError::new(
-                "members",
-                "duplicate",
-                format!("Agent {} is listed twice.", m.agent_id),
-            ));
-        }
-        seen.push(m.agent_id);
-        if !(0..=99).contains(&m.skill_level) {
-            e.push(FieldError::new(
-                "members",
-                "range",
-                "Skill levels are 0 to 99.",
-            ));
-        }
-        if agents::get(conn, m.agent_id).await?.is_none() {
-            e.push(FieldError::new(
-                "members",
-                "unknown",
-                format!("There is no agent {}.", m.agent_id),
-            ));
-        }
+
+    fn duplicate(_: bool) -> Option<(&'static str, &'static str)> {
+        Some(("extension", EXTENSION_USED))
     }
-    ApiError::validation(e)
-}
 
-pub async fn list(
-    State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<GroupQuery>,
-) -> ApiResult<Json<List<Group>>> {
-    let p = page(q.paging.offset.as_deref(), q.paging.limit.as_deref())?;
-    let f = GroupFilter {
-        name: q.name,
-        extension: q.extension,
-        agent_id: int_filter("agent_id", q.agent_id.as_deref())?,
-    };
-    let mut c = s.store.conn().await?;
-    let (items, total) = groups::list(&mut c, &f, p).await?;
-    Ok(Json(List { items, total }))
-}
+    async fn list(conn: &mut Conn, q: GroupQuery, p: Page) -> ApiResult<(Vec<Group>, i64)> {
+        let f = GroupFilter {
+            name: q.name,
+            extension: q.extension,
+            agent_id: int_filter("agent_id", q.agent_id.as_deref())?,
+        };
+        Ok(Group::list(conn, &f, p).await?)
+    }
 
-pub async fn create(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    ApiJson(input): ApiJson<GroupInput>,
-) -> ApiResult<(StatusCode, Json<Group>)> {
-    let mut f = GroupFields::default();
-    apply(&mut f, input);
-    let mut tx = s.store.begin().await?;
-    validate(&mut tx, None, &f).await?;
-    let now = now_ms();
-    let id = groups::insert(&mut tx, &f, Some(me.login_id()), now)
-        .await
-        .map_err(unique_to_field(
-            "extension",
-            "This extension is already in use.",
-        ))?;
-    let item = groups::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("group"))?;
-    record_change(
-        &mut tx,
-        "group",
-        &id.to_string(),
-        Some(me.login_id()),
-        "create",
-        &item,
-        &item,
-        &[],
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(item)))
+    async fn references(conn: &mut Conn, id: &i64) -> store::Result<Vec<String>> {
+        groups::references(conn, *id).await
+    }
 }
-
-pub async fn update(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-    ApiJson(input): ApiJson<GroupInput>,
-) -> ApiResult<Json<Group>> {
-    let mut tx = s.store.begin().await?;
-    let before = groups::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("group"))?;
-    let mut f = before.fields.clone();
-    apply(&mut f, input);
-    validate(&mut tx, Some(id), &f).await?;
-    let now = now_ms();
-    groups::update(&mut tx, id, &f, Some(me.login_id()), now)
-        .await
-        .map_err(unique_to_field(
-            "extension",
-            "This extension is already in use.",
-        ))?;
-    let after = groups::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("group"))?;
-    record_change(
-        &mut tx,
-        "group",
-        &id.to_string(),
-        Some(me.login_id()),
-        "update",
-        &before,
-        &after,
-        &[],
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(after))
-}
-
-super::get_and_delete!(
-    groups,
-    Group,
-    "group",
-    "group",
-    refs = store::groups::references
-);
 
 /// Body of PUT /groups/{id}/skill-level (RT-11).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -371,9 +289,7 @@ pub async fn set_skill_level(
     validate::range(&mut e, "skill_level", input.skill_level, 0, 99);
     ApiError::validation(e)?;
     let mut tx = s.store.begin().await?;
-    let before = groups::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("group"))?;
+    let before = get_or_404::<Groups>(&mut tx, &id).await?;
     let now = now_ms();
     let changed = groups::set_skill_level(
         &mut tx,
@@ -391,12 +307,10 @@ pub async fn set_skill_level(
             "The agent is not a member of this group.",
         )]));
     }
-    let after = groups::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("group"))?;
+    let after = get_or_404::<Groups>(&mut tx, &id).await?;
     record_change(
         &mut tx,
-        "group",
+        Groups::ENTITY,
         &id.to_string(),
         Some(me.login_id()),
         "update",

@@ -1,11 +1,11 @@
-//! The administration collections. Every collection follows one pattern: create and update
-//! both build a complete `…Fields` value (defaults or the stored record, with the request's
-//! fields applied), validate it as a whole, write it, and record the difference in the
-//! change history.
+//! The administration collections, each a [`collection::Collection`], and what they share:
+//! paging, filters given as text, PATCH's `null`, the change history and the 409 of a refused
+//! delete.
 
 pub mod agent_statuses;
 pub mod agents;
 pub mod calls;
+pub mod collection;
 pub mod groups;
 pub mod incoming_blocks;
 pub mod numbers;
@@ -15,14 +15,10 @@ pub mod terminals;
 pub mod trunks;
 pub mod voice_files;
 
-use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::AppState;
-use axum::Json;
+use crate::routes::{MAX_LIMIT, MAX_OFFSET};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use std::sync::Arc;
-use store::agents::SortOrder;
 use store::{changes, Conn, Page};
 
 /// A page of a list (the OpenAPI document spells out one schema per item type).
@@ -41,7 +37,7 @@ pub struct Paging {
 
 pub fn page(offset: Option<&str>, limit: Option<&str>) -> ApiResult<Page> {
     let parse = |field: &str, v: Option<&str>, default: i64, lo: i64, hi: i64| -> ApiResult<i64> {
-        match v.filter(|v| !v.is_empty()) {
+        match v {
             None => Ok(default),
             Some(v) => v
                 .parse::<i64>()
@@ -57,14 +53,14 @@ pub fn page(offset: Option<&str>, limit: Option<&str>) -> ApiResult<Page> {
         }
     };
     Ok(Page {
-        offset: parse("offset", offset, 0, 0, i64::MAX / 2)?,
-        limit: parse("limit", limit, 50, 1, 500)?,
+        offset: parse("offset", offset, 0, 0, MAX_OFFSET)?,
+        limit: parse("limit", limit, 50, 1, MAX_LIMIT)?,
     })
 }
 
-/// An optional integer filter given as text (`?agent_id=` empty means no filter).
+/// An optional integer parameter given as text; present but empty is not a number either.
 pub fn int_filter(field: &str, v: Option<&str>) -> ApiResult<Option<i64>> {
-    match v.filter(|v| !v.is_empty()) {
+    match v {
         None => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
             ApiError::BadRequest(FieldError::new(
@@ -74,6 +70,26 @@ pub fn int_filter(field: &str, v: Option<&str>) -> ApiResult<Option<i64>> {
             ))
         }),
     }
+}
+
+/// Sets a field the request sent; an absent one keeps its value.
+pub fn set<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
+/// Sets a text field the request sent, without surrounding blanks.
+pub fn set_text(slot: &mut String, v: Option<String>) {
+    set(slot, v.map(|v| v.trim().to_owned()));
+}
+
+/// Sets a nullable text field the request sent; `null` or blank text clears it.
+pub fn set_opt_text(slot: &mut Option<String>, v: Option<Option<String>>) {
+    set(
+        slot,
+        v.map(|v| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())),
+    );
 }
 
 /// For PATCH bodies: distinguishes an absent field (`None`) from an explicit `null`
@@ -122,66 +138,6 @@ pub async fn record_change<T: Serialize>(
     Ok(())
 }
 
-/// `GET /…/{id}/history` for any collection, in the viewer's preferred order (AGENT-19).
-pub async fn history(
-    entity: &'static str,
-    state: AppState,
-    me: Arc<CurrentUser>,
-    id: String,
-    paging: Paging,
-) -> ApiResult<Json<List<changes::Change>>> {
-    let p = page(paging.offset.as_deref(), paging.limit.as_deref())?;
-    let ascending = me.agent.fields.history_order == SortOrder::Asc;
-    let mut conn = state.store.conn().await?;
-    let (items, total) = changes::list(&mut conn, entity, &id, ascending, p).await?;
-    Ok(Json(List { items, total }))
-}
-
-/// `get` and `delete` handlers of a collection: the same for every collection whose store
-/// module has `get` and `delete`; `refs = …` names what blocks a delete.
-macro_rules! get_and_delete {
-    ($store:ident, $item:ty, $label:literal, $entity:literal $(, refs = $refs:path)?) => {
-        pub async fn get(
-            axum::extract::State(s): axum::extract::State<crate::AppState>,
-            crate::extract::IdPath(id): crate::extract::IdPath,
-        ) -> crate::error::ApiResult<axum::Json<$item>> {
-            let mut c = s.store.conn().await?;
-            store::$store::get(&mut c, id)
-                .await?
-                .map(axum::Json)
-                .ok_or_else(|| crate::error::ApiError::not_found($label))
-        }
-
-        pub async fn delete(
-            axum::extract::State(s): axum::extract::State<crate::AppState>,
-            axum::Extension(me): axum::Extension<std::sync::Arc<crate::auth::CurrentUser>>,
-            crate::extract::IdPath(id): crate::extract::IdPath,
-        ) -> crate::error::ApiResult<axum::http::StatusCode> {
-            let mut tx = s.store.begin().await?;
-            let before = store::$store::get(&mut tx, id)
-                .await?
-                .ok_or_else(|| crate::error::ApiError::not_found($label))?;
-            $(super::refuse_if_referenced($label, $refs(&mut tx, id).await?)?;)?
-            store::$store::delete(&mut tx, id).await?;
-            super::record_change(
-                &mut tx,
-                $entity,
-                &id.to_string(),
-                Some(me.login_id()),
-                "delete",
-                &before,
-                &before,
-                &[],
-                crate::now_ms(),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(axum::http::StatusCode::NO_CONTENT)
-        }
-    };
-}
-pub(crate) use get_and_delete;
-
 /// Refuses a delete while other records still point at this one.
 pub fn refuse_if_referenced(what: &str, reasons: Vec<String>) -> ApiResult<()> {
     if reasons.is_empty() {
@@ -194,19 +150,4 @@ pub fn refuse_if_referenced(what: &str, reasons: Vec<String>) -> ApiResult<()> {
             reasons.join(" and ")
         ),
     )]))
-}
-
-/// Maps a unique-constraint violation on write to a field error; anything else passes through.
-pub fn unique_to_field(
-    field: &'static str,
-    message: &str,
-) -> impl FnOnce(store::StoreError) -> ApiError {
-    let message = message.to_owned();
-    move |e| {
-        if e.is_unique_violation() {
-            ApiError::Conflict(vec![FieldError::new(field, "duplicate", message)])
-        } else {
-            ApiError::Store(e)
-        }
-    }
 }

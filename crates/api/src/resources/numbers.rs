@@ -1,17 +1,16 @@
-use super::{nullable, page, record_change, unique_to_field, List, Paging};
-use crate::auth::CurrentUser;
+use super::collection::{Collection, Perms};
+use super::{nullable, set, set_opt_text, set_text};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{ApiJson, ApiQuery, IdPath};
-use crate::{now_ms, validate, AppState};
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::{Extension, Json};
+use crate::routes::Param::{self, *};
+use crate::validate;
 use engine::{RouteTarget, TargetKind};
 use serde::Deserialize;
-use std::sync::Arc;
 use store::numbers::{self, Number, NumberDisplay, NumberFields, NumberFilter, TargetDto};
-use store::{agents, Conn};
+use store::{agents, Conn, Page, Record};
 use utoipa::ToSchema;
+
+/// Phone numbers (NUM-*).
+pub struct Numbers;
 
 /// A routing destination in a request body.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -80,224 +79,140 @@ pub struct NumberInput {
     pub agent_ids: Option<Vec<i64>>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct NumberQuery {
-    pub number: Option<String>,
-    pub name: Option<String>,
-    pub prefix: Option<String>,
-    pub route_kind: Option<String>,
-    #[serde(flatten)]
-    pub paging: Paging,
-}
+impl Collection for Numbers {
+    type Table = Number;
+    type Input = NumberInput;
+    type Query = NumberFilter;
+    const PATH: &'static str = "/api/v1/numbers";
+    const TAG: &'static str = "Numbers";
+    // The matrix has no create/delete verbs for numbers (NUM-02, PERM-34): provisioning them
+    // is an update of the number plan.
+    const PERMS: Perms = Perms {
+        view: "number.view",
+        create: "number.update",
+        update: "number.update",
+        delete: "number.update",
+    };
+    const FILTERS: &'static [(&'static str, Param)] = &[
+        ("number", Text),
+        ("name", Text),
+        ("prefix", Text),
+        ("route_kind", Text),
+    ];
+    const ENTITY: &'static str = "number";
+    const LABEL: &'static str = "phone number";
 
-fn apply(f: &mut NumberFields, i: NumberInput) {
-    if let Some(v) = i.number {
-        f.number = v.trim().to_owned();
+    fn new_draft() -> NumberFields {
+        NumberFields::default()
     }
-    if let Some(v) = i.name {
-        f.name = v.trim().to_owned();
-    }
-    if let Some(v) = i.prefix {
-        f.prefix = v.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
-    }
-    if let Some(v) = i.route {
-        f.route = v.map(Into::into);
-    }
-    if let Some(v) = i.max_channels {
-        f.max_channels = v;
-    }
-    if let Some(v) = i.incoming_popup_url {
-        f.incoming_popup_url = v.trim().to_owned();
-    }
-    if let Some(v) = i.answer_popup_url {
-        f.answer_popup_url = v.trim().to_owned();
-    }
-    if let Some(v) = i.display {
-        f.display = v;
-    }
-    if let Some(v) = i.incoming_message {
-        f.incoming_message = v;
-    }
-    if let Some(v) = i.outgoing_message {
-        f.outgoing_message = v;
-    }
-    if let Some(v) = i.caller_area_routing {
-        f.caller_area_routing = v;
-    }
-    if let Some(v) = i.agent_ids {
-        f.agent_ids = v;
-    }
-}
 
-async fn validate(
-    conn: &mut Conn,
-    id: Option<i64>,
-    before: Option<&NumberFields>,
-    f: &NumberFields,
-) -> ApiResult<()> {
-    let mut e = Vec::new();
-    if let Some(b) = before {
-        if b.number != f.number {
-            e.push(FieldError::new(
-                "number",
-                "read_only",
-                "The phone number itself cannot be changed.",
-            ));
+    fn apply(f: &mut NumberFields, i: NumberInput) -> Vec<&'static str> {
+        set_text(&mut f.number, i.number);
+        set_text(&mut f.name, i.name);
+        set_opt_text(&mut f.prefix, i.prefix);
+        if let Some(v) = i.route {
+            f.route = v.map(Into::into);
         }
-    } else if validate::digits(&mut e, "number", &f.number, 2, 20)
-        && numbers::id_by_number(conn, &f.number).await?.is_some()
-    {
-        e.push(FieldError::new(
-            "number",
-            "duplicate",
-            "This phone number is already registered.",
-        ));
+        set(&mut f.max_channels, i.max_channels);
+        set_text(&mut f.incoming_popup_url, i.incoming_popup_url);
+        set_text(&mut f.answer_popup_url, i.answer_popup_url);
+        set(&mut f.display, i.display);
+        set(&mut f.incoming_message, i.incoming_message);
+        set(&mut f.outgoing_message, i.outgoing_message);
+        set(&mut f.caller_area_routing, i.caller_area_routing);
+        set(&mut f.agent_ids, i.agent_ids);
+        vec![]
     }
-    validate::required_text(&mut e, "name", &f.name, 64);
-    if let Some(p) = f.prefix.as_deref() {
-        if !(1..=8).contains(&p.len())
-            || !p
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+
+    async fn validate(
+        conn: &mut Conn,
+        id: Option<&i64>,
+        before: Option<&Number>,
+        f: &mut NumberFields,
+    ) -> ApiResult<()> {
+        let mut e = Vec::new();
+        if let Some(b) = before {
+            if b.fields.number != f.number {
+                e.push(FieldError::new(
+                    "number",
+                    "read_only",
+                    "The phone number itself cannot be changed.",
+                ));
+            }
+        } else if validate::digits(&mut e, "number", &f.number, 2, 20)
+            && numbers::id_by_number(conn, &f.number).await?.is_some()
         {
             e.push(FieldError::new(
-                "prefix",
-                "format",
-                "Use 1 to 8 characters of 0-9, * and #.",
+                "number",
+                "duplicate",
+                "This phone number is already registered.",
             ));
-        } else if let Some(other) = numbers::id_by_prefix(conn, p).await? {
-            if Some(other) != id {
+        }
+        validate::required_text(&mut e, "name", &f.name, 64);
+        if let Some(p) = f.prefix.as_deref() {
+            if !(1..=8).contains(&p.len())
+                || !p
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+            {
                 e.push(FieldError::new(
                     "prefix",
-                    "duplicate",
-                    "Another number already uses this prefix.",
+                    "format",
+                    "Use 1 to 8 characters of 0-9, * and #.",
                 ));
+            } else if let Some(other) = Number::id_where(conn, "prefix", p).await? {
+                if Some(&other) != id {
+                    e.push(FieldError::new("prefix", "duplicate", PREFIX_USED));
+                }
             }
         }
-    }
-    check_target(conn, &mut e, "route", f.route).await?;
-    validate::range(&mut e, "max_channels", f.max_channels, 0, 9999);
-    validate::url(&mut e, "incoming_popup_url", &f.incoming_popup_url);
-    validate::url(&mut e, "answer_popup_url", &f.answer_popup_url);
-    validate::text(&mut e, "incoming_message", &f.incoming_message, 200);
-    validate::text(&mut e, "outgoing_message", &f.outgoing_message, 200);
-    for a in &f.agent_ids {
-        if agents::get(conn, *a).await?.is_none() {
-            e.push(FieldError::new(
-                "agent_ids",
-                "unknown",
-                format!("There is no agent {a}."),
-            ));
-        }
-    }
-    if let Some(id) = id {
-        for a in agents::ids_with_caller_number(conn, id).await? {
-            if !f.agent_ids.contains(&a) {
+        check_target(conn, &mut e, "route", f.route).await?;
+        validate::range(&mut e, "max_channels", f.max_channels, 0, 9999);
+        validate::url(&mut e, "incoming_popup_url", &f.incoming_popup_url);
+        validate::url(&mut e, "answer_popup_url", &f.answer_popup_url);
+        validate::text(&mut e, "incoming_message", &f.incoming_message, 200);
+        validate::text(&mut e, "outgoing_message", &f.outgoing_message, 200);
+        for a in &f.agent_ids {
+            if agents::get(conn, *a).await?.is_none() {
                 e.push(FieldError::new(
                     "agent_ids",
-                    "in_use",
-                    format!("Agent {a} uses this number as caller ID; change that first."),
+                    "unknown",
+                    format!("There is no agent {a}."),
                 ));
             }
         }
+        if let Some(id) = id {
+            for a in agents::ids_with_caller_number(conn, *id).await? {
+                if !f.agent_ids.contains(&a) {
+                    e.push(FieldError::new(
+                        "agent_ids",
+                        "in_use",
+                        format!("Agent {a} uses this number as caller ID; change that first."),
+                    ));
+                }
+            }
+        }
+        ApiError::validation(e)
     }
-    ApiError::validation(e)
+
+    fn duplicate(creating: bool) -> Option<(&'static str, &'static str)> {
+        Some(if creating {
+            (
+                "number",
+                "This phone number or prefix is already registered.",
+            )
+        } else {
+            ("prefix", PREFIX_USED)
+        })
+    }
+
+    async fn list(conn: &mut Conn, q: NumberFilter, p: Page) -> ApiResult<(Vec<Number>, i64)> {
+        Ok(Number::list(conn, &q, p).await?)
+    }
+
+    async fn references(conn: &mut Conn, id: &i64) -> store::Result<Vec<String>> {
+        numbers::references(conn, *id).await
+    }
 }
 
-pub async fn list(
-    State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<NumberQuery>,
-) -> ApiResult<Json<List<Number>>> {
-    let p = page(q.paging.offset.as_deref(), q.paging.limit.as_deref())?;
-    let f = NumberFilter {
-        number: q.number,
-        name: q.name,
-        prefix: q.prefix,
-        route_kind: q.route_kind,
-    };
-    let mut c = s.store.conn().await?;
-    let (items, total) = numbers::list(&mut c, &f, p).await?;
-    Ok(Json(List { items, total }))
-}
-
-pub async fn create(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    ApiJson(input): ApiJson<NumberInput>,
-) -> ApiResult<(StatusCode, Json<Number>)> {
-    let mut f = NumberFields::default();
-    apply(&mut f, input);
-    let mut tx = s.store.begin().await?;
-    validate(&mut tx, None, None, &f).await?;
-    let now = now_ms();
-    let id = numbers::insert(&mut tx, &f, Some(me.login_id()), now)
-        .await
-        .map_err(unique_to_field(
-            "number",
-            "This phone number or prefix is already registered.",
-        ))?;
-    let item = numbers::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("phone number"))?;
-    record_change(
-        &mut tx,
-        "number",
-        &id.to_string(),
-        Some(me.login_id()),
-        "create",
-        &item,
-        &item,
-        &[],
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(item)))
-}
-
-pub async fn update(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-    ApiJson(input): ApiJson<NumberInput>,
-) -> ApiResult<Json<Number>> {
-    let mut tx = s.store.begin().await?;
-    let before = numbers::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("phone number"))?;
-    let mut f = before.fields.clone();
-    apply(&mut f, input);
-    validate(&mut tx, Some(id), Some(&before.fields), &f).await?;
-    let now = now_ms();
-    numbers::update(&mut tx, id, &f, Some(me.login_id()), now)
-        .await
-        .map_err(unique_to_field(
-            "prefix",
-            "Another number already uses this prefix.",
-        ))?;
-    let after = numbers::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("phone number"))?;
-    record_change(
-        &mut tx,
-        "number",
-        &id.to_string(),
-        Some(me.login_id()),
-        "update",
-        &before,
-        &after,
-        &[],
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(after))
-}
-
-super::get_and_delete!(
-    numbers,
-    Number,
-    "phone number",
-    "number",
-    refs = store::numbers::references
-);
+const PREFIX_USED: &str = "Another number already uses this prefix.";

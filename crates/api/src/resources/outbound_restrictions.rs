@@ -1,10 +1,11 @@
 //! Outbound restrictions (RESTRICT-*), with the CSV upload (RESTRICT-05).
 
-use super::{nullable, page, record_change, unique_to_field, List, Paging};
+use super::collection::{get_or_404, Collection, Perms};
+use super::{nullable, record_change, set_text};
 use crate::auth::CurrentUser;
 use crate::csv_text;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{ApiJson, ApiQuery, IdPath};
+use crate::routes::Param::{self, *};
 use crate::{now_ms, validate, AppState};
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::State;
@@ -16,8 +17,10 @@ use std::sync::Arc;
 use store::outbound_restrictions::{
     self, OutboundRestriction, OutboundRestrictionFields, OutboundRestrictionFilter,
 };
-use store::Conn;
+use store::{Conn, Page, Record};
 use utoipa::ToSchema;
+
+pub struct OutboundRestrictions;
 
 const DUPLICATE: &str = "This number is already restricted for this caller number.";
 
@@ -37,15 +40,6 @@ pub struct OutboundRestrictionInput {
     #[schema(value_type = Option<String>, nullable)]
     pub caller_number: Option<Option<String>>,
     pub remarks: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OutboundRestrictionQuery {
-    pub number: Option<String>,
-    pub remarks: Option<String>,
-    pub caller_number: Option<String>,
-    #[serde(flatten)]
-    pub paging: Paging,
 }
 
 /// One refused line of an upload.
@@ -68,15 +62,66 @@ pub struct UploadResult {
     pub error_count: usize,
 }
 
-fn apply(f: &mut OutboundRestrictionFields, i: OutboundRestrictionInput) {
-    if let Some(v) = i.number {
-        f.number = v.trim().to_owned();
+impl Collection for OutboundRestrictions {
+    type Table = OutboundRestriction;
+    type Input = OutboundRestrictionInput;
+    type Query = OutboundRestrictionFilter;
+    const PATH: &'static str = "/api/v1/outbound-restrictions";
+    const TAG: &'static str = "OutboundRestrictions";
+    // RESTRICT-07 has no delete verb: deleting is the bulk delete.
+    const PERMS: Perms = Perms {
+        view: "restrict.view",
+        create: "restrict.update",
+        update: "restrict.update",
+        delete: "restrict.bulk_delete",
+    };
+    const FILTERS: &'static [(&'static str, Param)] =
+        &[("number", Text), ("remarks", Text), ("caller_number", Text)];
+    const ENTITY: &'static str = "outbound_restriction";
+    const LABEL: &'static str = "outbound restriction";
+
+    fn new_draft() -> OutboundRestrictionFields {
+        OutboundRestrictionFields::default()
     }
-    if let Some(v) = i.caller_number {
-        f.caller_number = v.map(|c| c.trim().to_owned()).unwrap_or_default();
+
+    fn apply(f: &mut OutboundRestrictionFields, i: OutboundRestrictionInput) -> Vec<&'static str> {
+        set_text(&mut f.number, i.number);
+        if let Some(v) = i.caller_number {
+            f.caller_number = v.map(|c| c.trim().to_owned()).unwrap_or_default();
+        }
+        set_text(&mut f.remarks, i.remarks);
+        vec![]
     }
-    if let Some(v) = i.remarks {
-        f.remarks = v.trim().to_owned();
+
+    async fn validate(
+        conn: &mut Conn,
+        id: Option<&i64>,
+        _: Option<&OutboundRestriction>,
+        f: &mut OutboundRestrictionFields,
+    ) -> ApiResult<()> {
+        let mut e = Vec::new();
+        if check_fields(&mut e, f) {
+            if let Some(other) =
+                outbound_restrictions::id_by_key(conn, &f.number, &f.caller_number).await?
+            {
+                if Some(&other) != id {
+                    e.push(FieldError::new("number", "duplicate", DUPLICATE));
+                }
+            }
+        }
+        ApiError::validation(e)
+    }
+
+    fn duplicate(_: bool) -> Option<(&'static str, &'static str)> {
+        Some(("number", DUPLICATE))
+    }
+
+    async fn list(
+        conn: &mut Conn,
+        q: OutboundRestrictionFilter,
+        p: Page,
+    ) -> ApiResult<(Vec<OutboundRestriction>, i64)> {
+        Ok(OutboundRestriction::list(conn, &q, p).await?)
     }
 }
 
@@ -90,114 +135,6 @@ fn check_fields(e: &mut Vec<FieldError>, f: &OutboundRestrictionFields) -> bool 
     validate::text(e, "remarks", &f.remarks, 200);
     e.len() == before
 }
-
-async fn validate(
-    conn: &mut Conn,
-    id: Option<i64>,
-    f: &OutboundRestrictionFields,
-) -> ApiResult<()> {
-    let mut e = Vec::new();
-    if check_fields(&mut e, f) {
-        if let Some(other) =
-            outbound_restrictions::id_by_key(conn, &f.number, &f.caller_number).await?
-        {
-            if Some(other) != id {
-                e.push(FieldError::new("number", "duplicate", DUPLICATE));
-            }
-        }
-    }
-    ApiError::validation(e)
-}
-
-pub async fn list(
-    State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<OutboundRestrictionQuery>,
-) -> ApiResult<Json<List<OutboundRestriction>>> {
-    let p = page(q.paging.offset.as_deref(), q.paging.limit.as_deref())?;
-    let f = OutboundRestrictionFilter {
-        number: q.number,
-        remarks: q.remarks,
-        caller_number: q.caller_number,
-    };
-    let mut c = s.store.conn().await?;
-    let (items, total) = outbound_restrictions::list(&mut c, &f, p).await?;
-    Ok(Json(List { items, total }))
-}
-
-pub async fn create(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    ApiJson(input): ApiJson<OutboundRestrictionInput>,
-) -> ApiResult<(StatusCode, Json<OutboundRestriction>)> {
-    let mut f = OutboundRestrictionFields::default();
-    apply(&mut f, input);
-    let mut tx = s.store.begin().await?;
-    validate(&mut tx, None, &f).await?;
-    let now = now_ms();
-    let id = outbound_restrictions::insert(&mut tx, &f, Some(me.login_id()), now)
-        .await
-        .map_err(unique_to_field("number", DUPLICATE))?;
-    let item = outbound_restrictions::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("outbound restriction"))?;
-    record_change(
-        &mut tx,
-        "outbound_restriction",
-        &id.to_string(),
-        Some(me.login_id()),
-        "create",
-        &item,
-        &item,
-        &[],
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(item)))
-}
-
-pub async fn update(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-    ApiJson(input): ApiJson<OutboundRestrictionInput>,
-) -> ApiResult<Json<OutboundRestriction>> {
-    let mut tx = s.store.begin().await?;
-    let before = outbound_restrictions::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("outbound restriction"))?;
-    let mut f = before.fields.clone();
-    apply(&mut f, input);
-    validate(&mut tx, Some(id), &f).await?;
-    let now = now_ms();
-    outbound_restrictions::update(&mut tx, id, &f, Some(me.login_id()), now)
-        .await
-        .map_err(unique_to_field("number", DUPLICATE))?;
-    let after = outbound_restrictions::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("outbound restriction"))?;
-    record_change(
-        &mut tx,
-        "outbound_restriction",
-        &id.to_string(),
-        Some(me.login_id()),
-        "update",
-        &before,
-        &after,
-        &[],
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(after))
-}
-
-super::get_and_delete!(
-    outbound_restrictions,
-    OutboundRestriction,
-    "outbound restriction",
-    "outbound_restriction"
-);
 
 fn bad_file(message: impl Into<String>) -> ApiError {
     ApiError::Validation(vec![FieldError::new("file", "format", message)])
@@ -331,13 +268,11 @@ pub async fn upload(
             result.skipped_duplicates += 1;
             continue;
         }
-        let id = outbound_restrictions::insert(&mut tx, &f, Some(me.login_id()), now).await?;
-        let item = outbound_restrictions::get(&mut tx, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("outbound restriction"))?;
+        let id = OutboundRestriction::insert(&mut tx, &f, Some(me.login_id()), now).await?;
+        let item = get_or_404::<OutboundRestrictions>(&mut tx, &id).await?;
         record_change(
             &mut tx,
-            "outbound_restriction",
+            OutboundRestrictions::ENTITY,
             &id.to_string(),
             Some(me.login_id()),
             "create",

@@ -1,16 +1,17 @@
-use super::{page, record_change, List, Paging};
+use super::collection::{Collection, Perms, Table, Write};
+use super::set_text;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{ApiJson, ApiQuery};
-use crate::{now_ms, validate, AppState};
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::{Extension, Json};
+use crate::routes::Param::{self, *};
+use crate::validate;
+use axum::Json;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
-use store::permissions;
 use store::roles::{self, Role, RoleFields, RoleFilter};
+use store::{permissions, Conn, Page};
 use utoipa::ToSchema;
+
+/// Roles (ROLE-*), keyed by text: `agent`, `sv` and `admin` are built in.
+pub struct Roles;
 
 /// Body of POST and PATCH /roles. The id of a new role is generated.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -24,8 +25,6 @@ pub struct RoleInput {
 #[derive(Debug, Deserialize)]
 pub struct RoleQuery {
     pub name: Option<String>,
-    #[serde(flatten)]
-    pub paging: Paging,
 }
 
 /// One cell of the permission matrix with its labels.
@@ -66,168 +65,133 @@ pub async fn catalog() -> Json<PermissionCatalog> {
     Json(PermissionCatalog { items })
 }
 
-fn apply(f: &mut RoleFields, i: RoleInput) {
-    if let Some(v) = i.name {
-        f.name = v.trim().to_owned();
+impl Collection for Roles {
+    type Table = Roles;
+    type Input = RoleInput;
+    type Query = RoleQuery;
+    const PATH: &'static str = "/api/v1/roles";
+    const TAG: &'static str = "Roles";
+    const PERMS: Perms = Perms {
+        view: "role.view",
+        create: "role.update",
+        update: "role.update",
+        delete: "role.delete",
+    };
+    const FILTERS: &'static [(&'static str, Param)] = &[("name", Text)];
+    const ENTITY: &'static str = "role";
+    const LABEL: &'static str = "role";
+
+    fn new_draft() -> RoleFields {
+        RoleFields::default()
     }
-    if let Some(mut v) = i.permissions {
-        v.sort();
-        v.dedup();
-        f.permissions = v;
+
+    fn apply(f: &mut RoleFields, i: RoleInput) -> Vec<&'static str> {
+        set_text(&mut f.name, i.name);
+        if let Some(mut v) = i.permissions {
+            v.sort();
+            v.dedup();
+            f.permissions = v;
+        }
+        vec![]
     }
-}
 
-fn validate(f: &RoleFields) -> ApiResult<()> {
-    let mut e = Vec::new();
-    validate::required_text(&mut e, "name", &f.name, 64);
-    let unknown: Vec<&str> = f
-        .permissions
-        .iter()
-        .filter(|p| !permissions::is_known(p))
-        .map(String::as_str)
-        .collect();
-    if !unknown.is_empty() {
-        e.push(FieldError::new(
-            "permissions",
-            "unknown",
-            format!("Unknown permissions: {}.", unknown.join(", ")),
-        ));
-    }
-    ApiError::validation(e)
-}
-
-pub async fn list(
-    State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<RoleQuery>,
-) -> ApiResult<Json<List<Role>>> {
-    let p = page(q.paging.offset.as_deref(), q.paging.limit.as_deref())?;
-    let mut c = s.store.conn().await?;
-    let (items, total) = roles::list(&mut c, &RoleFilter { name: q.name }, p).await?;
-    Ok(Json(List { items, total }))
-}
-
-pub async fn get(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Role>> {
-    let mut c = s.store.conn().await?;
-    roles::get(&mut c, &id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("role"))
-}
-
-pub async fn create(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    ApiJson(input): ApiJson<RoleInput>,
-) -> ApiResult<(StatusCode, Json<Role>)> {
-    let mut f = RoleFields::default();
-    apply(&mut f, input);
-    validate(&f)?;
-    let mut tx = s.store.begin().await?;
-    let id = roles::next_custom_id(&mut tx).await?;
-    let now = now_ms();
-    roles::insert(&mut tx, &id, &f, false, Some(me.login_id()), now).await?;
-    let item = roles::get(&mut tx, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("role"))?;
-    record_change(
-        &mut tx,
-        "role",
-        &id,
-        Some(me.login_id()),
-        "create",
-        &item,
-        &item,
-        &[],
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(item)))
-}
-
-pub async fn update(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    Path(id): Path<String>,
-    ApiJson(input): ApiJson<RoleInput>,
-) -> ApiResult<Json<Role>> {
-    let mut tx = s.store.begin().await?;
-    let before = roles::get(&mut tx, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("role"))?;
-    let mut f = before.fields();
-    apply(&mut f, input);
-    validate(&f)?;
-    // Without these the administrators could lock themselves out of the matrix for good.
-    if id == "admin" {
-        for p in ["tab.admin", "role.view", "role.update"] {
-            if !f.permissions.iter().any(|k| k == p) {
-                return Err(ApiError::Validation(vec![FieldError::new(
-                    "permissions",
-                    "required",
-                    format!("The system administrator role must keep `{p}`."),
-                )]));
+    async fn validate(
+        _: &mut Conn,
+        id: Option<&String>,
+        _: Option<&Role>,
+        f: &mut RoleFields,
+    ) -> ApiResult<()> {
+        let mut e = Vec::new();
+        validate::required_text(&mut e, "name", &f.name, 64);
+        let unknown: Vec<&str> = f
+            .permissions
+            .iter()
+            .filter(|p| !permissions::is_known(p))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            e.push(FieldError::new(
+                "permissions",
+                "unknown",
+                format!("Unknown permissions: {}.", unknown.join(", ")),
+            ));
+        }
+        ApiError::validation(e)?;
+        // Without these the administrators could lock themselves out of the matrix for good.
+        if id.is_some_and(|id| id == "admin") {
+            for p in ["tab.admin", "role.view", "role.update"] {
+                if !f.permissions.iter().any(|k| k == p) {
+                    return Err(ApiError::Validation(vec![FieldError::new(
+                        "permissions",
+                        "required",
+                        format!("The system administrator role must keep `{p}`."),
+                    )]));
+                }
             }
         }
+        Ok(())
     }
-    let now = now_ms();
-    roles::update(&mut tx, &id, &f, Some(me.login_id()), now).await?;
-    let after = roles::get(&mut tx, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("role"))?;
-    record_change(
-        &mut tx,
-        "role",
-        &id,
-        Some(me.login_id()),
-        "update",
-        &before,
-        &after,
-        &[],
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(after))
-}
 
-pub async fn delete(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    let mut tx = s.store.begin().await?;
-    let before = roles::get(&mut tx, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("role"))?;
-    if before.builtin {
-        return Err(ApiError::Conflict(vec![FieldError::general(
-            "builtin",
-            "Built-in roles cannot be deleted.",
-        )]));
+    async fn list(conn: &mut Conn, q: RoleQuery, p: Page) -> ApiResult<(Vec<Role>, i64)> {
+        Ok(roles::list(conn, &RoleFilter { name: q.name }, p).await?)
     }
-    let n = roles::holders(&mut tx, &id).await?;
-    super::refuse_if_referenced(
-        "role",
-        if n > 0 {
+
+    async fn references(conn: &mut Conn, id: &String) -> store::Result<Vec<String>> {
+        let n = roles::holders(conn, id).await?;
+        Ok(if n > 0 {
             vec![format!("held by {n} agent(s)")]
         } else {
             vec![]
-        },
-    )?;
-    roles::delete(&mut tx, &id).await?;
-    record_change(
-        &mut tx,
-        "role",
-        &id,
-        Some(me.login_id()),
-        "delete",
-        &before,
-        &before,
-        &[],
-        now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+        })
+    }
+
+    async fn may_delete(
+        _: &mut Conn,
+        _: &CurrentUser,
+        role: &Role,
+        refs: Vec<String>,
+    ) -> ApiResult<()> {
+        if role.builtin {
+            return Err(ApiError::Conflict(vec![FieldError::general(
+                "builtin",
+                "Built-in roles cannot be deleted.",
+            )]));
+        }
+        super::refuse_if_referenced(Self::LABEL, refs)
+    }
+}
+
+impl Table for Roles {
+    type Item = Role;
+    type Draft = RoleFields;
+    type Key = String;
+
+    fn draft(role: &Role) -> RoleFields {
+        role.fields()
+    }
+
+    async fn get(conn: &mut Conn, id: &String) -> store::Result<Option<Role>> {
+        roles::get(conn, id).await
+    }
+
+    /// The id of a new role is generated.
+    async fn insert(conn: &mut Conn, f: &RoleFields, w: &Write<'_>) -> ApiResult<String> {
+        let id = roles::next_custom_id(conn).await?;
+        roles::insert(conn, &id, f, false, w.actor(), w.now).await?;
+        Ok(id)
+    }
+
+    async fn update(
+        conn: &mut Conn,
+        id: &String,
+        _: &Role,
+        f: &RoleFields,
+        w: &Write<'_>,
+    ) -> ApiResult<()> {
+        Ok(roles::update(conn, id, f, w.actor(), w.now).await?)
+    }
+
+    async fn delete(conn: &mut Conn, id: &String) -> store::Result<()> {
+        roles::delete(conn, id).await
+    }
 }

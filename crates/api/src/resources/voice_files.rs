@@ -3,10 +3,12 @@
 //! when the record is deleted. Uploads are multipart; only 8000 Hz mono 16-bit PCM is accepted
 //! (VOICE-03, see `crate::wav`).
 
-use super::{page, record_change, refuse_if_referenced, List, Paging};
+use super::collection::{get_or_404, Collection, Perms, Table, Write};
+use super::{record_change, set, set_text};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{ApiJson, ApiQuery, IdPath};
+use crate::extract::IdPath;
+use crate::routes::Param::{self, *};
 use crate::{now_ms, validate, wav, AppState};
 use axum::body::Body;
 use axum::extract::multipart::{Field, Multipart, MultipartError, MultipartRejection};
@@ -19,7 +21,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use store::voice_files::{self, VoiceAudio, VoiceFileFields, VoiceFileFilter};
-use store::Stamps;
+use store::{Conn, Page, Record, Stamps};
 use tower::ServiceExt;
 use utoipa::ToSchema;
 
@@ -64,25 +66,115 @@ pub struct VoiceFileInput {
     pub email: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct VoiceFileQuery {
-    pub name: Option<String>,
-    #[serde(flatten)]
-    pub paging: Paging,
+/// Voice files: created by an upload (`POST`, multipart), edited as JSON (`PATCH`).
+pub struct VoiceFiles;
+
+/// A voice file to write: its fields and the description of its audio.
+pub struct VoiceDraft {
+    fields: VoiceFileFields,
+    audio: VoiceAudio,
 }
 
-fn apply(f: &mut VoiceFileFields, i: VoiceFileInput) {
-    if let Some(v) = i.name {
-        f.name = v.trim().to_owned();
+impl Collection for VoiceFiles {
+    type Table = VoiceFiles;
+    type Input = VoiceFileInput;
+    type Query = VoiceFileFilter;
+    const PATH: &'static str = "/api/v1/voice-files";
+    const TAG: &'static str = "VoiceFiles";
+    const PERMS: Perms = Perms {
+        view: "voice.view",
+        create: "voice.update",
+        update: "voice.update",
+        delete: "voice.delete",
+    };
+    const FILTERS: &'static [(&'static str, Param)] = &[("name", Text)];
+    const ENTITY: &'static str = "voice_file";
+    const LABEL: &'static str = "voice file";
+    const JSON_CREATE: bool = false;
+    const UPDATE_NOTE: &'static str = " (fields only; replace the audio with PUT …/file)";
+    const DELETE_NOTE: &'static str = " and its audio (refused while a group or a number uses it)";
+
+    fn new_draft() -> VoiceDraft {
+        VoiceDraft {
+            fields: VoiceFileFields::default(),
+            audio: VoiceAudio::default(),
+        }
     }
-    if let Some(v) = i.voicemail {
-        f.voicemail = v;
+
+    fn apply(d: &mut VoiceDraft, i: VoiceFileInput) -> Vec<&'static str> {
+        let f = &mut d.fields;
+        set_text(&mut f.name, i.name);
+        set(&mut f.voicemail, i.voicemail);
+        set(&mut f.notify_email, i.notify_email);
+        set_text(&mut f.email, i.email);
+        vec![]
     }
-    if let Some(v) = i.notify_email {
-        f.notify_email = v;
+
+    async fn validate(
+        _: &mut Conn,
+        _: Option<&i64>,
+        _: Option<&VoiceFile>,
+        d: &mut VoiceDraft,
+    ) -> ApiResult<()> {
+        let mut e = Vec::new();
+        check_fields(&mut e, &d.fields);
+        ApiError::validation(e)
     }
-    if let Some(v) = i.email {
-        f.email = v.trim().to_owned();
+
+    async fn list(
+        conn: &mut Conn,
+        q: VoiceFileFilter,
+        p: Page,
+    ) -> ApiResult<(Vec<VoiceFile>, i64)> {
+        let (items, total) = voice_files::VoiceFile::list(conn, &q, p).await?;
+        Ok((items.into_iter().map(Into::into).collect(), total))
+    }
+
+    async fn references(conn: &mut Conn, id: &i64) -> store::Result<Vec<String>> {
+        voice_files::references(conn, *id).await
+    }
+
+    async fn deleted(state: &AppState, id: &i64) {
+        remove_audio(&state.config.voice_dir, *id).await;
+    }
+}
+
+impl Table for VoiceFiles {
+    type Item = VoiceFile;
+    type Draft = VoiceDraft;
+    type Key = i64;
+
+    fn draft(v: &VoiceFile) -> VoiceDraft {
+        VoiceDraft {
+            fields: v.fields.clone(),
+            audio: v.audio.clone(),
+        }
+    }
+
+    async fn get(conn: &mut Conn, id: &i64) -> store::Result<Option<VoiceFile>> {
+        Ok(voice_files::VoiceFile::get(conn, *id)
+            .await?
+            .map(Into::into))
+    }
+
+    async fn insert(conn: &mut Conn, d: &VoiceDraft, w: &Write<'_>) -> ApiResult<i64> {
+        let f = (d.fields.clone(), d.audio.clone());
+        Ok(voice_files::VoiceFile::insert(conn, &f, w.actor(), w.now).await?)
+    }
+
+    async fn update(
+        conn: &mut Conn,
+        id: &i64,
+        _: &VoiceFile,
+        d: &VoiceDraft,
+        w: &Write<'_>,
+    ) -> ApiResult<()> {
+        let f = (d.fields.clone(), d.audio.clone());
+        Ok(voice_files::VoiceFile::update(conn, *id, &f, w.actor(), w.now).await?)
+    }
+
+    async fn delete(conn: &mut Conn, id: &i64) -> store::Result<()> {
+        voice_files::VoiceFile::delete(conn, *id).await
     }
 }
 
@@ -283,7 +375,7 @@ pub async fn add(
         ..Default::default()
     };
     let mut tx = store.begin().await?;
-    let id = voice_files::insert(&mut tx, &fields, &audio, None, now_ms()).await?;
+    let id = voice_files::VoiceFile::insert(&mut tx, &(fields, audio), None, now_ms()).await?;
     write_audio(dir, id, bytes).await?;
     tx.commit().await?;
     Ok(id)
@@ -316,28 +408,6 @@ fn describe(bytes: &[u8], file_name: String, errors: &mut Vec<FieldError>) -> Vo
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-pub async fn list(
-    State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<VoiceFileQuery>,
-) -> ApiResult<Json<List<VoiceFile>>> {
-    let p = page(q.paging.offset.as_deref(), q.paging.limit.as_deref())?;
-    let f = VoiceFileFilter { name: q.name };
-    let mut c = s.store.conn().await?;
-    let (items, total) = voice_files::list(&mut c, &f, p).await?;
-    Ok(Json(List {
-        items: items.into_iter().map(Into::into).collect(),
-        total,
-    }))
-}
-
-pub async fn get(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<VoiceFile>> {
-    let mut c = s.store.conn().await?;
-    voice_files::get(&mut c, id)
-        .await?
-        .map(|v| Json(v.into()))
-        .ok_or_else(|| ApiError::not_found("voice file"))
-}
-
 /// `POST /voice-files`: a multipart form with the WAV in `file` and the fields as text.
 pub async fn create(
     State(s): State<AppState>,
@@ -345,14 +415,14 @@ pub async fn create(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<VoiceFile>)> {
     let form = read_form(multipart, true).await?;
-    let mut f = VoiceFileFields::default();
-    apply(&mut f, form.input);
+    let mut d = VoiceFiles::new_draft();
+    VoiceFiles::apply(&mut d, form.input);
     let mut e = Vec::new();
-    check_fields(&mut e, &f);
-    let (bytes, audio) = match form.file {
+    check_fields(&mut e, &d.fields);
+    let bytes = match form.file {
         Some((bytes, name)) => {
-            let audio = describe(&bytes, name, &mut e);
-            (bytes, audio)
+            d.audio = describe(&bytes, name, &mut e);
+            bytes
         }
         None => {
             e.push(FieldError::new(
@@ -360,30 +430,29 @@ pub async fn create(
                 "required",
                 "Choose a WAV file (8000 Hz mono 16-bit PCM).",
             ));
-            (Vec::new(), VoiceAudio::default())
+            Vec::new()
         }
     };
     ApiError::validation(e)?;
-    let audio = VoiceAudio {
-        file_name: fallback_name(audio.file_name, &f.name),
-        ..audio
-    };
+    d.audio.file_name = fallback_name(std::mem::take(&mut d.audio.file_name), &d.fields.name);
     let mut tx = s.store.begin().await?;
-    let now = now_ms();
-    let id = voice_files::insert(&mut tx, &f, &audio, Some(me.login_id()), now).await?;
-    let item = voice_files::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("voice file"))?;
+    let w = Write {
+        me: &me,
+        now: now_ms(),
+    };
+    let id = VoiceFiles::insert(&mut tx, &d, &w).await?;
+    let item = get_or_404::<VoiceFiles>(&mut tx, &id).await?;
+    let entity = VoiceFiles::ENTITY;
     record_change(
         &mut tx,
-        "voice_file",
+        entity,
         &id.to_string(),
-        Some(me.login_id()),
+        w.actor(),
         "create",
         &item,
         &item,
         &[],
-        now,
+        w.now,
     )
     .await?;
     let dir = &s.config.voice_dir;
@@ -392,7 +461,7 @@ pub async fn create(
         remove_audio(dir, id).await;
         return Err(err.into());
     }
-    Ok((StatusCode::CREATED, Json(item.into())))
+    Ok((StatusCode::CREATED, Json(item)))
 }
 
 fn fallback_name(file_name: String, name: &str) -> String {
@@ -401,43 +470,6 @@ fn fallback_name(file_name: String, name: &str) -> String {
     } else {
         file_name
     }
-}
-
-/// `PATCH /voice-files/{id}`: the fields; the audio is replaced with `PUT …/file`.
-pub async fn update(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-    ApiJson(input): ApiJson<VoiceFileInput>,
-) -> ApiResult<Json<VoiceFile>> {
-    let mut tx = s.store.begin().await?;
-    let before = voice_files::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("voice file"))?;
-    let mut f = before.fields.clone();
-    apply(&mut f, input);
-    let mut e = Vec::new();
-    check_fields(&mut e, &f);
-    ApiError::validation(e)?;
-    let now = now_ms();
-    voice_files::update(&mut tx, id, &f, &before.audio, Some(me.login_id()), now).await?;
-    let after = voice_files::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("voice file"))?;
-    record_change(
-        &mut tx,
-        "voice_file",
-        &id.to_string(),
-        Some(me.login_id()),
-        "update",
-        &before,
-        &after,
-        &[],
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(after.into()))
 }
 
 /// `PUT /voice-files/{id}/file`: replaces the audio (multipart, field `file`).
@@ -458,70 +490,35 @@ pub async fn replace_file(
     };
     let audio = describe(&bytes, file_name, &mut e);
     let mut tx = s.store.begin().await?;
-    let before = voice_files::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("voice file"))?;
+    let before = get_or_404::<VoiceFiles>(&mut tx, &id).await?;
     ApiError::validation(e)?;
-    let audio = VoiceAudio {
+    let mut d = VoiceFiles::draft(&before);
+    d.audio = VoiceAudio {
         file_name: fallback_name(audio.file_name, &before.fields.name),
         ..audio
     };
-    let now = now_ms();
-    voice_files::update(
-        &mut tx,
-        id,
-        &before.fields,
-        &audio,
-        Some(me.login_id()),
-        now,
-    )
-    .await?;
-    let after = voice_files::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("voice file"))?;
+    let w = Write {
+        me: &me,
+        now: now_ms(),
+    };
+    VoiceFiles::update(&mut tx, &id, &before, &d, &w).await?;
+    let after = get_or_404::<VoiceFiles>(&mut tx, &id).await?;
+    let entity = VoiceFiles::ENTITY;
     record_change(
         &mut tx,
-        "voice_file",
+        entity,
         &id.to_string(),
-        Some(me.login_id()),
+        w.actor(),
         "update",
         &before,
         &after,
         &[],
-        now,
+        w.now,
     )
     .await?;
     write_audio(&s.config.voice_dir, id, &bytes).await?;
     tx.commit().await?;
-    Ok(Json(after.into()))
-}
-
-pub async fn delete(
-    State(s): State<AppState>,
-    Extension(me): Extension<Arc<CurrentUser>>,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    let mut tx = s.store.begin().await?;
-    let before = voice_files::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("voice file"))?;
-    refuse_if_referenced("voice file", voice_files::references(&mut tx, id).await?)?;
-    voice_files::delete(&mut tx, id).await?;
-    record_change(
-        &mut tx,
-        "voice_file",
-        &id.to_string(),
-        Some(me.login_id()),
-        "delete",
-        &before,
-        &before,
-        &[],
-        now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
-    remove_audio(&s.config.voice_dir, id).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(after))
 }
 
 /// RFC 6266 `Content-Disposition` with an ASCII fallback and the UTF-8 name (RFC 8187).
@@ -555,9 +552,7 @@ pub async fn download(
 ) -> ApiResult<Response> {
     let item = {
         let mut c = s.store.conn().await?;
-        voice_files::get(&mut c, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("voice file"))?
+        get_or_404::<VoiceFiles>(&mut c, &id).await?
     };
     let path = audio_path(&s.config.voice_dir, id);
     if !tokio::fs::try_exists(&path).await.unwrap_or(false) {

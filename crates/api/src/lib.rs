@@ -5,6 +5,7 @@ pub mod auth;
 pub mod csv_text;
 pub mod error;
 pub mod extract;
+pub mod health;
 mod metrics;
 pub mod openapi;
 pub mod password;
@@ -17,9 +18,7 @@ pub mod telephony;
 pub mod validate;
 pub mod wav;
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -91,7 +90,8 @@ pub fn app(state: AppState) -> Router {
     // single-page app: serve index.html and let its router decide.
     let web = ServeDir::new(&web_dir).fallback(ServeFile::new(index));
     routes::router(state.clone())
-        .route("/healthz", axum::routing::get(healthz))
+        .route("/healthz", axum::routing::get(health::healthz))
+        .route("/readyz", axum::routing::get(health::readyz))
         .route("/metrics", axum::routing::get(metrics::render))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .fallback_service(web)
@@ -102,17 +102,6 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// 200 when the database answers, 503 otherwise.
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: store unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable")
-        }
-    }
 }
 
 async fn api_not_found() -> error::ApiError {

@@ -29,6 +29,8 @@ pub trait Telephony: Send + Sync + 'static {
     fn realtime(&self, group: Option<i64>, hours: u32) -> BoxFuture<'_, Value>;
     /// Changes as they happen (`agent_status`, `realtime`).
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Value>;
+    /// Readiness: `Ok` while SIP is listening, otherwise why not.
+    fn sip_listening(&self) -> Result<(), String>;
     /// Turns the agent's browser phone ON; `events` gets its `phone_*` messages.
     fn phone_on(
         &self,

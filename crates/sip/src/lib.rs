@@ -7,10 +7,12 @@ pub mod browser_phone;
 pub mod digest;
 pub mod location;
 mod msg;
+mod probe;
 mod prompts;
 mod queue;
 mod routing;
 mod server;
 
+pub use probe::SipProbe;
 pub use queue::QueueHandle;
 pub use server::{Phones, SipConfig, SipError, SipServer};

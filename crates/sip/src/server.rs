@@ -276,6 +276,17 @@ impl SipServer {
         self.shared.contact_addr
     }
 
+    /// Whether SIP still serves (for /readyz): the endpoint and dispatch loops are alive.
+    pub fn probe(&self) -> crate::SipProbe {
+        let loops = self
+            .tasks
+            .iter()
+            .take(2)
+            .map(|t| t.abort_handle())
+            .collect();
+        crate::SipProbe::new(loops, self.cancel.clone(), self.shared.contact_addr)
+    }
+
     /// The ACD, for the API's live routes.
     pub fn queue(&self) -> crate::queue::QueueHandle {
         self.shared.queue.clone()

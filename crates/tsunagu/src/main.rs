@@ -138,7 +138,7 @@ async fn serve(config: Config) -> Result<()> {
         tracing::warn!(dir = %config.web_dir.display(), "web app not built: run `npm --prefix web run build`");
     }
 
-    let telephony: Arc<dyn Telephony> = Arc::new(Acd(sip.queue(), sip.phones()));
+    let telephony: Arc<dyn Telephony> = Arc::new(Acd(sip.queue(), sip.phones(), sip.probe()));
     let state = AppState::new(
         store.clone(),
         ApiConfig {
@@ -169,7 +169,7 @@ async fn serve(config: Config) -> Result<()> {
 }
 
 /// The API's view of the ACD.
-struct Acd(sip::QueueHandle, sip::Phones);
+struct Acd(sip::QueueHandle, sip::Phones, sip::SipProbe);
 
 /// A browser phone that is ON, as the API holds it.
 struct Line(sip::browser_phone::PhoneLine);
@@ -197,6 +197,10 @@ impl Telephony for Acd {
 
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<serde_json::Value> {
         self.0.subscribe()
+    }
+
+    fn sip_listening(&self) -> Result<(), String> {
+        self.2.check()
     }
 
     fn phone_on(

@@ -2,10 +2,13 @@
 //! metrics, and the single-page web app.
 
 pub mod auth;
+pub mod client_addr;
 pub mod csv_text;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
+pub mod login_throttle;
 mod metrics;
 pub mod openapi;
 pub mod password;
@@ -26,6 +29,8 @@ use store::Store;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
+pub use client_addr::{IpNet, PeerAddr};
+pub use login_throttle::LoginPolicy;
 pub use metrics::Metrics;
 
 /// Largest request body accepted (JSON); uploads get their own limits on their routes.
@@ -39,6 +44,23 @@ pub struct ApiConfig {
     pub web_dir: PathBuf,
     /// Where voice files are kept (`<data-dir>/voice`), one `<id>.wav` per record.
     pub voice_dir: PathBuf,
+    /// Lock and throttling of failed logins (AUTH-06).
+    pub login: LoginPolicy,
+    /// Peers whose `X-Forwarded-For` is believed (reverse proxies); empty: none.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl ApiConfig {
+    /// The defaults for everything but the directories.
+    pub fn new(web_dir: PathBuf, voice_dir: PathBuf) -> Self {
+        ApiConfig {
+            secure_cookies: false,
+            web_dir,
+            voice_dir,
+            login: LoginPolicy::default(),
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -46,16 +68,23 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<ApiConfig>,
     pub metrics: Arc<Metrics>,
+    /// Failed logins per source address.
+    pub login_sources: Arc<login_throttle::SourceThrottle>,
     /// The running telephony (ACD); `None` when the API runs alone (tests).
     pub telephony: Option<Arc<dyn telephony::Telephony>>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ApiConfig) -> Self {
+        let login_sources = Arc::new(login_throttle::SourceThrottle::new(
+            config.login.source,
+            config.login.source_window,
+        ));
         AppState {
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            login_sources,
             telephony: None,
         }
     }
@@ -80,6 +109,13 @@ pub fn token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut buf);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// The application as a service that knows each connection's peer (for login throttling).
+pub fn make_service(
+    state: AppState,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, PeerAddr> {
+    app(state).into_make_service_with_connect_info::<PeerAddr>()
 }
 
 /// The whole HTTP application.

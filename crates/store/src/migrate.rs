@@ -14,6 +14,7 @@ const INIT: &str = include_str!("../migrations/0001_init.sql");
 const BLOCKS_RESTRICTIONS_CALLS: &str =
     include_str!("../migrations/0003_blocks_restrictions_calls.sql");
 const VOICE_FILES: &str = include_str!("../migrations/0004_voice_files.sql");
+const LOGIN_LOCK: &str = include_str!("../migrations/0020_login_lock.sql");
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -39,6 +40,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "voice_files",
         sqlite: VOICE_FILES,
         postgres: VOICE_FILES,
+    },
+    Migration {
+        version: 20,
+        name: "login_lock",
+        sqlite: LOGIN_LOCK,
+        postgres: LOGIN_LOCK,
     },
 ];
 

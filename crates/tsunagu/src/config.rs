@@ -44,6 +44,14 @@ pub struct ServeArgs {
     /// Mark session cookies Secure (serve over HTTPS, e.g. behind a TLS proxy).
     #[arg(long, env = "TSUNAGU_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Minutes after which an account locked by failed logins unlocks by itself; 0 keeps it
+    /// locked until an administrator unlocks it [default: 30].
+    #[arg(long, env = "TSUNAGU_LOCK_RELEASE_MINUTES")]
+    pub lock_release_minutes: Option<u64>,
+    /// Reverse proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDR
+    /// ranges (e.g. 10.0.0.0/8,::1) [default: none].
+    #[arg(long, env = "TSUNAGU_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<api::IpNet>>,
 }
 
 /// The config file: the same names as the flags, with underscores.
@@ -60,6 +68,8 @@ struct FileConfig {
     web_dir: Option<PathBuf>,
     demo: Option<bool>,
     secure_cookies: Option<bool>,
+    lock_release_minutes: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +84,9 @@ pub struct Config {
     pub web_dir: PathBuf,
     pub demo: bool,
     pub secure_cookies: bool,
+    /// `None`: automatic locks stay until an administrator lifts them.
+    pub lock_release: Option<std::time::Duration>,
+    pub trusted_proxies: Vec<api::IpNet>,
 }
 
 impl Config {
@@ -113,6 +126,24 @@ impl Config {
                 .unwrap_or_else(|| "web/dist".into()),
             demo: args.demo || file.demo.unwrap_or(false),
             secure_cookies: args.secure_cookies || file.secure_cookies.unwrap_or(false),
+            lock_release: match args
+                .lock_release_minutes
+                .or(file.lock_release_minutes)
+                .unwrap_or(30)
+            {
+                0 => None,
+                m => Some(std::time::Duration::from_secs(m.saturating_mul(60))),
+            },
+            trusted_proxies: match (args.trusted_proxies, file.trusted_proxies) {
+                (Some(flag), _) => flag,
+                (None, Some(list)) => list
+                    .iter()
+                    .map(|s| s.parse::<api::IpNet>())
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(anyhow::Error::msg)
+                    .context("trusted_proxies in the config file")?,
+                (None, None) => Vec::new(),
+            },
         };
         if config.http_addr == config.sip_addr && config.http_addr.port() != 0 {
             bail!("--http-addr and --sip-addr must differ");
@@ -145,6 +176,28 @@ mod tests {
         assert_eq!(c.rtp_ports.to_string(), "30000-30099");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/y"));
         assert_eq!(c.sip_addr.port(), 5060);
+        assert_eq!(c.lock_release, Some(std::time::Duration::from_secs(1800)));
+        assert!(c.trusted_proxies.is_empty());
+
+        std::fs::write(
+            &file,
+            "lock_release_minutes = 0\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n",
+        )
+        .unwrap();
+        let c = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.lock_release, None);
+        assert_eq!(c.trusted_proxies.len(), 2);
+        std::fs::write(&file, "trusted_proxies = [\"10.0.0.0/99\"]\n").unwrap();
+        let err = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("prefix length"), "{err:#}");
 
         std::fs::write(&file, "http_adr = \"127.0.0.1:9000\"\n").unwrap();
         let err = Config::resolve(ServeArgs {

@@ -35,6 +35,20 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Administration from the console, on the same database as `serve` (same flags).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Unlock a web account and clear its failed logins (recovers a locked-out administrator).
+    Unlock {
+        /// The account's login ID, e.g. `admin`.
+        login_id: String,
+        #[command(flatten)]
+        args: Box<ServeArgs>,
+    },
 }
 
 fn init_logging(format: &str) {
@@ -54,6 +68,20 @@ async fn main() -> Result<()> {
     init_logging(&cli.log_format);
     match cli.command {
         Command::Serve(args) => serve(Config::resolve(*args)?).await,
+        Command::Admin(AdminCommand::Unlock { login_id, args }) => {
+            let config = Config::resolve(*args)?;
+            let store = open_store(&config).await?;
+            let result = api::auth::unlock_from_console(&store, &login_id).await;
+            store.close().await;
+            match result.map_err(|e| anyhow::anyhow!("unlocking `{login_id}`: {e}"))? {
+                Some(true) => println!("unlocked `{login_id}`"),
+                Some(false) => {
+                    println!("`{login_id}` was not locked; its failed logins are cleared")
+                }
+                None => anyhow::bail!("no account with login ID `{login_id}`"),
+            }
+            Ok(())
+        }
         Command::Openapi => {
             println!(
                 "{}",
@@ -64,14 +92,18 @@ async fn main() -> Result<()> {
     }
 }
 
-async fn serve(config: Config) -> Result<()> {
+async fn open_store(config: &Config) -> Result<Store> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let store = match &config.database_url {
+    match &config.database_url {
         Some(url) => Store::open(url).await,
         None => Store::open_data_dir(&config.data_dir).await,
     }
-    .context("opening the database")?;
+    .context("opening the database")
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let store = open_store(&config).await?;
     tracing::info!(backend = ?store.backend(), "database ready");
 
     let admin_password = std::env::var("TSUNAGU_ADMIN_PASSWORD").ok();
@@ -143,12 +175,17 @@ async fn serve(config: Config) -> Result<()> {
         store.clone(),
         ApiConfig {
             secure_cookies: config.secure_cookies,
-            web_dir: config.web_dir.clone(),
-            voice_dir: config.data_dir.join("voice"),
+            login: api::LoginPolicy {
+                release_after: config.lock_release,
+                ..Default::default()
+            },
+            trusted_proxies: config.trusted_proxies.clone(),
+            ..ApiConfig::new(config.web_dir.clone(), config.data_dir.join("voice"))
         },
     )
     .with_telephony(telephony);
     tokio::spawn(purge_sessions(store.clone()));
+    tokio::spawn(release_locks(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
@@ -158,7 +195,7 @@ async fn serve(config: Config) -> Result<()> {
         rtp = %config.rtp_ports,
         "Tsunagu listening"
     );
-    axum::serve(listener, api::app(state))
+    axum::serve(listener, api::make_service(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("HTTP server")?;
@@ -225,6 +262,19 @@ async fn purge_sessions(store: Store) {
         };
         if let Err(e) = res {
             tracing::warn!(error = %e, "purging expired sessions failed");
+        }
+    }
+}
+
+/// Lifts automatic account locks whose time is up (AUTH-06).
+async fn release_locks(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match api::auth::release_expired_locks(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(accounts = n, "automatic account locks lifted"),
+            Err(e) => tracing::warn!(error = %e, "lifting expired account locks failed"),
         }
     }
 }

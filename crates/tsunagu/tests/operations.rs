@@ -143,3 +143,61 @@ fn nix_is_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+/// Issue 10 item 3: the console unlocks an account even when no administrator can log in, and
+/// the unlock is an event. Run as the README and docs/operations.md write it.
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_unlock_from_the_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let server = start(&data, &[], "http", &client).await;
+    let login = |password: &'static str| {
+        client
+            .post(format!("{}/api/v1/auth/login", server.base))
+            .json(&serde_json::json!({"login_id": "admin", "password": password}))
+            .send()
+    };
+    // The only administrator locked (as an older version, or a direct edit, could leave it).
+    let db = format!("sqlite://{}", data.join("tsunagu.db").display());
+    let mut c = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    sqlx::query("UPDATE agents SET locked = 1 WHERE login_id = 'admin'")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(login(common::ADMIN_PASSWORD).await.unwrap().status(), 423);
+
+    let mut cmd = command(&[]);
+    cmd.args(["admin", "unlock", "admin", "--data-dir", "./data"])
+        .current_dir(dir.path());
+    let out = cmd.output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "unlocked `admin`"
+    );
+    assert_eq!(login(common::ADMIN_PASSWORD).await.unwrap().status(), 200);
+    let (kind, event): (String, String) =
+        sqlx::query_as("SELECT kind, data FROM events WHERE kind LIKE 'account_%'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    assert_eq!(kind, "account_unlocked");
+    let event: Value = serde_json::from_str(&event).unwrap();
+    assert_eq!(event["reason"], "console");
+    assert_eq!(event["login_id"], "admin");
+
+    let mut cmd = command(&[]);
+    cmd.args(["admin", "unlock", "nosuch", "--data-dir", "./data"])
+        .current_dir(dir.path());
+    let (status, stderr) = run_to_end(cmd).await;
+    assert!(!status.success());
+    assert!(
+        stderr.contains("no account with login ID `nosuch`"),
+        "{stderr}"
+    );
+}

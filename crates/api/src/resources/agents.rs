@@ -308,6 +308,25 @@ pub async fn update(
     if (f.locked && !before.fields.locked) || (secrets.contains(&"password") && id != me.id()) {
         sessions::delete_for_agent(&mut tx, id).await?;
     }
+    if f.locked != before.fields.locked {
+        let kind = if f.locked {
+            crate::events::ACCOUNT_LOCKED
+        } else {
+            crate::events::ACCOUNT_UNLOCKED
+        };
+        crate::events::record(
+            &mut tx,
+            now,
+            kind,
+            Some(id),
+            serde_json::json!({
+                "login_id": f.login_id,
+                "reason": "administrator",
+                "by": me.login_id(),
+            }),
+        )
+        .await?;
+    }
     let after = agents::get(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;

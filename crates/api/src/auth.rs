@@ -337,7 +337,7 @@ pub async fn login(
         return Err(throttled(wait, "from your address"));
     }
     let source_failed = || {
-        state.metrics.login_failures.inc();
+        crate::metrics::login_failed();
         if let Some(ip) = source {
             state.login_sources.failed(ip, clock);
         }

@@ -9,7 +9,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod login_throttle;
-mod metrics;
+pub mod metrics;
 pub mod openapi;
 pub mod password;
 pub mod phone;
@@ -31,7 +31,6 @@ use tower_http::trace::TraceLayer;
 
 pub use client_addr::{IpNet, PeerAddr};
 pub use login_throttle::LoginPolicy;
-pub use metrics::Metrics;
 
 /// Largest request body accepted (JSON); uploads get their own limits on their routes.
 pub const MAX_BODY: usize = 1 << 20;
@@ -67,7 +66,6 @@ impl ApiConfig {
 pub struct AppState {
     pub store: Store,
     pub config: Arc<ApiConfig>,
-    pub metrics: Arc<Metrics>,
     /// Failed logins per source address.
     pub login_sources: Arc<login_throttle::SourceThrottle>,
     /// The running telephony (ACD); `None` when the API runs alone (tests).
@@ -76,6 +74,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, config: ApiConfig) -> Self {
+        // The recorder must exist before the first request records anything.
+        metrics::handle();
         let login_sources = Arc::new(login_throttle::SourceThrottle::new(
             config.login.source,
             config.login.source_window,
@@ -83,7 +83,6 @@ impl AppState {
         AppState {
             store,
             config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
             login_sources,
             telephony: None,
         }
@@ -131,10 +130,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", axum::routing::get(metrics::render))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .fallback_service(web)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::count,
-        ))
+        .layer(axum::middleware::from_fn(metrics::count))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

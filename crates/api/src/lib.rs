@@ -18,6 +18,7 @@ pub mod resources;
 pub mod routes;
 pub mod seed;
 pub mod telephony;
+pub mod tls;
 pub mod validate;
 pub mod wav;
 

@@ -48,6 +48,13 @@ pub struct ServeArgs {
     /// locked until an administrator unlocks it [default: 30].
     #[arg(long, env = "TSUNAGU_LOCK_RELEASE_MINUTES")]
     pub lock_release_minutes: Option<u64>,
+    /// Serve HTTPS (and WSS) with this PEM certificate chain; read again when it changes.
+    /// Needs --tls-key [default: plain HTTP].
+    #[arg(long, env = "TSUNAGU_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "TSUNAGU_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Reverse proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDR
     /// ranges (e.g. 10.0.0.0/8,::1) [default: none].
     #[arg(long, env = "TSUNAGU_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -70,6 +77,8 @@ struct FileConfig {
     secure_cookies: Option<bool>,
     lock_release_minutes: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +96,8 @@ pub struct Config {
     /// `None`: automatic locks stay until an administrator lifts them.
     pub lock_release: Option<std::time::Duration>,
     pub trusted_proxies: Vec<api::IpNet>,
+    /// HTTPS on `http_addr` when set.
+    pub tls: Option<api::tls::TlsFiles>,
 }
 
 impl Config {
@@ -144,6 +155,17 @@ impl Config {
                     .context("trusted_proxies in the config file")?,
                 (None, None) => Vec::new(),
             },
+            tls: match (
+                args.tls_cert.or(file.tls_cert),
+                args.tls_key.or(file.tls_key),
+            ) {
+                (Some(cert), Some(key)) => Some(api::tls::TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => bail!(
+                    "--tls-cert and --tls-key go together: give both for HTTPS, or neither \
+                     for plain HTTP"
+                ),
+            },
         };
         if config.http_addr == config.sip_addr && config.http_addr.port() != 0 {
             bail!("--http-addr and --sip-addr must differ");
@@ -190,6 +212,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.lock_release, None);
+        assert!(c.tls.is_none());
         assert_eq!(c.trusted_proxies.len(), 2);
         std::fs::write(&file, "trusted_proxies = [\"10.0.0.0/99\"]\n").unwrap();
         let err = Config::resolve(ServeArgs {

@@ -103,6 +103,11 @@ async fn open_store(config: &Config) -> Result<Store> {
 }
 
 async fn serve(config: Config) -> Result<()> {
+    // Certificate problems stop the start before anything else is opened.
+    let tls = match &config.tls {
+        Some(files) => Some(api::tls::acceptor(files.clone())?),
+        None => None,
+    };
     let store = open_store(&config).await?;
     tracing::info!(backend = ?store.backend(), "database ready");
 
@@ -174,7 +179,8 @@ async fn serve(config: Config) -> Result<()> {
     let state = AppState::new(
         store.clone(),
         ApiConfig {
-            secure_cookies: config.secure_cookies,
+            // Over HTTPS the cookie is Secure whatever the flag says.
+            secure_cookies: config.secure_cookies || tls.is_some(),
             login: api::LoginPolicy {
                 release_after: config.lock_release,
                 ..Default::default()
@@ -191,14 +197,22 @@ async fn serve(config: Config) -> Result<()> {
         .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
     tracing::info!(
         http = %listener.local_addr()?,
+        tls = tls.is_some(),
         sip = %config.sip_addr,
         rtp = %config.rtp_ports,
         "Tsunagu listening"
     );
-    axum::serve(listener, api::make_service(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("HTTP server")?;
+    let app = api::make_service(state);
+    match tls {
+        Some(acceptor) => axum::serve(api::tls::TlsListener::new(listener, acceptor)?, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("HTTPS server")?,
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("HTTP server")?,
+    }
     sip.shutdown().await;
     store.close().await;
     tracing::info!("stopped");

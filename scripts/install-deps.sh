@@ -33,10 +33,14 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
-echo "== npm install (web, as locked)"
-# `npm ci` refuses lock files written without optional platform packages, as npm writes
-# them with omit-lockfile-registry-resolved; `npm install` honours the lock all the same.
-npm --prefix web install --no-audit --no-fund --loglevel=error
+# `npm ci` installs exactly the committed lock file and never rewrites it. It starts from an
+# empty node_modules, so it is skipped when the installed packages are from this same lock.
+stamp=web/node_modules/.tsunagu-package-lock.json
+if ! cmp -s web/package-lock.json "$stamp" 2>/dev/null; then
+    echo "== npm ci (web, as locked)"
+    npm --prefix web ci --no-audit --no-fund --loglevel=error
+    cp web/package-lock.json "$stamp"
+fi
 
 SCHEMATHESIS_VERSION=4.32.5
 if ! .venv/bin/schemathesis --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then

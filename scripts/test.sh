@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# What git sees before the tests, to check that they leave the work tree as they found it.
+tree_before=$(git status --porcelain --untracked-files=all 2>/dev/null || true)
 
 echo "== cargo fmt --check, clippy"
 cargo fmt --all -- --check
@@ -68,4 +70,11 @@ cargo test --quiet --workspace --test demo -- --ignored
 
 echo "== schemathesis: the API against its OpenAPI document"
 scripts/schemathesis.sh 20
+
+tree_after=$(git status --porcelain --untracked-files=all 2>/dev/null || true)
+if [ "$tree_before" != "$tree_after" ]; then
+    echo "The tests changed the work tree (git status before and after differ):" >&2
+    diff <(echo "$tree_before") <(echo "$tree_after") >&2 || true
+    exit 1
+fi
 echo "All test suites passed."

@@ -3,7 +3,7 @@
 // test, which counts what the browser's microphone sends through the gateway, sends audio the
 // other way, and decodes RFC 4733 digits from the dial pad.
 import { expect, test, type Page } from '@playwright/test';
-import { CHROMIUM_ARGS, login } from './session';
+import { CHROMIUM_ARGS, login, screenshotPath } from './session';
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -126,7 +126,7 @@ test('a queue call rings the browser phone; audio and DTMF flow; the call surviv
   }
   await expect.poll(() => media.digits.join(''), { timeout: 5_000 }).toBe('12#');
   // For the README: the agent's desktop with the phone on a call.
-  await agent.screenshot({ path: path.resolve(process.cwd(), 'e2e/screenshots/phone-ja.png') });
+  await agent.screenshot({ path: screenshotPath('phone-ja.png') });
   // Moving between screens never drops the call.
   await agent.getByTestId('tabs').getByRole('link').nth(1).click();
   await agent.waitForTimeout(500);

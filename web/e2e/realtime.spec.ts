@@ -7,12 +7,9 @@
 // then abandoned 1 and 50 %.
 
 import { expect, test, type Page } from '@playwright/test';
-import { login } from './session';
-import fs from 'node:fs';
-import path from 'node:path';
+import { login, screenshotPath } from './session';
 import { carrier, children, exited, phone } from './sipp';
 
-const SHOTS = path.resolve(process.cwd(), 'e2e/screenshots');
 const GROUP = 1; // the demo's Support group
 
 
@@ -118,9 +115,8 @@ test('realtime screen follows calls live; supervisor pauses an agent; header fol
     await expect(sv.getByTestId('rt-row-all').locator('[data-col="abandoned"]')).not.toHaveText('0');
 
     // Screenshots in Japanese, then in English.
-    fs.mkdirSync(SHOTS, { recursive: true });
     await sv.waitForTimeout(500); // let the chart animation settle
-    await sv.screenshot({ path: path.join(SHOTS, 'realtime-ja.png'), fullPage: true });
+    await sv.screenshot({ path: screenshotPath('realtime-ja.png'), fullPage: true });
     await setLanguage(sv, 'en');
     await sv.reload();
     await expect(sv.getByRole('heading', { name: 'Realtime' })).toBeVisible();
@@ -130,7 +126,7 @@ test('realtime screen follows calls live; supervisor pauses an agent; header fol
       pct('en', before.answered + 1, before.incoming + 2),
     );
     await sv.waitForTimeout(500);
-    await sv.screenshot({ path: path.join(SHOTS, 'realtime-en.png'), fullPage: true });
+    await sv.screenshot({ path: screenshotPath('realtime-en.png'), fullPage: true });
   } finally {
     await setLanguage(sv, 'ja').catch(() => undefined);
     // Leave 201 Available for the next run.

@@ -39,7 +39,8 @@ export function LoginPage() {
       setMe(res);
       navigate(from, { replace: true });
     } catch (err) {
-      if (err instanceof ApiError && err.status === 423) setError(err.errors[0]?.message || t('login.locked'));
+      if (err instanceof ApiError && err.status === 423) setError(t('login.locked'));
+      else if (err instanceof ApiError && err.status === 429) setError(t('login.throttled'));
       else if (err instanceof ApiError && (err.status === 401 || err.status === 422 || err.status === 400)) setError(t('login.failed'));
       else setError(t('login.error'));
       setPassword('');

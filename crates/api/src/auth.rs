@@ -13,13 +13,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use store::agents::{self, Agent};
 use store::{roles, sessions, Record};
 use utoipa::ToSchema;
 
 pub const COOKIE: &str = "tsunagu_session";
-/// AUTH-06: consecutive failures that lock an account.
-pub const LOCK_AFTER: i64 = 5;
 const SESSION_TTL_MS: i64 = 12 * 60 * 60 * 1000;
 
 /// What a route requires of the caller.
@@ -217,36 +216,195 @@ fn bad_credentials() -> ApiError {
     ApiError::Unauthorized("The login ID or password is incorrect.".into())
 }
 
-fn locked() -> ApiError {
-    ApiError::Locked(
-        "This account is locked after repeated wrong passwords or by an administrator. \
-         Ask an administrator to unlock it."
-            .into(),
-    )
+/// A locked account; `release_in` when the lock lifts by itself.
+fn locked(release_in: Option<Duration>) -> ApiError {
+    match release_in {
+        Some(d) => ApiError::Locked(format!(
+            "This account is locked after repeated wrong passwords. It unlocks by itself in \
+             {} minutes, or an administrator can unlock it now.",
+            d.as_secs().div_ceil(60).max(1)
+        )),
+        None => ApiError::Locked(
+            "This account is locked after repeated wrong passwords or by an administrator. \
+             Ask an administrator to unlock it."
+                .into(),
+        ),
+    }
 }
 
+fn throttled(wait: Duration, whose: &str) -> ApiError {
+    ApiError::TooManyRequests {
+        retry_after: wait,
+        message: format!(
+            "Too many failed logins {whose}. Try again in {} seconds.",
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        ),
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The administrator role whose last unlocked holder is never locked by failures.
+const ADMIN_ROLE: &str = "admin";
+
+/// Lifts an automatic lock whose time is up. Returns the account as it is now.
+async fn release_if_due(
+    state: &AppState,
+    conn: &mut store::Conn,
+    creds: agents::Credentials,
+    now: i64,
+) -> ApiResult<agents::Credentials> {
+    let (Some(locked_at), Some(after)) = (creds.auto_locked_at, state.config.login.release_after)
+    else {
+        return Ok(creds);
+    };
+    if !creds.locked || now < locked_at.saturating_add(millis(after)) {
+        return Ok(creds);
+    }
+    release(conn, &creds, now).await?;
+    Ok(agents::Credentials {
+        locked: false,
+        failed_logins: 0,
+        last_failed_login_at: None,
+        auto_locked_at: None,
+        ..creds
+    })
+}
+
+async fn release(conn: &mut store::Conn, creds: &agents::Credentials, now: i64) -> ApiResult<()> {
+    if agents::unlock(conn, creds.id).await? {
+        tracing::info!(login_id = %creds.login_id, "automatic account lock expired");
+        crate::events::record(
+            conn,
+            now,
+            crate::events::ACCOUNT_UNLOCKED,
+            Some(creds.id),
+            serde_json::json!({"login_id": creds.login_id, "reason": "expired"}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Lifts every automatic lock whose time is up (run every minute, so that the lists show the
+/// accounts unlocked and the event is written on time even if nobody tries to log in).
+pub async fn release_expired_locks(state: &AppState) -> ApiResult<usize> {
+    let Some(after) = state.config.login.release_after else {
+        return Ok(0);
+    };
+    let now = now_ms();
+    let mut conn = state.store.conn().await?;
+    let due = agents::auto_locked_before(&mut conn, now.saturating_sub(millis(after))).await?;
+    for creds in &due {
+        release(&mut conn, creds, now).await?;
+    }
+    Ok(due.len())
+}
+
+/// The console's `tsunagu admin unlock`: unlocks the account and clears its failures, so that
+/// an installation whose administrators are all locked out can be recovered. Returns whether
+/// it was locked; `None` when there is no such account.
+pub async fn unlock_from_console(store: &store::Store, login_id: &str) -> ApiResult<Option<bool>> {
+    let mut tx = store.begin().await?;
+    let Some(creds) = agents::credentials_by_login(&mut tx, login_id).await? else {
+        return Ok(None);
+    };
+    let was_locked = agents::unlock(&mut tx, creds.id).await?;
+    if was_locked {
+        crate::events::record(
+            &mut tx,
+            now_ms(),
+            crate::events::ACCOUNT_UNLOCKED,
+            Some(creds.id),
+            serde_json::json!({"login_id": creds.login_id, "reason": "console"}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Some(was_locked))
+}
+
+/// AUTH-03/06: log in. Failures are throttled per source address and per account with
+/// growing delays (429 + Retry-After) before the lock; an automatic lock lifts after
+/// `release_after`; the last unlocked administrator gets the delays but never the lock.
 pub async fn login(
     State(state): State<AppState>,
+    peer: Option<Extension<axum::extract::ConnectInfo<crate::PeerAddr>>>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
+    let policy = state.config.login;
+    let source = peer.map(
+        |Extension(axum::extract::ConnectInfo(crate::PeerAddr(a)))| {
+            crate::client_addr::client_ip(a.ip(), &headers, &state.config.trusted_proxies)
+        },
+    );
+    let clock = Instant::now();
+    if let Some(wait) = source.and_then(|ip| state.login_sources.wait(ip, clock)) {
+        return Err(throttled(wait, "from your address"));
+    }
+    let source_failed = || {
+        crate::metrics::login_failed();
+        if let Some(ip) = source {
+            state.login_sources.failed(ip, clock);
+        }
+    };
+    let now = now_ms();
     let mut conn = state.store.conn().await?;
     let creds = agents::credentials_by_login(&mut conn, req.login_id.trim()).await?;
     let Some(creds) = creds else {
         // Spend the same time as a real check so that login IDs cannot be probed.
         password::verify(req.password, password::dummy_hash().to_owned()).await;
-        state.metrics.login_failures.inc();
+        source_failed();
         return Err(bad_credentials());
     };
+    let creds = release_if_due(&state, &mut conn, creds, now).await?;
     if creds.locked {
-        state.metrics.login_failures.inc();
-        return Err(locked());
+        source_failed();
+        let release_in = match (creds.auto_locked_at, policy.release_after) {
+            (Some(at), Some(after)) => Some(Duration::from_millis(
+                u64::try_from(at.saturating_add(millis(after)) - now).unwrap_or(0),
+            )),
+            _ => None,
+        };
+        return Err(locked(release_in));
     }
-    if !password::verify(req.password, creds.password_hash).await {
-        state.metrics.login_failures.inc();
-        let now_locked = agents::record_failed_login(&mut conn, creds.id, LOCK_AFTER).await?;
-        if now_locked {
-            tracing::warn!(login_id = %req.login_id, "account locked after repeated failures");
-            return Err(locked());
+    if let Some(wait) = crate::login_throttle::account_wait(
+        &policy.account,
+        creds.failed_logins,
+        creds.last_failed_login_at,
+        now,
+    ) {
+        return Err(throttled(wait, "for this account"));
+    }
+    if !password::verify(req.password, creds.password_hash.clone()).await {
+        source_failed();
+        let last_admin = creds.role == ADMIN_ROLE
+            && agents::count_active_with_role(&mut conn, ADMIN_ROLE, creds.id).await? == 0;
+        let lock_after = (!last_admin).then_some(i64::from(policy.lock_after));
+        let after = agents::record_failed_login(&mut conn, creds.id, now, lock_after).await?;
+        if after.locked {
+            tracing::warn!(login_id = %creds.login_id, failures = after.failed_logins, "account locked after repeated failures");
+            crate::events::record(
+                &mut conn,
+                now,
+                crate::events::ACCOUNT_LOCKED,
+                Some(creds.id),
+                serde_json::json!({
+                    "login_id": creds.login_id,
+                    "reason": "failed_logins",
+                    "failed_logins": after.failed_logins,
+                    "source": source.map(|ip| ip.to_string()),
+                }),
+            )
+            .await?;
+            return Err(locked(policy.release_after));
+        }
+        if last_admin && after.failed_logins >= i64::from(policy.lock_after) {
+            tracing::warn!(login_id = %creds.login_id, failures = after.failed_logins,
+                "repeated failed logins on the last unlocked administrator: delayed, not locked");
         }
         return Err(bad_credentials());
     }

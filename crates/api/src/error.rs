@@ -59,6 +59,12 @@ pub enum ApiError {
     Locked(String),
     #[error("unavailable")]
     Unavailable(String),
+    /// 429 with `Retry-After`: try again after this long.
+    #[error("too many requests")]
+    TooManyRequests {
+        retry_after: std::time::Duration,
+        message: String,
+    },
     #[error("store: {0}")]
     Store(#[from] store::StoreError),
     #[error("internal: {0}")]
@@ -83,6 +89,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // Whole seconds, rounded up: never invite a retry that is still too early.
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after, .. } => {
+                Some((retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1))
+            }
+            _ => None,
+        };
         let (status, errors) = match self {
             ApiError::BadRequest(e) => (StatusCode::BAD_REQUEST, vec![e]),
             ApiError::Unauthorized(m) => (
@@ -126,8 +139,17 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %m, "internal error");
                 internal()
             }
+            ApiError::TooManyRequests { message, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                vec![FieldError::general("throttled", message)],
+            ),
         };
-        (status, Json(ErrorBody { errors })).into_response()
+        let mut resp = (status, Json(ErrorBody { errors })).into_response();
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 

@@ -2,10 +2,14 @@
 //! metrics, and the single-page web app.
 
 pub mod auth;
+pub mod client_addr;
 pub mod csv_text;
 pub mod error;
+pub mod events;
 pub mod extract;
-mod metrics;
+pub mod health;
+pub mod login_throttle;
+pub mod metrics;
 pub mod openapi;
 pub mod password;
 pub mod phone;
@@ -14,12 +18,11 @@ pub mod resources;
 pub mod routes;
 pub mod seed;
 pub mod telephony;
+pub mod tls;
 pub mod validate;
 pub mod wav;
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +30,8 @@ use store::Store;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
-pub use metrics::Metrics;
+pub use client_addr::{IpNet, PeerAddr};
+pub use login_throttle::LoginPolicy;
 
 /// Largest request body accepted (JSON); uploads get their own limits on their routes.
 pub const MAX_BODY: usize = 1 << 20;
@@ -40,23 +44,47 @@ pub struct ApiConfig {
     pub web_dir: PathBuf,
     /// Where voice files are kept (`<data-dir>/voice`), one `<id>.wav` per record.
     pub voice_dir: PathBuf,
+    /// Lock and throttling of failed logins (AUTH-06).
+    pub login: LoginPolicy,
+    /// Peers whose `X-Forwarded-For` is believed (reverse proxies); empty: none.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl ApiConfig {
+    /// The defaults for everything but the directories.
+    pub fn new(web_dir: PathBuf, voice_dir: PathBuf) -> Self {
+        ApiConfig {
+            secure_cookies: false,
+            web_dir,
+            voice_dir,
+            login: LoginPolicy::default(),
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub config: Arc<ApiConfig>,
-    pub metrics: Arc<Metrics>,
+    /// Failed logins per source address.
+    pub login_sources: Arc<login_throttle::SourceThrottle>,
     /// The running telephony (ACD); `None` when the API runs alone (tests).
     pub telephony: Option<Arc<dyn telephony::Telephony>>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ApiConfig) -> Self {
+        // The recorder must exist before the first request records anything.
+        metrics::handle();
+        let login_sources = Arc::new(login_throttle::SourceThrottle::new(
+            config.login.source,
+            config.login.source_window,
+        ));
         AppState {
             store,
             config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
+            login_sources,
             telephony: None,
         }
     }
@@ -83,6 +111,13 @@ pub fn token(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// The application as a service that knows each connection's peer (for login throttling).
+pub fn make_service(
+    state: AppState,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, PeerAddr> {
+    app(state).into_make_service_with_connect_info::<PeerAddr>()
+}
+
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let web_dir = state.config.web_dir.clone();
@@ -91,28 +126,15 @@ pub fn app(state: AppState) -> Router {
     // single-page app: serve index.html and let its router decide.
     let web = ServeDir::new(&web_dir).fallback(ServeFile::new(index));
     routes::router(state.clone())
-        .route("/healthz", axum::routing::get(healthz))
+        .route("/healthz", axum::routing::get(health::healthz))
+        .route("/readyz", axum::routing::get(health::readyz))
         .route("/metrics", axum::routing::get(metrics::render))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .fallback_service(web)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::count,
-        ))
+        .layer(axum::middleware::from_fn(metrics::count))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// 200 when the database answers, 503 otherwise.
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: store unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable")
-        }
-    }
 }
 
 async fn api_not_found() -> error::ApiError {

@@ -242,7 +242,17 @@ fn operation(r: &Route) -> Value {
     }
     if r.path.ends_with("/auth/login") {
         responses.insert("401".into(), error_response("Wrong login ID or password"));
-        responses.insert("423".into(), error_response("Account locked"));
+        responses.insert(
+            "423".into(),
+            error_response("Account locked (after failed logins it unlocks by itself later)"),
+        );
+        responses.insert(
+            "429".into(),
+            error_response(
+                "Too many failed logins from this address or for this account: wait for \
+                 Retry-After seconds (the password was not checked)",
+            ),
+        );
     }
     op.insert("responses".into(), Value::Object(responses));
     if r.access != crate::auth::Access::Public {

@@ -37,6 +37,8 @@ pub trait Telephony: Send + Sync + 'static {
     fn callback(&self, _agent: i64, _colleague: i64) -> Result<(), String> {
         Err("Telephony is not running.".to_owned())
     }
+    /// Readiness: `Ok` while SIP is listening, otherwise why not.
+    fn sip_listening(&self) -> Result<(), String>;
     /// Turns the agent's browser phone ON; `events` gets its `phone_*` messages.
     fn phone_on(
         &self,

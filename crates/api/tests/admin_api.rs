@@ -342,7 +342,12 @@ async fn referenced_records_cannot_be_deleted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn five_wrong_passwords_lock_until_an_admin_unlocks() {
-    let server = start(true).await;
+    // The delays between attempts are tested in login_lock.rs; here only the count matters.
+    let server = common::start_configured(true, None, |c| {
+        c.login.account = api::login_throttle::Backoff::NONE;
+        c.login.source = api::login_throttle::Backoff::NONE;
+    })
+    .await;
     let anon = Client::anonymous(&server);
     let attempt = |pw: &'static str| {
         let anon = &anon;

@@ -39,6 +39,9 @@ impl Telephony for FakeTelephony {
     fn subscribe(&self) -> broadcast::Receiver<Value> {
         self.changes.subscribe()
     }
+    fn sip_listening(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 async fn my_id(c: &Client) -> i64 {

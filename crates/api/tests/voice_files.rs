@@ -351,6 +351,27 @@ async fn bad_uploads_are_refused_on_the_file_field() {
             "truncated",
         ),
         ("too long", good(6001), "too_long", "at most 10 minutes"),
+        // Issue 10 item 15: an unset RIFF size and a byte rate of 0 are malformed too.
+        (
+            "RIFF size 0xFFFFFFFF",
+            {
+                let mut w = good(10);
+                w[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+                w
+            },
+            "truncated",
+            "The WAV file is truncated: the RIFF header's size is unset (0xFFFFFFFF",
+        ),
+        (
+            "byte rate 0",
+            {
+                let mut w = good(10);
+                w[28..32].copy_from_slice(&0u32.to_le_bytes());
+                w
+            },
+            "wav_format",
+            "The fmt chunk declares 0 bytes per second",
+        ),
     ];
     for (what, bytes, code, text) in cases {
         let r = upload(&admin, "bad.wav", bytes, &name).await;

@@ -13,6 +13,10 @@ pub const MAX_DURATION_MS: i64 = 10 * 60 * 1000;
 pub const RATE: u32 = 8000;
 pub const CHANNELS: u16 = 1;
 pub const BITS: u16 = 16;
+/// Bytes per sample frame of the accepted format.
+const BLOCK_ALIGN: u16 = CHANNELS * BITS / 8;
+/// What a RIFF size of all ones means: a stream whose writer never went back to fill it in.
+const RIFF_SIZE_UNSET: u32 = u32::MAX;
 
 const REQUIRED: &str = "8000 Hz mono 16-bit PCM WAV is required \
     (convert with: sox in.wav -r 8000 -c 1 -b 16 out.wav)";
@@ -40,6 +44,12 @@ pub enum WavError {
         channels: u16,
         bits: u16,
     },
+    /// The PCM format is right but its derived fields are not (a byte rate of 0, a wrong
+    /// block alignment): a file written this way is broken, whatever its samples.
+    Inconsistent {
+        byte_rate: u32,
+        block_align: u16,
+    },
     Empty,
     TooLong(i64),
 }
@@ -51,7 +61,7 @@ impl WavError {
             WavError::TooLarge(_) => "too_large",
             WavError::NotWav | WavError::NoFormat => "not_wav",
             WavError::Truncated(_) => "truncated",
-            WavError::WrongFormat { .. } => "wav_format",
+            WavError::WrongFormat { .. } | WavError::Inconsistent { .. } => "wav_format",
             WavError::Empty => "empty",
             WavError::TooLong(_) => "too_long",
         }
@@ -113,6 +123,17 @@ impl fmt::Display for WavError {
                 channels_name(*channels),
                 format_name(*format)
             ),
+            WavError::Inconsistent {
+                byte_rate,
+                block_align,
+            } => write!(
+                f,
+                "The fmt chunk declares {byte_rate} bytes per second and {block_align}-byte \
+                 blocks; 8000 Hz mono 16-bit PCM has {} bytes per second and {}-byte blocks. \
+                 The file is damaged: convert it again (sox in.wav -r 8000 -c 1 -b 16 out.wav).",
+                RATE * u32::from(BLOCK_ALIGN),
+                BLOCK_ALIGN
+            ),
             WavError::Empty => write!(f, "The WAV file contains no audio."),
             WavError::TooLong(ms) => write!(
                 f,
@@ -135,6 +156,8 @@ struct Fmt {
     format: u16,
     channels: u16,
     rate: u32,
+    byte_rate: u32,
+    block_align: u16,
     bits: u16,
 }
 
@@ -146,15 +169,34 @@ pub fn check(bytes: &[u8]) -> Result<WavInfo, WavError> {
     if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return Err(WavError::NotWav);
     }
+    // The RIFF size counts everything after its own field. It must fit in the file: a size
+    // of all ones (an unfinished stream) or any larger one means the chunks cannot be trusted.
+    let riff_size = u32_at(bytes, 4);
+    let present = bytes.len() - 8;
+    if riff_size == RIFF_SIZE_UNSET {
+        return Err(WavError::Truncated(
+            "the RIFF header's size is unset (0xFFFFFFFF, a recording that was never finished)"
+                .into(),
+        ));
+    }
+    if riff_size < 4 {
+        return Err(WavError::Truncated(format!(
+            "the RIFF header declares {riff_size} bytes, at least 4 are needed"
+        )));
+    }
+    // Bytes after the RIFF chunk (some tools append tags) are not part of the WAV. A RIFF
+    // that claims more than the file holds is walked as far as the file goes, so that a cut
+    // file is reported by the chunk it cuts.
+    let end = (8 + riff_size as usize).min(bytes.len());
     let mut fmt: Option<Fmt> = None;
     let mut data: Option<(usize, usize)> = None;
     let mut pos = 12usize;
     // Walk every chunk header that fits; a trailing fragment shorter than a header is ignored.
-    while pos + 8 <= bytes.len() && (fmt.is_none() || data.is_none()) {
+    while pos + 8 <= end && (fmt.is_none() || data.is_none()) {
         let id = &bytes[pos..pos + 4];
         let size = u32_at(bytes, pos + 4) as usize;
         let body = pos + 8;
-        let available = bytes.len() - body;
+        let available = end - body;
         match id {
             b"fmt " => {
                 if size < 16 {
@@ -169,6 +211,8 @@ pub fn check(bytes: &[u8]) -> Result<WavInfo, WavError> {
                     format: u16_at(bytes, body),
                     channels: u16_at(bytes, body + 2),
                     rate: u32_at(bytes, body + 4),
+                    byte_rate: u32_at(bytes, body + 8),
+                    block_align: u16_at(bytes, body + 12),
                     bits: u16_at(bytes, body + 14),
                 });
             }
@@ -188,6 +232,11 @@ pub fn check(bytes: &[u8]) -> Result<WavInfo, WavError> {
             None => break,
         };
     }
+    if riff_size as usize > present {
+        return Err(WavError::Truncated(format!(
+            "the RIFF header declares {riff_size} bytes but only {present} are present"
+        )));
+    }
     let Some(fmt) = fmt else {
         return Err(WavError::NoFormat);
     };
@@ -197,6 +246,12 @@ pub fn check(bytes: &[u8]) -> Result<WavInfo, WavError> {
             rate: fmt.rate,
             channels: fmt.channels,
             bits: fmt.bits,
+        });
+    }
+    if fmt.block_align != BLOCK_ALIGN || fmt.byte_rate != RATE * u32::from(BLOCK_ALIGN) {
+        return Err(WavError::Inconsistent {
+            byte_rate: fmt.byte_rate,
+            block_align: fmt.block_align,
         });
     }
     let Some((data_offset, data_bytes)) = data else {
@@ -365,9 +420,80 @@ mod tests {
         );
         assert!(check(b"garbage").unwrap_err().to_string().contains("sox"));
         // A chunk size near u32::MAX does not overflow the walk.
-        let mut w = riff(&[chunk(b"fmt ", &fmt_body(1, 1, 8000, 16))]);
-        w.extend_from_slice(b"JUNK\xff\xff\xff\xff");
+        let w = riff(&[
+            chunk(b"fmt ", &fmt_body(1, 1, 8000, 16)),
+            b"JUNK\xff\xff\xff\xff".to_vec(),
+        ]);
         assert_eq!(check(&w).unwrap_err().code(), "truncated");
+    }
+
+    /// Issue 10 item 15: a RIFF size that does not fit the file (0xFFFFFFFF in particular)
+    /// is refused as truncated, not walked past.
+    #[test]
+    fn riff_size_must_fit_the_file() {
+        let good = wav(1, 1, 8000, 16, 1600);
+        let with_size = |size: u32| {
+            let mut w = good.clone();
+            w[4..8].copy_from_slice(&size.to_le_bytes());
+            w
+        };
+        let e = check(&with_size(u32::MAX)).unwrap_err();
+        assert_eq!(e.code(), "truncated");
+        assert!(e.to_string().contains("0xFFFFFFFF"), "{e}");
+        let declared = (good.len() - 8 + 1) as u32;
+        let e = check(&with_size(declared)).unwrap_err();
+        assert_eq!(e.code(), "truncated");
+        assert!(
+            e.to_string().contains(&format!(
+                "declares {declared} bytes but only {} are",
+                good.len() - 8
+            )),
+            "{e}"
+        );
+        assert_eq!(check(&with_size(0)).unwrap_err().code(), "truncated");
+        // Bytes appended after the RIFF chunk are not read as chunks, and do no harm.
+        let mut tagged = good.clone();
+        tagged.extend_from_slice(b"data\x10\0\0\0");
+        assert_eq!(check(&tagged).unwrap().duration_ms, 100);
+        let mut outside = riff(&[chunk(b"fmt ", &fmt_body(1, 1, 8000, 16))]);
+        outside.extend_from_slice(&chunk(b"data", &[0; 160]));
+        assert_eq!(
+            check(&outside).unwrap_err(),
+            WavError::Truncated("there is no data chunk".into())
+        );
+        // A data chunk may not reach past the RIFF end into such bytes.
+        let mut short = with_size((good.len() - 8 - 2) as u32);
+        short.extend_from_slice(&[0, 0]);
+        assert_eq!(check(&short).unwrap_err().code(), "truncated");
+    }
+
+    /// Issue 10 item 15: the byte rate and block alignment must match the format.
+    #[test]
+    fn byte_rate_and_block_align_must_match() {
+        let good = wav(1, 1, 8000, 16, 1600);
+        // fmt body starts at 20: byte rate at 28, block align at 32.
+        let mut zero_rate = good.clone();
+        zero_rate[28..32].copy_from_slice(&0u32.to_le_bytes());
+        let e = check(&zero_rate).unwrap_err();
+        assert_eq!(
+            e,
+            WavError::Inconsistent {
+                byte_rate: 0,
+                block_align: 2
+            }
+        );
+        assert_eq!(e.code(), "wav_format");
+        assert!(
+            e.to_string().starts_with(
+                "The fmt chunk declares 0 bytes per second and 2-byte blocks; 8000 Hz mono \
+                 16-bit PCM has 16000 bytes per second and 2-byte blocks."
+            ),
+            "{e}"
+        );
+        let mut bad_align = good.clone();
+        bad_align[32..34].copy_from_slice(&4u16.to_le_bytes());
+        assert_eq!(check(&bad_align).unwrap_err().code(), "wav_format");
+        assert!(check(&good).is_ok());
     }
 
     #[test]

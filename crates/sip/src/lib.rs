@@ -12,6 +12,7 @@ mod events;
 pub mod leg;
 pub mod location;
 mod msg;
+mod probe;
 mod registrar;
 mod server;
 mod transport;
@@ -23,4 +24,5 @@ pub use leg::{
     ReinviteRequest, Sink, Target,
 };
 pub use location::StoredBinding;
+pub use probe::SipProbe;
 pub use server::{SipConfig, SipEdge, SipError, SipServer};

@@ -192,7 +192,11 @@ impl SipEdge {
                 shared: shared.clone(),
             },
             events_rx,
-            SipServer { cancel, tasks },
+            SipServer {
+                cancel,
+                tasks,
+                addr: contact_addr,
+            },
         ))
     }
 
@@ -289,9 +293,21 @@ impl SipEdge {
 pub struct SipServer {
     cancel: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    addr: SocketAddr,
 }
 
 impl SipServer {
+    /// Whether SIP still serves (for /readyz): the endpoint and dispatch loops are alive.
+    pub fn probe(&self) -> crate::SipProbe {
+        let loops = self
+            .tasks
+            .iter()
+            .take(2)
+            .map(|t| t.abort_handle())
+            .collect();
+        crate::SipProbe::new(loops, self.cancel.clone(), self.addr)
+    }
+
     pub async fn shutdown(self) {
         self.cancel.cancel();
         for t in self.tasks {

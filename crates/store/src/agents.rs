@@ -91,9 +91,42 @@ pub struct Agent {
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub id: i64,
+    pub login_id: String,
+    pub role: String,
     pub password_hash: String,
     pub locked: bool,
+    /// Consecutive failures since the last success or unlock.
     pub failed_logins: i64,
+    pub last_failed_login_at: Option<i64>,
+    /// When failures locked the account; `None` when unlocked or locked by an administrator.
+    pub auto_locked_at: Option<i64>,
+}
+
+type CredentialsRow = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+const CREDENTIALS: &str = "SELECT id, login_id, role_id, password_hash, locked, failed_logins, \
+    last_failed_login_at, auto_locked_at FROM agents";
+
+fn credentials(r: CredentialsRow) -> Credentials {
+    Credentials {
+        id: r.0,
+        login_id: r.1,
+        role: r.2,
+        password_hash: r.3,
+        locked: r.4 != 0,
+        failed_logins: r.5,
+        last_failed_login_at: r.6,
+        auto_locked_at: r.7,
+    }
 }
 
 /// A row of `agents` (without the password hash, which only login reads).
@@ -222,13 +255,16 @@ impl Record for Agent {
         Ok(())
     }
 
-    /// Unlocking an account also clears its failed-login count (AUTH-06).
+    /// Unlocking an account also clears its failed-login count and delay (AUTH-06).
     async fn after_write(conn: &mut Conn, id: i64, f: &AgentFields) -> Result<()> {
         if !f.locked {
-            sqlx::query("UPDATE agents SET failed_logins = 0 WHERE id = $1")
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "UPDATE agents SET failed_logins = 0, last_failed_login_at = NULL,
+                    auto_locked_at = NULL WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
         }
         NUMBERS.write(conn, id, &f.number_ids).await
     }
@@ -245,20 +281,11 @@ pub async fn list(conn: &mut Conn, f: &AgentFilter, page: Page) -> Result<(Vec<A
 }
 
 pub async fn credentials_by_login(conn: &mut Conn, login_id: &str) -> Result<Option<Credentials>> {
-    let row: Option<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT id, password_hash, locked, failed_logins FROM agents WHERE login_id = $1",
-    )
-    .bind(login_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(
-        row.map(|(id, password_hash, locked, failed_logins)| Credentials {
-            id,
-            password_hash,
-            locked: locked != 0,
-            failed_logins,
-        }),
-    )
+    let row: Option<CredentialsRow> = sqlx::query_as(&format!("{CREDENTIALS} WHERE login_id = $1"))
+        .bind(login_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(credentials))
 }
 
 pub async fn password_hash(conn: &mut Conn, id: i64) -> Result<Option<String>> {
@@ -269,31 +296,70 @@ pub async fn password_hash(conn: &mut Conn, id: i64) -> Result<Option<String>> {
     Ok(row.map(|(h,)| h))
 }
 
-/// Counts a failed login; locks the account when `lock_after` consecutive failures are reached.
-/// Returns whether the account is now locked.
-pub async fn record_failed_login(conn: &mut Conn, id: i64, lock_after: i64) -> Result<bool> {
+/// Counts a failed login at `now`. With `lock_after`, the account is locked automatically when
+/// that many consecutive failures are reached; `None` never locks (the last administrator).
+/// Returns the account as it is afterwards.
+pub async fn record_failed_login(
+    conn: &mut Conn,
+    id: i64,
+    now: i64,
+    lock_after: Option<i64>,
+) -> Result<Credentials> {
+    // i64::MAX as the threshold never locks, in the same one statement.
+    let threshold = lock_after.unwrap_or(i64::MAX);
     sqlx::query(
-        "UPDATE agents SET failed_logins = failed_logins + 1,
-            locked = CASE WHEN failed_logins + 1 >= $1 THEN 1 ELSE locked END
-         WHERE id = $2",
+        "UPDATE agents SET failed_logins = failed_logins + 1, last_failed_login_at = $1,
+            auto_locked_at = CASE WHEN locked = 0 AND failed_logins + 1 >= $2 THEN $1
+                ELSE auto_locked_at END,
+            locked = CASE WHEN failed_logins + 1 >= $2 THEN 1 ELSE locked END
+         WHERE id = $3",
     )
-    .bind(lock_after)
+    .bind(now)
+    .bind(threshold)
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    let (locked,): (i64,) = sqlx::query_as("SELECT locked FROM agents WHERE id = $1")
+    let row: CredentialsRow = sqlx::query_as(&format!("{CREDENTIALS} WHERE id = $1"))
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    Ok(locked != 0)
+    Ok(credentials(row))
 }
 
 pub async fn record_successful_login(conn: &mut Conn, id: i64) -> Result<()> {
-    sqlx::query("UPDATE agents SET failed_logins = 0 WHERE id = $1")
+    sqlx::query("UPDATE agents SET failed_logins = 0, last_failed_login_at = NULL WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Unlocks an account and forgets its failures (the console's `admin unlock`, and the
+/// automatic release). Returns whether it was locked.
+pub async fn unlock(conn: &mut Conn, id: i64) -> Result<bool> {
+    let (locked,): (i64,) = sqlx::query_as("SELECT locked FROM agents WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE agents SET locked = 0, failed_logins = 0, last_failed_login_at = NULL,
+            auto_locked_at = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(locked != 0)
+}
+
+/// Accounts locked automatically at or before `cutoff`: the ones due for release.
+pub async fn auto_locked_before(conn: &mut Conn, cutoff: i64) -> Result<Vec<Credentials>> {
+    let rows: Vec<CredentialsRow> = sqlx::query_as(&format!(
+        "{CREDENTIALS} WHERE locked = 1 AND auto_locked_at IS NOT NULL AND auto_locked_at <= $1"
+    ))
+    .bind(cutoff)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(credentials).collect())
 }
 
 /// A new agent with its password hash; every other column as `update` writes it.

@@ -253,6 +253,25 @@ impl Journal {
     }
 }
 
+/// Appends `e` inside the caller's own transaction, for an event that must be stored together
+/// with the change it records or not at all (an account locked with its lock). Everything else
+/// goes through the writer (`Journal::record`, `Journal::commit`).
+pub async fn append_in(conn: &mut crate::Conn, e: &Event) -> Result<()> {
+    events::append(
+        conn,
+        &NewEvent {
+            at: e.at,
+            kind: e.kind,
+            call: e.call,
+            call_id: None,
+            agent_id: e.agent_id,
+            group_id: e.group_id,
+            data: e.data.clone(),
+        },
+    )
+    .await
+}
+
 /// Makes sure the call-id block starts above every call row (rows written before the journal
 /// existed used the table's own sequence).
 async fn ensure_id_block(store: &Store) -> Result<()> {

@@ -23,6 +23,7 @@ pub mod record;
 pub mod registrations;
 pub mod roles;
 pub mod sessions;
+mod sqlite_file;
 pub mod terminals;
 pub mod text_enum;
 pub mod trunks;
@@ -30,7 +31,7 @@ pub mod voice_files;
 
 use serde::Serialize;
 use sqlx::any::AnyPoolOptions;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Connection};
 use sqlx::{AnyPool, Transaction};
 use std::path::Path;
 use std::time::Duration;
@@ -57,6 +58,14 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored value is invalid: {0}")]
     Corrupt(String),
+    /// The embedded database's file or directory cannot be used (with the real cause).
+    #[error("database file {}: {reason}", path.display())]
+    Unusable {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("cannot open the database at {target}: {source}")]
+    Open { target: String, source: sqlx::Error },
 }
 
 impl StoreError {
@@ -88,6 +97,25 @@ pub struct Stamps {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The embedded database's file, watched for deletion (`None` on PostgreSQL or in memory).
+    file: Option<std::sync::Arc<sqlite_file::SqliteFile>>,
+}
+
+/// What every SQLite connection runs first.
+const SQLITE_PRAGMAS: [&str; 4] = [
+    // WAL lets readers proceed during a write; the busy timeout makes writers queue instead
+    // of failing with SQLITE_BUSY.
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA synchronous = NORMAL",
+];
+
+async fn sqlite_setup(conn: &mut sqlx::AnyConnection) -> std::result::Result<(), sqlx::Error> {
+    for pragma in SQLITE_PRAGMAS {
+        sqlx::query(pragma).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -107,30 +135,51 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
+        let file = match backend {
+            Backend::Sqlite => sqlite_file::path_of_url(url),
+            Backend::Postgres => None,
+        };
+        if backend == Backend::Sqlite {
+            if let Some(path) = &file {
+                sqlite_file::SqliteFile::prepare(path)?;
+            }
+            // One connection first, outside the pool: the pool retries a failing setup until
+            // its acquire timeout and then reports only the timeout, hiding the cause (a file
+            // that is not a database, a read-only file).
+            let target = file
+                .as_ref()
+                .map_or_else(|| url.to_owned(), |p| p.display().to_string());
+            let open_err = |source| StoreError::Open {
+                target: target.clone(),
+                source,
+            };
+            let mut first = sqlx::AnyConnection::connect(url).await.map_err(open_err)?;
+            sqlite_setup(&mut first).await.map_err(open_err)?;
+            // A write proves the file is writable (a read-only one opens without complaint).
+            sqlx::raw_sql("BEGIN IMMEDIATE; ROLLBACK")
+                .execute(&mut first)
+                .await
+                .map_err(open_err)?;
+            first.close().await.map_err(open_err)?;
+        }
         let options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
             .acquire_timeout(Duration::from_secs(10));
         let options = if backend == Backend::Sqlite {
-            options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    // WAL lets readers proceed during a write; the busy timeout makes writers
-                    // queue instead of failing with SQLITE_BUSY.
-                    for pragma in [
-                        "PRAGMA journal_mode = WAL",
-                        "PRAGMA busy_timeout = 5000",
-                        "PRAGMA foreign_keys = ON",
-                        "PRAGMA synchronous = NORMAL",
-                    ] {
-                        sqlx::query(pragma).execute(&mut *conn).await?;
-                    }
-                    Ok(())
-                })
-            })
+            options.after_connect(|conn, _meta| Box::pin(sqlite_setup(conn)))
         } else {
             options
         };
         let pool = options.connect(url).await?;
-        let store = Store { pool, backend };
+        let file = match file {
+            Some(path) => Some(std::sync::Arc::new(sqlite_file::SqliteFile::watch(path)?)),
+            None => None,
+        };
+        let store = Store {
+            pool,
+            backend,
+            file,
+        };
         migrate::run(&store).await?;
         Ok(store)
     }
@@ -160,6 +209,26 @@ impl Store {
     /// A round trip to the database, for health checks.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Readiness: the database accepts a write now, and (SQLite) its file is still the one
+    /// opened at start. `ping` answers from a read-only or full database; this does not.
+    pub async fn check_writable(&self, now: i64) -> Result<()> {
+        if let Some(file) = &self.file {
+            file.check()?;
+        }
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM settings WHERE name = $1")
+            .bind(READINESS_PROBE)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2)")
+            .bind(READINESS_PROBE)
+            .bind(now.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -198,6 +267,9 @@ impl Store {
         Ok(n == 0)
     }
 }
+
+/// The settings row the readiness check rewrites.
+const READINESS_PROBE: &str = "readiness_probe";
 
 pub(crate) fn flag(b: bool) -> i64 {
     i64::from(b)

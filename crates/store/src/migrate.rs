@@ -15,6 +15,7 @@ const BLOCKS_RESTRICTIONS_CALLS: &str =
     include_str!("../migrations/0003_blocks_restrictions_calls.sql");
 const VOICE_FILES: &str = include_str!("../migrations/0004_voice_files.sql");
 const JOURNAL: &str = include_str!("../migrations/0005_journal.sql");
+const LOGIN_LOCK: &str = include_str!("../migrations/0020_login_lock.sql");
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -46,6 +47,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "journal",
         sqlite: JOURNAL,
         postgres: JOURNAL,
+    },
+    Migration {
+        version: 20,
+        name: "login_lock",
+        sqlite: LOGIN_LOCK,
+        postgres: LOGIN_LOCK,
     },
 ];
 

@@ -217,11 +217,27 @@ async fn crud_filters_and_references() {
             1
         );
 
-        // Lockout counting.
+        // Lockout counting: the fifth failure locks, automatically (AUTH-06).
         for i in 1..=5 {
-            let locked = agents::record_failed_login(&mut c, a1, 5).await.unwrap();
-            assert_eq!(locked, i == 5);
+            let cred = agents::record_failed_login(&mut c, a1, 100 + i, Some(5))
+                .await
+                .unwrap();
+            assert_eq!(cred.locked, i == 5);
+            assert_eq!(cred.failed_logins, i);
+            assert_eq!(cred.last_failed_login_at, Some(100 + i));
+            assert_eq!(cred.auto_locked_at, (i == 5).then_some(105));
         }
+        // Later failures do not move the time of the lock.
+        let cred = agents::record_failed_login(&mut c, a1, 200, Some(5))
+            .await
+            .unwrap();
+        assert_eq!((cred.locked, cred.auto_locked_at), (true, Some(105)));
+        assert_eq!(
+            agents::auto_locked_before(&mut c, 104).await.unwrap().len(),
+            0
+        );
+        let due = agents::auto_locked_before(&mut c, 105).await.unwrap();
+        assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), vec![a1]);
         let mut f = agents::get(&mut c, a1).await.unwrap().unwrap().fields;
         assert!(f.locked);
         f.locked = false;
@@ -233,6 +249,42 @@ async fn crud_filters_and_references() {
             .unwrap()
             .unwrap();
         assert_eq!((cred.locked, cred.failed_logins), (false, 0));
+        assert_eq!(
+            (cred.last_failed_login_at, cred.auto_locked_at),
+            (None, None)
+        );
+
+        // Without a threshold (the last administrator) failures count but never lock.
+        for i in 1..=7 {
+            let cred = agents::record_failed_login(&mut c, a1, 300 + i, None)
+                .await
+                .unwrap();
+            assert_eq!((cred.locked, cred.failed_logins), (false, i));
+        }
+        assert!(!agents::unlock(&mut c, a1).await.unwrap());
+        let cred = agents::credentials_by_login(&mut c, "alice")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((cred.failed_logins, cred.last_failed_login_at), (0, None));
+        // A lock set by an administrator is not automatic, and `unlock` lifts it.
+        f.locked = true;
+        Agent::update(&mut c, a1, &f, Some("admin"), 17)
+            .await
+            .unwrap();
+        assert!(agents::auto_locked_before(&mut c, i64::MAX)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(agents::unlock(&mut c, a1).await.unwrap());
+        assert!(
+            !agents::get(&mut c, a1)
+                .await
+                .unwrap()
+                .unwrap()
+                .fields
+                .locked
+        );
     }
 }
 

@@ -132,6 +132,11 @@ impl Telephony {
         self.handle.clone()
     }
 
+    /// Whether SIP still serves, for readiness checks.
+    pub fn sip_probe(&self) -> sip::SipProbe {
+        self.sip.probe()
+    }
+
     pub async fn shutdown(self) {
         self.sip.shutdown().await;
     }

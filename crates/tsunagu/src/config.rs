@@ -52,6 +52,21 @@ pub struct ServeArgs {
     /// its last heartbeat. Servers sharing one database need different names [default: local].
     #[arg(long, env = "TSUNAGU_NODE")]
     pub node: Option<String>,
+    /// Minutes after which an account locked by failed logins unlocks by itself; 0 keeps it
+    /// locked until an administrator unlocks it [default: 30].
+    #[arg(long, env = "TSUNAGU_LOCK_RELEASE_MINUTES")]
+    pub lock_release_minutes: Option<u64>,
+    /// Serve HTTPS (and WSS) with this PEM certificate chain; read again when it changes.
+    /// Needs --tls-key [default: plain HTTP].
+    #[arg(long, env = "TSUNAGU_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "TSUNAGU_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Reverse proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDR
+    /// ranges (e.g. 10.0.0.0/8,::1) [default: none].
+    #[arg(long, env = "TSUNAGU_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<api::IpNet>>,
 }
 
 /// The config file: the same names as the flags, with underscores.
@@ -70,6 +85,10 @@ struct FileConfig {
     demo: Option<bool>,
     secure_cookies: Option<bool>,
     node: Option<String>,
+    lock_release_minutes: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +105,11 @@ pub struct Config {
     pub demo: bool,
     pub secure_cookies: bool,
     pub node: String,
+    /// `None`: automatic locks stay until an administrator lifts them.
+    pub lock_release: Option<std::time::Duration>,
+    pub trusted_proxies: Vec<api::IpNet>,
+    /// HTTPS on `http_addr` when set.
+    pub tls: Option<api::tls::TlsFiles>,
 }
 
 impl Config {
@@ -131,6 +155,35 @@ impl Config {
                 .or(file.node)
                 .filter(|n| !n.trim().is_empty())
                 .unwrap_or_else(|| "local".into()),
+            lock_release: match args
+                .lock_release_minutes
+                .or(file.lock_release_minutes)
+                .unwrap_or(30)
+            {
+                0 => None,
+                m => Some(std::time::Duration::from_secs(m.saturating_mul(60))),
+            },
+            trusted_proxies: match (args.trusted_proxies, file.trusted_proxies) {
+                (Some(flag), _) => flag,
+                (None, Some(list)) => list
+                    .iter()
+                    .map(|s| s.parse::<api::IpNet>())
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(anyhow::Error::msg)
+                    .context("trusted_proxies in the config file")?,
+                (None, None) => Vec::new(),
+            },
+            tls: match (
+                args.tls_cert.or(file.tls_cert),
+                args.tls_key.or(file.tls_key),
+            ) {
+                (Some(cert), Some(key)) => Some(api::tls::TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => bail!(
+                    "--tls-cert and --tls-key go together: give both for HTTPS, or neither \
+                     for plain HTTP"
+                ),
+            },
         };
         if config.http_addr == config.sip_addr && config.http_addr.port() != 0 {
             bail!("--http-addr and --sip-addr must differ");
@@ -163,6 +216,29 @@ mod tests {
         assert_eq!(c.rtp_ports.to_string(), "30000-30099");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/y"));
         assert_eq!(c.sip_addr.port(), 5060);
+        assert_eq!(c.lock_release, Some(std::time::Duration::from_secs(1800)));
+        assert!(c.trusted_proxies.is_empty());
+
+        std::fs::write(
+            &file,
+            "lock_release_minutes = 0\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n",
+        )
+        .unwrap();
+        let c = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.lock_release, None);
+        assert!(c.tls.is_none());
+        assert_eq!(c.trusted_proxies.len(), 2);
+        std::fs::write(&file, "trusted_proxies = [\"10.0.0.0/99\"]\n").unwrap();
+        let err = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("prefix length"), "{err:#}");
 
         std::fs::write(&file, "http_adr = \"127.0.0.1:9000\"\n").unwrap();
         let err = Config::resolve(ServeArgs {

@@ -35,6 +35,20 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Administration from the console, on the same database as `serve` (same flags).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Unlock a web account and clear its failed logins (recovers a locked-out administrator).
+    Unlock {
+        /// The account's login ID, e.g. `admin`.
+        login_id: String,
+        #[command(flatten)]
+        args: Box<ServeArgs>,
+    },
 }
 
 fn init_logging(format: &str) {
@@ -54,6 +68,20 @@ async fn main() -> Result<()> {
     init_logging(&cli.log_format);
     match cli.command {
         Command::Serve(args) => serve(Config::resolve(*args)?).await,
+        Command::Admin(AdminCommand::Unlock { login_id, args }) => {
+            let config = Config::resolve(*args)?;
+            let store = open_store(&config).await?;
+            let result = api::auth::unlock_from_console(&store, &login_id).await;
+            store.close().await;
+            match result.map_err(|e| anyhow::anyhow!("unlocking `{login_id}`: {e}"))? {
+                Some(true) => println!("unlocked `{login_id}`"),
+                Some(false) => {
+                    println!("`{login_id}` was not locked; its failed logins are cleared")
+                }
+                None => anyhow::bail!("no account with login ID `{login_id}`"),
+            }
+            Ok(())
+        }
         Command::Openapi => {
             println!(
                 "{}",
@@ -64,14 +92,23 @@ async fn main() -> Result<()> {
     }
 }
 
-async fn serve(config: Config) -> Result<()> {
+async fn open_store(config: &Config) -> Result<Store> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let store = match &config.database_url {
+    match &config.database_url {
         Some(url) => Store::open(url).await,
         None => Store::open_data_dir(&config.data_dir).await,
     }
-    .context("opening the database")?;
+    .context("opening the database")
+}
+
+async fn serve(config: Config) -> Result<()> {
+    // Certificate problems stop the start before anything else is opened.
+    let tls = match &config.tls {
+        Some(files) => Some(api::tls::acceptor(files.clone())?),
+        None => None,
+    };
+    let store = open_store(&config).await?;
     tracing::info!(backend = ?store.backend(), "database ready");
 
     let admin_password = std::env::var("TSUNAGU_ADMIN_PASSWORD").ok();
@@ -150,30 +187,44 @@ async fn serve(config: Config) -> Result<()> {
         tracing::warn!(dir = %config.web_dir.display(), "web app not built: run `npm --prefix web run build`");
     }
 
-    let live: Arc<dyn Telephony> = Arc::new(Live(telephony.handle()));
+    let live: Arc<dyn Telephony> = Arc::new(Live(telephony.handle(), telephony.sip_probe()));
     let state = AppState::new(
         store.clone(),
         ApiConfig {
-            secure_cookies: config.secure_cookies,
-            web_dir: config.web_dir.clone(),
-            voice_dir: config.data_dir.join("voice"),
+            // Over HTTPS the cookie is Secure whatever the flag says.
+            secure_cookies: config.secure_cookies || tls.is_some(),
+            login: api::LoginPolicy {
+                release_after: config.lock_release,
+                ..Default::default()
+            },
+            trusted_proxies: config.trusted_proxies.clone(),
+            ..ApiConfig::new(config.web_dir.clone(), config.data_dir.join("voice"))
         },
     )
     .with_telephony(live);
     tokio::spawn(purge_sessions(store.clone()));
+    tokio::spawn(release_locks(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
     tracing::info!(
         http = %listener.local_addr()?,
+        tls = tls.is_some(),
         sip = %config.sip_addr,
         rtp = %config.rtp_ports,
         "Tsunagu listening"
     );
-    axum::serve(listener, api::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("HTTP server")?;
+    let app = api::make_service(state);
+    match tls {
+        Some(acceptor) => axum::serve(api::tls::TlsListener::new(listener, acceptor)?, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("HTTPS server")?,
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("HTTP server")?,
+    }
     telephony.shutdown().await;
     journal.stop().await.ok();
     store.close().await;
@@ -182,7 +233,7 @@ async fn serve(config: Config) -> Result<()> {
 }
 
 /// The API's view of the telephony.
-struct Live(telephony::TelephonyHandle);
+struct Live(telephony::TelephonyHandle, sip::SipProbe);
 
 /// A browser phone that is ON, as the API holds it.
 struct Line(sip::browser_phone::PhoneLine);
@@ -244,6 +295,10 @@ impl Telephony for Live {
         self.0.config_changed();
     }
 
+    fn sip_listening(&self) -> Result<(), String> {
+        self.1.check()
+    }
+
     fn callback(&self, agent: i64, colleague: i64) -> Result<(), String> {
         self.0.callback(agent, colleague).map_err(|e| e.to_string())
     }
@@ -270,6 +325,19 @@ async fn purge_sessions(store: Store) {
         };
         if let Err(e) = res {
             tracing::warn!(error = %e, "purging expired sessions failed");
+        }
+    }
+}
+
+/// Lifts automatic account locks whose time is up (AUTH-06).
+async fn release_locks(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match api::auth::release_expired_locks(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(accounts = n, "automatic account locks lifted"),
+            Err(e) => tracing::warn!(error = %e, "lifting expired account locks failed"),
         }
     }
 }

@@ -2609,8 +2609,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Account locked */
+            /** @description Account locked (after failed logins it unlocks by itself later) */
             423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account: wait for Retry-After seconds (the password was not checked) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,7 +8,8 @@ const en: Messages = {
     password: 'Password',
     submit: 'Login',
     failed: 'The login ID or password is incorrect.',
-    locked: 'This account is locked. Please contact your administrator.',
+    locked: 'This account is locked. A lock after wrong passwords lifts by itself after a while; otherwise contact your administrator.',
+    throttled: 'Too many failed logins. Wait a moment and try again.',
     error: 'Could not log in. Please try again later.',
   },
   header: {

@@ -273,6 +273,26 @@ impl Table for Agents {
         if locked || (d.password.is_some() && *id != w.me.id()) {
             sessions::delete_for_agent(conn, *id).await?;
         }
+        // An administrator's lock or unlock is an event, like the automatic ones.
+        if d.fields.locked != before.fields.locked {
+            let kind = if d.fields.locked {
+                crate::events::ACCOUNT_LOCKED
+            } else {
+                crate::events::ACCOUNT_UNLOCKED
+            };
+            crate::events::record(
+                conn,
+                w.now,
+                kind,
+                Some(*id),
+                serde_json::json!({
+                    "login_id": d.fields.login_id,
+                    "reason": "administrator",
+                    "by": w.me.login_id(),
+                }),
+            )
+            .await?;
+        }
         Ok(())
     }
 

@@ -25,6 +25,15 @@ pub async fn start_with(
     demo: bool,
     telephony: Option<std::sync::Arc<dyn api::telephony::Telephony>>,
 ) -> Server {
+    start_configured(demo, telephony, |_| {}).await
+}
+
+/// A server with its configuration changed by `configure` first.
+pub async fn start_configured(
+    demo: bool,
+    telephony: Option<std::sync::Arc<dyn api::telephony::Telephony>>,
+    configure: impl FnOnce(&mut ApiConfig),
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_data_dir(dir.path()).await.unwrap();
     api::seed::first_start(&store, Some("Admin1234".into()), demo)
@@ -37,20 +46,19 @@ pub async fn start_with(
         "<!doctype html><title>Tsunagu</title>",
     )
     .unwrap();
-    let mut state = AppState::new(
-        store.clone(),
-        ApiConfig {
-            secure_cookies: false,
-            web_dir,
-            voice_dir: dir.path().join("voice"),
-        },
-    );
+    let mut config = ApiConfig::new(web_dir, dir.path().join("voice"));
+    configure(&mut config);
+    let mut state = AppState::new(store.clone(), config);
     if let Some(t) = telephony {
         state = state.with_telephony(t);
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, api::app(state)).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(listener, api::make_service(state))
+            .await
+            .unwrap()
+    });
     Server {
         base,
         store,

@@ -16,7 +16,7 @@ echo "== cargo test (SQLite)"
 cargo test --workspace --quiet
 
 echo "== store tests on PostgreSQL"
-scripts/with-postgres.sh cargo test --quiet -p store --test store
+scripts/with-postgres.sh cargo test --quiet --workspace --test store
 
 echo "== web: type check, build"
 npm --prefix web run build --silent

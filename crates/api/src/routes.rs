@@ -462,7 +462,9 @@ pub fn table() -> Vec<Route> {
              calls the colleague",
         )
         .body("CallbackInput")
-        .ok(202, None),
+        .ok(202, None)
+        .error(404, "No agent with this id")
+        .error(503, NO_TELEPHONY),
         route(
             Method::PUT,
             "/api/v1/groups/{id}/skill-level",

@@ -4848,6 +4848,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No agent with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description The body is larger than 1024 KiB */
             413: {
                 headers: {
@@ -4859,6 +4868,15 @@ export interface operations {
             };
             /** @description Validation failed; one entry per field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Telephony is not running */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -235,10 +235,11 @@ fn locked(release_in: Option<Duration>) -> ApiError {
 fn throttled(wait: Duration, whose: &str) -> ApiError {
     ApiError::TooManyRequests {
         retry_after: wait,
-        message: format!(
-            "Too many failed logins {whose}. Try again in {} seconds.",
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-        ),
+        message: {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let unit = if secs == 1 { "second" } else { "seconds" };
+            format!("Too many failed logins {whose}. Try again in {secs} {unit}.")
+        },
     }
 }
 

@@ -4,7 +4,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { callChoices, presence } from './api/resources';
 import { api } from './api/client';
-import type { AgentStatus, ListResponse, LiveMessage } from './api/types';
+import type { AgentStatus, ListResponse, LiveMessage, WsCommand } from './api/types';
 import { useAuth } from './auth';
 
 export interface GroupInfo {
@@ -33,7 +33,7 @@ type Listener = (m: LiveMessage) => void;
 interface LiveState {
   subscribe: (fn: Listener) => () => void;
   /** Sends a message to the server (the browser phone's signalling); false while disconnected. */
-  send: (m: object) => boolean;
+  send: (m: WsCommand) => boolean;
   connected: boolean;
   directory: Directory;
 }
@@ -146,7 +146,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       listeners.current.delete(fn);
     };
   }, []);
-  const send = useCallback((m: object) => {
+  const send = useCallback((m: WsCommand) => {
     const ws = socket.current;
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
     ws.send(JSON.stringify(m));
@@ -184,6 +184,6 @@ export function useLiveConnected(): boolean {
 }
 
 /** Sends a message over the session's socket; false while it is down. */
-export function useLiveSend(): (m: object) => boolean {
+export function useLiveSend(): (m: WsCommand) => boolean {
   return useLive().send;
 }

@@ -8,8 +8,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use axum::extract::State;
 use axum::{Extension, Json};
-use serde::Serialize;
-use serde_json::{json, Value};
+pub use phone_signal::{PhoneCommand, PhoneEvent};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use store::numbers::NumberDisplay;
 use store::{Page, Record};
@@ -18,8 +18,24 @@ use utoipa::ToSchema;
 
 /// A browser phone that is ON. Dropping it turns the phone OFF.
 pub trait PhoneLine: Send + Sync {
-    /// A `phone_*` command from the browser, already checked against the permissions.
-    fn command(&self, cmd: Value) -> Result<(), String>;
+    /// A command from the browser, already checked against the permissions.
+    fn command(&self, cmd: PhoneCommand);
+}
+
+/// Turning the browser phone ON and OFF: the API's part of the phone's signalling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PhoneSwitch {
+    PhoneOn,
+    PhoneOff,
+}
+
+/// What the browser may send over `/api/v1/ws`: a `phone_*` message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum WsCommand {
+    Switch(PhoneSwitch),
+    Phone(PhoneCommand),
 }
 
 /// A caller ID the agent may choose (PHONE-03).
@@ -89,61 +105,76 @@ pub(crate) struct WsPhone {
     line: Option<Box<dyn PhoneLine>>,
 }
 
-fn error(message: &str) -> Value {
-    json!({"type": "phone_error", "message": message})
-}
-
 impl WsPhone {
     /// Handles a message from the browser; what to answer it right away, if anything.
+    /// Messages that are not `phone_*` are not the phone's and get no answer.
     pub async fn handle(
         &mut self,
         s: &AppState,
         me: &CurrentUser,
         msg: &str,
-        events: &UnboundedSender<Value>,
-    ) -> Option<Value> {
-        let Ok(v) = serde_json::from_str::<Value>(msg) else {
-            return Some(error("The message is not JSON."));
+        events: &UnboundedSender<PhoneEvent>,
+    ) -> Option<PhoneEvent> {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(msg) else {
+            return Some(PhoneEvent::error("The message is not JSON."));
         };
-        let kind = v["type"].as_str().unwrap_or_default();
-        if !kind.starts_with("phone_") {
+        if !v["type"].as_str().is_some_and(|t| t.starts_with("phone_")) {
             return None;
         }
+        let cmd = match serde_json::from_value::<WsCommand>(v) {
+            Ok(cmd) => cmd,
+            Err(_) => {
+                return Some(PhoneEvent::error(
+                    "Not a phone command (see WsCommand in the API document).",
+                ))
+            }
+        };
         if !me.can("phone.browser_phone") {
-            return Some(error(
+            return Some(PhoneEvent::error(
                 "You do not have the permission to use the browser phone.",
             ));
         }
-        match kind {
-            "phone_on" => {
+        match cmd {
+            WsCommand::Switch(PhoneSwitch::PhoneOn) => {
                 if self.line.is_some() {
-                    return Some(json!({"type": "phone_state", "on": true}));
+                    return Some(PhoneEvent::PhoneState {
+                        on: true,
+                        reason: None,
+                    });
                 }
                 let Some(t) = s.telephony.as_ref() else {
-                    return Some(error("Telephony is not running."));
+                    return Some(PhoneEvent::error("Telephony is not running."));
                 };
                 match t.phone_on(me.id(), events.clone()).await {
                     Ok(line) => {
                         self.line = Some(line);
                         None
                     }
-                    Err(e) => Some(error(&e)),
+                    Err(e) => Some(PhoneEvent::error(e)),
                 }
             }
-            "phone_off" => {
+            WsCommand::Switch(PhoneSwitch::PhoneOff) => {
                 self.line = None;
-                Some(json!({"type": "phone_state", "on": false}))
+                Some(PhoneEvent::PhoneState {
+                    on: false,
+                    reason: Some(phone_signal::OffReason::Off),
+                })
             }
-            _ => {
+            WsCommand::Phone(cmd) => {
                 let Some(line) = &self.line else {
-                    return Some(error("Turn the browser phone on first."));
+                    return Some(PhoneEvent::error("Turn the browser phone on first."));
                 };
-                if kind == "phone_dial" {
-                    if let Some(refusal) = check_caller_id(s, me, &v).await {
-                        return Some(error(&refusal));
+                if let PhoneCommand::PhoneDial {
+                    caller_number: Some(chosen),
+                    ..
+                } = &cmd
+                {
+                    if let Some(refusal) = check_caller_id(s, me, *chosen).await {
+                        return Some(PhoneEvent::error(refusal));
                     }
                 }
-                line.command(v).err().map(|e| error(&e))
+                line.command(cmd);
+                None
             }
         }
     }
@@ -151,16 +182,15 @@ impl WsPhone {
 
 /// PHONE-04: another caller ID than one's own needs `phone.change_caller_id`, and must be one
 /// of the agent's numbers (or 外線発信禁止).
-async fn check_caller_id(s: &AppState, me: &CurrentUser, v: &Value) -> Option<String> {
-    let obj = v.as_object()?;
-    let chosen = obj.get("caller_number")?;
-    let chosen = match chosen {
-        Value::Null => None,
-        Value::Number(n) => Some(n.as_i64()?),
-        _ => return Some("caller_number must be a number id or null.".into()),
+async fn check_caller_id(s: &AppState, me: &CurrentUser, chosen: Option<i64>) -> Option<String> {
+    // When the agent's numbers cannot be read, the call is refused rather than trusted.
+    const UNCHECKED: &str = "The caller ID cannot be checked just now; try again.";
+    let Ok(mut conn) = s.store.conn().await else {
+        return Some(UNCHECKED.into());
     };
-    let mut conn = s.store.conn().await.ok()?;
-    let agent = store::agents::Agent::get(&mut conn, me.id()).await.ok()??;
+    let Ok(Some(agent)) = store::agents::Agent::get(&mut conn, me.id()).await else {
+        return Some(UNCHECKED.into());
+    };
     if chosen == agent.fields.caller_number_id {
         return None;
     }

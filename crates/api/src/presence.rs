@@ -46,7 +46,6 @@ pub struct PresenceAgent {
     pub name: String,
     /// The agent's status in this group, as in the `agent_status` WebSocket message; null
     /// while the telephony does not know the agent yet (or is not running).
-    #[schema(value_type = Option<Object>)]
     pub status: Option<AgentStatus>,
 }
 

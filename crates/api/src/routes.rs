@@ -375,7 +375,7 @@ pub fn table() -> Vec<Route> {
             "RT rows of every group and All; ?group=ID&hours=N adds its detail and chart",
         )
         .query(&[("group", Int), ("hours", IntOneOf(&[3, 6, 9, 12, 24]))])
-        .ok(200, None)
+        .ok(200, Some("Realtime"))
         .error(503, NO_TELEPHONY),
         route(
             Method::GET,
@@ -385,7 +385,9 @@ pub fn table() -> Vec<Route> {
         )
         .doc(
             "Realtime",
-            "WebSocket of live changes: agent_status and realtime messages",
+            "WebSocket of live changes. The server sends WsMessage (agent_status, realtime, \
+             the incoming-call pop-ups, the browser phone's phone_* events, resync); the \
+             browser sends WsCommand (the browser phone's phone_* commands)",
         )
         .ok(101, None)
         .error(503, NO_TELEPHONY),

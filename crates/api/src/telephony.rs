@@ -11,8 +11,9 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::{Extension, Json};
 use engine::agent_state::{AgentStatus, ChangedBy, Pause, Readiness};
+use engine::live::{GroupStatus, Live, Realtime};
+use phone_signal::PhoneEvent;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -26,10 +27,11 @@ pub trait Telephony: Send + Sync + 'static {
     /// The agent's status in each of their groups.
     fn agent_status(&self, agent: i64) -> BoxFuture<'_, Vec<(i64, AgentStatus)>>;
     fn set_readiness(&self, agent: i64, group: Option<i64>, readiness: Readiness, by: ChangedBy);
-    /// Realtime rows, and with `group` that group's detail and chart.
-    fn realtime(&self, group: Option<i64>, hours: u32) -> BoxFuture<'_, Value>;
-    /// Changes as they happen (`agent_status`, `realtime`).
-    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Value>;
+    /// Realtime rows, and with `group` that group's detail and chart; `None` when the ACD
+    /// cannot answer (it is stopping).
+    fn realtime(&self, group: Option<i64>, hours: u32) -> BoxFuture<'_, Option<Realtime>>;
+    /// Changes as they happen (`agent_status`, `realtime`, the pop-ups).
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Live>;
     /// A setting was written (any successful change through the API): the telephony takes
     /// the new configuration.
     fn config_changed(&self) {}
@@ -43,7 +45,7 @@ pub trait Telephony: Send + Sync + 'static {
     fn phone_on(
         &self,
         _agent: i64,
-        _events: tokio::sync::mpsc::UnboundedSender<Value>,
+        _events: tokio::sync::mpsc::UnboundedSender<PhoneEvent>,
     ) -> BoxFuture<'_, Result<Box<dyn crate::phone::PhoneLine>, String>> {
         Box::pin(async { Err("The browser phone is not available on this server.".to_owned()) })
     }
@@ -58,8 +60,6 @@ fn telephony(s: &AppState) -> ApiResult<&Arc<dyn Telephony>> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GroupState {
     pub group: i64,
-    /// `{"status": "available"}`, `{"status": "paused", "pause": {"kind": "custom", "status_id": 3}}` …
-    #[schema(value_type = Object)]
     pub status: AgentStatus,
 }
 
@@ -193,7 +193,7 @@ pub struct RealtimeQuery {
 pub async fn realtime(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<RealtimeQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Realtime>> {
     let group = crate::resources::int_filter("group", q.group.as_deref())?;
     let hours = crate::resources::int_filter("hours", q.hours.as_deref())?.unwrap_or(24);
     if ![3, 6, 9, 12, 24].contains(&hours) {
@@ -204,9 +204,10 @@ pub async fn realtime(
         )));
     }
     let t = telephony(&s)?;
-    Ok(Json(
-        t.realtime(group, u32::try_from(hours).unwrap_or(24)).await,
-    ))
+    t.realtime(group, u32::try_from(hours).unwrap_or(24))
+        .await
+        .map(Json)
+        .ok_or_else(|| ApiError::Unavailable("The ACD is not answering; try again.".into()))
 }
 
 /// GET /ws: a WebSocket of live changes. Supervisors (realtime.view) get every agent's status
@@ -250,20 +251,42 @@ impl MyGroups {
     }
 }
 
-/// An `agent_status` message cut down to the groups in `mine`; `None` when none is left.
-fn shared_statuses(v: &Value, mine: &[i64]) -> Option<Value> {
-    let statuses: Vec<Value> = v["statuses"]
-        .as_array()?
+/// A message of `/api/v1/ws` from the server: the live feed, the browser phone's events, or
+/// `resync` (the client missed messages and refetches what it shows).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum WsMessage {
+    Live(Live),
+    Phone(PhoneEvent),
+    Control(WsControl),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WsControl {
+    /// Messages were missed: refetch.
+    Resync,
+}
+
+/// Statuses cut down to the groups in `mine`; `None` when none is left.
+fn shared_statuses(statuses: &[GroupStatus], mine: &[i64]) -> Option<Vec<GroupStatus>> {
+    let shared: Vec<GroupStatus> = statuses
         .iter()
-        .filter(|s| s["group"].as_i64().is_some_and(|g| mine.contains(&g)))
-        .cloned()
+        .filter(|s| mine.contains(&s.group))
+        .copied()
         .collect();
-    if statuses.is_empty() {
-        return None;
+    (!shared.is_empty()).then_some(shared)
+}
+
+async fn send(socket: &mut WebSocket, m: &WsMessage) -> bool {
+    match serde_json::to_string(m) {
+        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        // Our own types always serialise; a failure would be a bug, not the client's doing.
+        Err(e) => {
+            tracing::error!(error = %e, "a WebSocket message did not serialise");
+            true
+        }
     }
-    let mut out = v.clone();
-    out["statuses"] = Value::Array(statuses);
-    Some(out)
 }
 
 async fn forward(
@@ -279,7 +302,7 @@ async fn forward(
     recheck.tick().await;
     // The browser phone of this connection: the tab closing turns it OFF (STATUS-02).
     let mut phone = crate::phone::WsPhone::default();
-    let (phone_tx, mut phone_rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let (phone_tx, mut phone_rx) = tokio::sync::mpsc::unbounded_channel::<PhoneEvent>();
     let mut my_groups = MyGroups {
         groups: Vec::new(),
         at: None,
@@ -287,25 +310,35 @@ async fn forward(
     loop {
         tokio::select! {
             msg = rx.recv() => {
-                let v = match msg {
-                    Ok(v) => v,
+                let live = match msg {
+                    Ok(live) => live,
                     // A slow client missed messages: tell it to refetch.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => serde_json::json!({"type": "resync"}),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        if !send(&mut socket, &WsMessage::Control(WsControl::Resync)).await {
+                            break;
+                        }
+                        continue;
+                    }
                     Err(_) => break,
                 };
-                let mine = v["agent"].as_i64() == Some(me.id());
-                let sees_all = me.can("realtime.view");
-                let sees_every_status = crate::presence::sees_every_group(&me);
-                let out = match v["type"].as_str() {
-                    Some("agent_status") if sees_every_status || mine => Some(v),
-                    // A colleague: only their status in the groups we share.
-                    Some("agent_status") => shared_statuses(&v, my_groups.get(&t, me.id()).await),
+                let out = match live {
+                    Live::AgentStatus { agent, statuses } => {
+                        if agent == me.id() || crate::presence::sees_every_group(&me) {
+                            Some(Live::AgentStatus { agent, statuses })
+                        } else {
+                            // A colleague: only their status in the groups we share.
+                            shared_statuses(&statuses, my_groups.get(&t, me.id()).await)
+                                .map(|statuses| Live::AgentStatus { agent, statuses })
+                        }
+                    }
                     // Who is calling is for the agent whose phone rings.
-                    Some("incoming_call" | "call_answered") => mine.then_some(v),
-                    _ => sees_all.then_some(v),
+                    Live::IncomingCall { agent, .. } | Live::CallAnswered { agent, .. } => {
+                        (agent == me.id()).then_some(live)
+                    }
+                    Live::Realtime => me.can("realtime.view").then_some(live),
                 };
                 if let Some(out) = out {
-                    if socket.send(Message::Text(out.to_string().into())).await.is_err() {
+                    if !send(&mut socket, &WsMessage::Live(out)).await {
                         break;
                     }
                 }
@@ -316,8 +349,8 @@ async fn forward(
                 // The store is briefly unavailable: keep going, check again later.
                 Err(_) => {}
             },
-            Some(v) = phone_rx.recv() => {
-                if socket.send(Message::Text(v.to_string().into())).await.is_err() {
+            Some(event) = phone_rx.recv() => {
+                if !send(&mut socket, &WsMessage::Phone(event)).await {
                     break;
                 }
             }
@@ -332,7 +365,7 @@ async fn forward(
                         }
                     }
                     if let Some(reply) = phone.handle(&s, &me, text.as_str(), &phone_tx).await {
-                        if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+                        if !send(&mut socket, &WsMessage::Phone(reply)).await {
                             break;
                         }
                     }
@@ -345,25 +378,42 @@ async fn forward(
 
 #[cfg(test)]
 mod tests {
-    use super::shared_statuses;
-    use serde_json::json;
+    use super::*;
+    use engine::agent_state::AgentStatus;
 
     #[test]
     fn a_colleague_status_is_cut_to_the_shared_groups() {
-        let v = json!({"type": "agent_status", "agent": 5, "statuses": [
-            {"group": 1, "status": {"status": "available"}},
-            {"group": 2, "status": {"status": "offline"}},
-        ]});
+        let statuses = [
+            GroupStatus {
+                group: 1,
+                status: AgentStatus::Available,
+            },
+            GroupStatus {
+                group: 2,
+                status: AgentStatus::Offline,
+            },
+        ];
+        assert_eq!(shared_statuses(&statuses, &[2, 3]), Some(vec![statuses[1]]));
+        assert_eq!(shared_statuses(&statuses, &[3]), None);
+        assert_eq!(shared_statuses(&[], &[1]), None);
+    }
+
+    #[test]
+    fn messages_keep_their_wire_shape() {
+        let wire = |m: WsMessage| serde_json::to_value(m).unwrap_or_default();
         assert_eq!(
-            shared_statuses(&v, &[2, 3]),
-            Some(json!({"type": "agent_status", "agent": 5, "statuses": [
-                {"group": 2, "status": {"status": "offline"}},
-            ]}))
+            wire(WsMessage::Control(WsControl::Resync)),
+            serde_json::json!({"type": "resync"})
         );
-        assert_eq!(shared_statuses(&v, &[3]), None);
         assert_eq!(
-            shared_statuses(&json!({"type": "agent_status"}), &[1]),
-            None
+            wire(WsMessage::Live(Live::Realtime)),
+            serde_json::json!({"type": "realtime"})
+        );
+        assert_eq!(
+            wire(WsMessage::Phone(PhoneEvent::PhoneRinging {
+                call: "c".into()
+            })),
+            serde_json::json!({"type": "phone_ringing", "call": "c"})
         );
     }
 }

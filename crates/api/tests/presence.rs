@@ -7,6 +7,7 @@ mod common;
 use api::telephony::{BoxFuture, Telephony};
 use common::{start_with, Client, Server};
 use engine::agent_state::{AgentStatus, ChangedBy, Pause, Readiness};
+use engine::live::{Live, Realtime};
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -18,7 +19,7 @@ use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
 struct FakeTelephony {
     statuses: Mutex<HashMap<i64, Vec<(i64, AgentStatus)>>>,
-    changes: broadcast::Sender<Value>,
+    changes: broadcast::Sender<Live>,
 }
 
 impl Telephony for FakeTelephony {
@@ -33,10 +34,10 @@ impl Telephony for FakeTelephony {
         Box::pin(async move { v })
     }
     fn set_readiness(&self, _: i64, _: Option<i64>, _: Readiness, _: ChangedBy) {}
-    fn realtime(&self, _: Option<i64>, _: u32) -> BoxFuture<'_, Value> {
-        Box::pin(async { Value::Null })
+    fn realtime(&self, _: Option<i64>, _: u32) -> BoxFuture<'_, Option<Realtime>> {
+        Box::pin(async { None })
     }
-    fn subscribe(&self) -> broadcast::Receiver<Value> {
+    fn subscribe(&self) -> broadcast::Receiver<Live> {
         self.changes.subscribe()
     }
     fn sip_listening(&self) -> Result<(), String> {
@@ -229,15 +230,22 @@ async fn presence_is_scoped_to_ones_groups_and_pushes_colleagues_statuses() {
         {"group": 1, "status": {"status": "available"}},
         {"group": back, "status": {"status": "offline"}},
     ]});
+    // The messages as the core sends them: typed, written here as their wire shape.
     let send = |v: Value| {
-        fake.changes.send(v).unwrap();
+        fake.changes
+            .send(serde_json::from_value::<Live>(v).unwrap())
+            .unwrap();
     };
     send(both.clone());
     send(json!({"type": "agent_status", "agent": id203, "statuses": [
         {"group": back, "status": {"status": "available"}},
     ]}));
     send(json!({"type": "realtime"}));
-    send(json!({"type": "incoming_call", "agent": id202, "call": 1, "caller": "0901"}));
+    send(
+        json!({"type": "incoming_call", "agent": id202, "call": 1, "caller": "0901",
+        "number": "0312345678", "number_name": "Support", "message": "", "popup_url": "",
+        "answer_popup_url": "", "group": 1}),
+    );
     send(json!({"type": "agent_status", "agent": id201, "statuses": [
         {"group": 1, "status": {"status": "on_call"}},
     ]}));

@@ -16,6 +16,7 @@ pub type StatusId = i64;
 /// Why an agent is paused. Every custom status is a kind of Paused (AST-03).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "status_id", rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum Pause {
     /// Plain 停止.
     Manual,
@@ -47,6 +48,7 @@ pub enum Activity {
 /// The status shown for an agent in a group (STATUS-02).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", content = "pause", rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema), schema(as = LiveStatus))]
 pub enum AgentStatus {
     Offline,
     Available,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// An agent's status in one of their groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema), schema(as = GroupLiveStatus))]
 pub struct GroupStatus {
     pub group: GroupId,
     pub status: AgentStatus,
@@ -16,6 +17,7 @@ pub struct GroupStatus {
 
 /// What the agent's screen shows of a call that rings them or that they answered (NUM-07…09).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Popup {
     pub caller: String,
     pub number: String,
@@ -29,6 +31,7 @@ pub struct Popup {
 /// One message of the live feed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema), schema(as = LiveEvent))]
 pub enum Live {
     /// An agent's status moved (in each of their groups).
     AgentStatus {
@@ -55,6 +58,7 @@ pub enum Live {
 
 /// The realtime screen's data (RT-02…09).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Realtime {
     pub groups: Vec<GroupRow>,
     pub all: GroupRow,

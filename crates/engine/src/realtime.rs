@@ -104,7 +104,9 @@ impl Counts {
 /// One line of the group table (RT-02). `group` is `None` for the "All" row (RT-03).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema), schema(as = RealtimeRow))]
 pub struct GroupRow {
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub group: Option<GroupId>,
     /// The answer rate's denominator (not a column of its own).
     pub incoming: u64,
@@ -113,6 +115,7 @@ pub struct GroupRow {
     pub overflow: u64,
     pub timeout: u64,
     /// `None` when no call came in today.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub answer_rate_pct: Option<f64>,
     pub agents_online: usize,
     pub agents_total: usize,
@@ -126,6 +129,7 @@ pub struct GroupRow {
 /// A call in the waiting-call list (RT-08): waiting time = now − `since`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema), schema(as = RealtimeWaiting))]
 pub struct WaitingCall {
     pub call: CallId,
     pub since: Millis,
@@ -134,12 +138,14 @@ pub struct WaitingCall {
 /// A line of the agent list (RT-09).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema), schema(as = RealtimeAgent))]
 pub struct AgentRow {
     pub agent: AgentId,
     pub status: AgentStatus,
     pub skill_level: i64,
     /// Talk time of the agent's most recent completed call (any group, any day); `None` =
     /// `--:--:--`.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub last_call_ms: Option<Millis>,
     /// Calls the agent answered today (any group), counted at the answer.
     pub calls_today: u64,
@@ -148,6 +154,7 @@ pub struct AgentRow {
 /// A slice of the pie chart (RT-07).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema), schema(as = RealtimeStatusCount))]
 pub struct StatusCount {
     pub status: AgentStatus,
     pub count: usize,
@@ -156,6 +163,7 @@ pub struct StatusCount {
 /// A group's detail view (RT-05…09).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema), schema(as = RealtimeDetail))]
 pub struct GroupDetail {
     pub row: GroupRow,
     /// Oldest first.
@@ -170,12 +178,14 @@ pub struct GroupDetail {
 /// A bar of the chart (RT-06): calls that arrived in `[start, start + width)`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema), schema(as = RealtimeBucket))]
 pub struct Bucket {
     pub start: Millis,
     pub incoming: u64,
     pub answered: u64,
     pub abandoned: u64,
     /// Percent, answered ÷ incoming; `None` when nothing came in.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub answer_rate: Option<f64>,
 }
 

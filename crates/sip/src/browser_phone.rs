@@ -11,9 +11,9 @@ use crate::events::EdgeEvent;
 use crate::msg;
 use media::sdp::Sdp;
 use media::webrtc::{spawn_webrtc_gateway, CloseReason, WebRtcEvent, WebRtcHandle};
+use phone_signal::{EndReason, OffReason};
+pub use phone_signal::{PhoneCommand, PhoneEvent};
 use rsipstack::sip::{Method, Request, Response, SipMessage};
-use serde::Deserialize;
-use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, PoisonError};
@@ -28,34 +28,6 @@ pub(crate) const CALLER_NUMBER_HEADER: &str = "X-Tsunagu-Caller-Number";
 pub(crate) const PHONE_TOKEN_HEADER: &str = "X-Tsunagu-Phone";
 /// RFC 4733 payload type on the SIP side of the gateway.
 const TELEPHONE_EVENT_PT: u8 = 101;
-
-/// What the browser asks of its phone.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum PhoneCommand {
-    /// Answer the ringing call `call` with the browser's WebRTC offer.
-    PhoneAnswer { call: String, sdp: String },
-    /// Refuse the ringing call.
-    PhoneReject { call: String },
-    /// Call `number` (an extension or an external number) with the browser's WebRTC offer.
-    /// `caller_number` is the chosen caller ID: a number id, `null` for 外線発信禁止, absent for
-    /// the agent's own setting. The API has checked the agent may choose it.
-    PhoneDial {
-        number: String,
-        sdp: String,
-        #[serde(default, deserialize_with = "present")]
-        caller_number: Option<Option<i64>>,
-    },
-    /// Hang up (or cancel, or refuse) the call.
-    PhoneHangup { call: String },
-    /// Put the other party on hold, or take them back.
-    PhoneHold { call: String, hold: bool },
-}
-
-/// Distinguishes an absent field (None) from an explicit null (Some(None)).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
-}
 
 /// A browser phone that is ON. Dropping it turns the phone OFF: calls in progress end.
 pub struct PhoneLine {
@@ -146,7 +118,7 @@ impl Phones {
 pub(crate) async fn turn_on(
     phones: &Arc<Phones>,
     agent: i64,
-    events: UnboundedSender<Value>,
+    events: UnboundedSender<PhoneEvent>,
 ) -> Result<PhoneLine, String> {
     let ip = match phones.listen.ip() {
         ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -198,12 +170,18 @@ pub(crate) async fn turn_on(
         calls: HashMap::new(),
         token,
     };
-    events_send(&ua.events, json!({"type": "phone_state", "on": true}));
+    events_send(
+        &ua.events,
+        PhoneEvent::PhoneState {
+            on: true,
+            reason: None,
+        },
+    );
     tokio::spawn(ua.run(command_rx, taken_over));
     Ok(PhoneLine { commands })
 }
 
-fn events_send(events: &UnboundedSender<Value>, v: Value) {
+fn events_send(events: &UnboundedSender<PhoneEvent>, v: PhoneEvent) {
     let _ = events.send(v);
 }
 
@@ -253,7 +231,7 @@ struct Ua {
     addr: SocketAddr,
     /// Our own SIP edge.
     server: SocketAddr,
-    events: UnboundedSender<Value>,
+    events: UnboundedSender<PhoneEvent>,
     calls: HashMap<String, UaCall>,
     /// Sent in our INVITEs ([`PHONE_TOKEN_HEADER`]).
     token: String,
@@ -265,7 +243,7 @@ impl Ua {
         mut commands: UnboundedReceiver<PhoneCommand>,
         taken_over: Arc<tokio::sync::Notify>,
     ) {
-        let mut reason = "off";
+        let mut reason = OffReason::Off;
         let (gw_tx, mut gw_rx) = mpsc::unbounded_channel::<(String, WebRtcEvent)>();
         let mut buf = vec![0u8; 65_535];
         loop {
@@ -275,7 +253,7 @@ impl Ua {
                     None => break,
                 },
                 () = taken_over.notified() => {
-                    reason = "taken_over";
+                    reason = OffReason::TakenOver;
                     break;
                 }
                 r = self.socket.recv_from(&mut buf) => {
@@ -315,7 +293,10 @@ impl Ua {
         }
         events_send(
             &self.events,
-            json!({"type": "phone_state", "on": false, "reason": reason}),
+            PhoneEvent::PhoneState {
+                on: false,
+                reason: Some(reason),
+            },
         );
     }
 
@@ -329,7 +310,7 @@ impl Ua {
         format!("<sip:browser-{}@{}>", self.agent, self.addr)
     }
 
-    fn emit(&self, v: Value) {
+    fn emit(&self, v: PhoneEvent) {
         events_send(&self.events, v);
     }
 
@@ -398,7 +379,10 @@ impl Ua {
                         pending_hold: None,
                     },
                 );
-                self.emit(json!({"type": "phone_incoming", "call": call_id, "caller": caller}));
+                self.emit(PhoneEvent::PhoneIncoming {
+                    call: call_id.clone(),
+                    caller,
+                });
             }
             Method::Invite => {
                 // A re-INVITE (the other side holds or moves): our media stays as it is.
@@ -430,17 +414,13 @@ impl Ua {
                     let invite = c.invite.clone();
                     self.respond(&invite, 487, "Request Terminated", Some(&c.our_tag), None)
                         .await;
-                    self.emit(
-                        json!({"type": "phone_ended", "call": call_id, "reason": "cancelled"}),
-                    );
+                    self.emit(PhoneEvent::ended(call_id.clone(), EndReason::Cancelled));
                 }
             }
             Method::Bye => {
                 self.respond(&req, 200, "OK", None, None).await;
                 if self.calls.remove(&call_id).is_some() {
-                    self.emit(
-                        json!({"type": "phone_ended", "call": call_id, "reason": "remote_hangup"}),
-                    );
+                    self.emit(PhoneEvent::ended(call_id.clone(), EndReason::RemoteHangup));
                 }
             }
             Method::Options => {
@@ -499,7 +479,10 @@ impl Ua {
                     self.send(ack).await;
                 }
                 if let Some(hold) = hold {
-                    self.emit(json!({"type": "phone_hold", "call": call_id, "hold": hold}));
+                    self.emit(PhoneEvent::PhoneHold {
+                        call: call_id.clone(),
+                        hold,
+                    });
                 }
             } else if code >= 300 {
                 let target = self.calls.get(&call_id).map(|c| c.target.clone());
@@ -507,8 +490,10 @@ impl Ua {
                     self.send(ack).await;
                 }
                 if hold.is_some() {
-                    self.emit(json!({"type": "phone_error", "call": call_id,
-                        "message": format!("The other side refused the hold ({code}).")}));
+                    self.emit(PhoneEvent::call_error(
+                        call_id.clone(),
+                        format!("The other side refused the hold ({code})."),
+                    ));
                 }
             }
             return;
@@ -518,7 +503,9 @@ impl Ua {
         }
         match code {
             100 => {}
-            101..=199 => self.emit(json!({"type": "phone_ringing", "call": call_id})),
+            101..=199 => self.emit(PhoneEvent::PhoneRinging {
+                call: call_id.clone(),
+            }),
             200..=299 => {
                 let to = msg::header(&resp, "To").unwrap_or_default();
                 c.their_tag = msg::param(&to, "tag");
@@ -538,7 +525,9 @@ impl Ua {
                     self.send(ack).await;
                 }
                 if first {
-                    self.emit(json!({"type": "phone_connected", "call": call_id}));
+                    self.emit(PhoneEvent::PhoneConnected {
+                        call: call_id.clone(),
+                    });
                 }
             }
             _ => {
@@ -550,17 +539,23 @@ impl Ua {
                         self.send(ack).await;
                     }
                 }
-                let reason = resp.reason_phrase().to_owned();
-                self.emit(json!({"type": "phone_ended", "call": call_id, "reason": "failed", "status": code, "message": reason}));
+                let reason = resp.reason_phrase().map(str::to_owned);
+                self.emit(PhoneEvent::PhoneEnded {
+                    call: call_id.clone(),
+                    reason: EndReason::Failed,
+                    status: Some(code),
+                    message: reason,
+                });
             }
         }
     }
 
     async fn handle_media(&mut self, call: String, ev: WebRtcEvent) {
         match ev {
-            WebRtcEvent::Connected => {
-                self.emit(json!({"type": "phone_media", "call": call, "connected": true}))
-            }
+            WebRtcEvent::Connected => self.emit(PhoneEvent::PhoneMedia {
+                call,
+                connected: true,
+            }),
             WebRtcEvent::Dtmf(d) => tracing::debug!(call, digit = %d, "browser phone DTMF"),
             WebRtcEvent::Closed { reason } => {
                 if reason == CloseReason::Stopped || !self.calls.contains_key(&call) {
@@ -569,7 +564,7 @@ impl Ua {
                 // The browser's media is gone (a closed tab, a lost network): so is the call.
                 tracing::info!(call, ?reason, "browser phone media closed; hanging up");
                 self.hang_up(&call).await;
-                self.emit(json!({"type": "phone_ended", "call": call, "reason": "media_lost"}));
+                self.emit(PhoneEvent::ended(call, EndReason::MediaLost));
             }
         }
     }
@@ -585,7 +580,7 @@ impl Ua {
                 // A call already answered (the answer crossed the click) is hung up properly.
                 if self.calls.contains_key(&call) {
                     self.hang_up(&call).await;
-                    self.emit(json!({"type": "phone_ended", "call": call, "reason": "rejected"}));
+                    self.emit(PhoneEvent::ended(call, EndReason::Rejected));
                 }
             }
             PhoneCommand::PhoneDial {
@@ -596,9 +591,7 @@ impl Ua {
             PhoneCommand::PhoneHangup { call } => {
                 if self.calls.contains_key(&call) {
                     self.hang_up(&call).await;
-                    self.emit(
-                        json!({"type": "phone_ended", "call": call, "reason": "local_hangup"}),
-                    );
+                    self.emit(PhoneEvent::ended(call, EndReason::LocalHangup));
                 }
             }
             PhoneCommand::PhoneHold { call, hold } => self.hold(&call, hold).await,
@@ -653,7 +646,10 @@ impl Ua {
         gw: &UnboundedSender<(String, WebRtcEvent)>,
     ) {
         let Some(c) = self.calls.get(&call) else {
-            self.emit(json!({"type": "phone_error", "call": call, "message": "This call is no longer ringing."}));
+            self.emit(PhoneEvent::call_error(
+                call,
+                "This call is no longer ringing.",
+            ));
             return;
         };
         if c.dir != Dir::In || c.state != State::Setup {
@@ -678,7 +674,10 @@ impl Ua {
         let handle = match self.gateway(&call, &offer, Some(laws.clone()), gw).await {
             Ok(h) => h,
             Err(e) => {
-                self.emit(json!({"type": "phone_error", "call": call, "message": format!("The browser's audio could not be connected: {e}")}));
+                self.emit(PhoneEvent::call_error(
+                    call,
+                    format!("The browser's audio could not be connected: {e}"),
+                ));
                 return;
             }
         };
@@ -692,7 +691,10 @@ impl Ua {
             .map(|c| c.pt())
             .find(|pt| laws.contains(pt));
         let Some(law) = law.and_then(media::g711::Law::from_payload_type) else {
-            self.emit(json!({"type": "phone_error", "call": call, "message": "No common audio codec (PCMU/PCMA)."}));
+            self.emit(PhoneEvent::call_error(
+                call,
+                "No common audio codec (PCMU/PCMA).",
+            ));
             return;
         };
         let te = their
@@ -700,7 +702,10 @@ impl Ua {
             .and_then(|s| s.telephone_event_pt())
             .map(|_| TELEPHONE_EVENT_PT);
         let sdp = Sdp::g711_answer(handle.plain_rtp_addr(), law, te);
-        self.emit(json!({"type": "phone_answer_sdp", "call": call, "sdp": handle.answer_sdp()}));
+        self.emit(PhoneEvent::PhoneAnswerSdp {
+            call: call.clone(),
+            sdp: handle.answer_sdp().to_owned(),
+        });
         let body = sdp.to_string();
         let Some(c) = self.calls.get(&call) else {
             return;
@@ -716,7 +721,7 @@ impl Ua {
             c.last_response = text;
             c.our_sdp = Some(sdp);
         }
-        self.emit(json!({"type": "phone_connected", "call": call}));
+        self.emit(PhoneEvent::PhoneConnected { call: call.clone() });
     }
 
     async fn dial(
@@ -736,11 +741,11 @@ impl Ua {
                 .chars()
                 .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
         {
-            self.emit(json!({"type": "phone_error", "message": "Enter a number of digits, * and # only."}));
+            self.emit(PhoneEvent::error("Enter a number of digits, * and # only."));
             return;
         }
         if !self.calls.is_empty() {
-            self.emit(json!({"type": "phone_error", "message": "Hang up the current call first."}));
+            self.emit(PhoneEvent::error("Hang up the current call first."));
             return;
         }
         let call_id = format!("{}@browser.tsunagu", msg::token());
@@ -750,7 +755,9 @@ impl Ua {
             Err(_) => match self.gateway(&call_id, &offer, Some(vec![8]), gw).await {
                 Ok(h) => h,
                 Err(e) => {
-                    self.emit(json!({"type": "phone_error", "message": format!("The browser's audio could not be connected: {e}")}));
+                    self.emit(PhoneEvent::error(format!(
+                        "The browser's audio could not be connected: {e}"
+                    )));
                     return;
                 }
             },
@@ -786,11 +793,17 @@ impl Ua {
             len = body.len(),
         );
         let Ok(invite) = Request::try_from(text.clone()) else {
-            self.emit(json!({"type": "phone_error", "message": "The number cannot be dialled."}));
+            self.emit(PhoneEvent::error("The number cannot be dialled."));
             return;
         };
-        self.emit(json!({"type": "phone_answer_sdp", "call": call_id, "sdp": handle.answer_sdp()}));
-        self.emit(json!({"type": "phone_dialing", "call": call_id, "number": number}));
+        self.emit(PhoneEvent::PhoneAnswerSdp {
+            call: call_id.clone(),
+            sdp: handle.answer_sdp().to_owned(),
+        });
+        self.emit(PhoneEvent::PhoneDialing {
+            call: call_id.clone(),
+            number: number.clone(),
+        });
         self.calls.insert(
             call_id,
             UaCall {

@@ -278,7 +278,7 @@ impl SipEdge {
     pub async fn turn_on_phone(
         &self,
         agent: i64,
-        events: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
+        events: tokio::sync::mpsc::UnboundedSender<crate::browser_phone::PhoneEvent>,
     ) -> Result<crate::browser_phone::PhoneLine, String> {
         crate::browser_phone::turn_on(&self.shared.phones, agent, events).await
     }

@@ -180,7 +180,7 @@ impl TelephonyHandle {
     pub async fn phone_on(
         &self,
         agent: i64,
-        events: mpsc::UnboundedSender<serde_json::Value>,
+        events: mpsc::UnboundedSender<sip::browser_phone::PhoneEvent>,
     ) -> Result<sip::browser_phone::PhoneLine, String> {
         self.core.edge.turn_on_phone(agent, events).await
     }

@@ -9,6 +9,7 @@ use api::{ApiConfig, AppState};
 use clap::{Parser, Subcommand};
 use config::{Config, ServeArgs};
 use engine::agent_state::{AgentStatus, ChangedBy, Readiness};
+use engine::live::{Live as LiveMessage, Realtime};
 use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
@@ -239,10 +240,8 @@ struct Live(telephony::TelephonyHandle, sip::SipProbe);
 struct Line(sip::browser_phone::PhoneLine);
 
 impl api::phone::PhoneLine for Line {
-    fn command(&self, cmd: serde_json::Value) -> Result<(), String> {
-        let cmd = serde_json::from_value(cmd).map_err(|e| format!("Not a phone command: {e}"))?;
+    fn command(&self, cmd: api::phone::PhoneCommand) {
         self.0.command(cmd);
-        Ok(())
     }
 }
 
@@ -255,40 +254,12 @@ impl Telephony for Live {
         self.0.set_readiness(agent, group, readiness, by);
     }
 
-    fn realtime(&self, group: Option<i64>, hours: u32) -> BoxFuture<'_, serde_json::Value> {
-        Box::pin(async move {
-            self.0
-                .realtime(group, hours)
-                .await
-                .and_then(|r| serde_json::to_value(r).ok())
-                .unwrap_or(serde_json::Value::Null)
-        })
+    fn realtime(&self, group: Option<i64>, hours: u32) -> BoxFuture<'_, Option<Realtime>> {
+        Box::pin(self.0.realtime(group, hours))
     }
 
-    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<serde_json::Value> {
-        // The live feed as JSON for the WebSocket.
-        let (tx, rx) = tokio::sync::broadcast::channel(256);
-        let mut live = self.0.subscribe();
-        tokio::spawn(async move {
-            loop {
-                match live.recv().await {
-                    Ok(m) => {
-                        if let Ok(v) = serde_json::to_value(&m) {
-                            if tx.send(v).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        if tx.send(serde_json::json!({"type": "resync"})).is_err() {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-        });
-        rx
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<LiveMessage> {
+        self.0.subscribe()
     }
 
     fn config_changed(&self) {
@@ -306,7 +277,7 @@ impl Telephony for Live {
     fn phone_on(
         &self,
         agent: i64,
-        events: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
+        events: tokio::sync::mpsc::UnboundedSender<api::phone::PhoneEvent>,
     ) -> BoxFuture<'_, Result<Box<dyn api::phone::PhoneLine>, String>> {
         Box::pin(async move {
             let line = self.0.phone_on(agent, events).await?;

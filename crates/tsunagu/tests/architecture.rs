@@ -64,8 +64,13 @@ fn crates_depend_only_downward() {
         "the store knows the domain words only"
     );
     assert_eq!(
+        of("phone_signal"),
+        set(&[]),
+        "the browser phone's messages are plain data"
+    );
+    assert_eq!(
         of("sip"),
-        set(&["media"]),
+        set(&["media", "phone_signal"]),
         "the SIP edge speaks SIP: no engine, no store (no events, no history)"
     );
     assert_eq!(

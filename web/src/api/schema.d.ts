@@ -893,7 +893,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** WebSocket of live changes: agent_status and realtime messages */
+        /** WebSocket of live changes. The server sends WsMessage (agent_status, realtime, the incoming-call pop-ups, the browser phone's phone_* events, resync); the browser sends WsCommand (the browser phone's phone_* commands) */
         get: operations["get_ws"];
         put?: never;
         post?: never;
@@ -1093,6 +1093,11 @@ export interface components {
          * @enum {string}
          */
         Direction: "inbound" | "outbound" | "internal";
+        /**
+         * @description How a call of the browser phone ended.
+         * @enum {string}
+         */
+        EndReason: "cancelled" | "remote_hangup" | "local_hangup" | "rejected" | "failed" | "media_lost";
         ErrorBody: {
             errors: components["schemas"]["FieldError"][];
         };
@@ -1217,11 +1222,15 @@ export interface components {
             timeout?: number | null;
             timeout_target?: null | components["schemas"]["Target"];
         };
+        /** @description An agent's status in one of their groups. */
+        GroupLiveStatus: {
+            group: components["schemas"]["i64"];
+            status: components["schemas"]["LiveStatus"];
+        };
         GroupState: {
             /** Format: int64 */
             group: number;
-            /** @description `{"status": "available"}`, `{"status": "paused", "pause": {"kind": "custom", "status_id": 3}}` … */
-            status: Record<string, never>;
+            status: components["schemas"]["LiveStatus"];
         };
         IncomingBlock: components["schemas"]["IncomingBlockFields"] & components["schemas"]["Stamps"] & {
             /** Format: int64 */
@@ -1243,6 +1252,49 @@ export interface components {
          * @enum {string}
          */
         Language: "ja" | "en";
+        /** @description One message of the live feed. */
+        LiveEvent: {
+            agent: components["schemas"]["i64"];
+            statuses: components["schemas"]["GroupLiveStatus"][];
+            /** @enum {string} */
+            type: "agent_status";
+        } | {
+            /** @enum {string} */
+            type: "realtime";
+        } | (components["schemas"]["Popup"] & {
+            agent: components["schemas"]["i64"];
+            call: components["schemas"]["u64"];
+        } & {
+            /** @enum {string} */
+            type: "incoming_call";
+        }) | (components["schemas"]["Popup"] & {
+            agent: components["schemas"]["i64"];
+            call: components["schemas"]["u64"];
+        } & {
+            /** @enum {string} */
+            type: "call_answered";
+        });
+        /** @description The status shown for an agent in a group (STATUS-02). */
+        LiveStatus: {
+            /** @enum {string} */
+            status: "offline";
+        } | {
+            /** @enum {string} */
+            status: "available";
+        } | {
+            /** @enum {string} */
+            status: "ringing";
+        } | {
+            /** @enum {string} */
+            status: "on_call";
+        } | {
+            /** @enum {string} */
+            status: "on_hold";
+        } | {
+            pause: components["schemas"]["Pause"];
+            /** @enum {string} */
+            status: "paused";
+        };
         LoginRequest: {
             login_id: string;
             password: string;
@@ -1330,6 +1382,11 @@ export interface components {
             prefix?: string | null;
             route?: null | components["schemas"]["Target"];
         };
+        /**
+         * @description Why the phone went OFF.
+         * @enum {string}
+         */
+        OffReason: "off" | "taken_over";
         OutboundRestriction: components["schemas"]["OutboundRestrictionFields"] & components["schemas"]["Stamps"] & {
             /** Format: int64 */
             id: number;
@@ -1356,6 +1413,24 @@ export interface components {
             /** @description Four digits; empty or absent: unchanged. */
             pin?: string | null;
         };
+        /** @description Why an agent is paused. Every custom status is a kind of Paused (AST-03). */
+        Pause: {
+            /** @enum {string} */
+            kind: "manual";
+        } | {
+            /** @enum {string} */
+            kind: "custom";
+            /** @description A custom agent status chosen by the agent or a supervisor. */
+            status_id: components["schemas"]["i64"];
+        } | {
+            /** @enum {string} */
+            kind: "no_answer";
+        } | {
+            /** @enum {string} */
+            kind: "acw";
+            /** @description After-call work (GROUP-22); the status record named by the group. */
+            status_id: components["schemas"]["i64"];
+        };
         PermissionCatalog: {
             items: components["schemas"]["PermissionInfo"][];
         };
@@ -1368,6 +1443,93 @@ export interface components {
             verb: string;
             verb_en: string;
             verb_ja: string;
+        };
+        /**
+         * @description What the browser asks of its phone (besides `phone_on` / `phone_off`, which the API
+         *     handles itself).
+         */
+        PhoneCommand: {
+            call: string;
+            sdp: string;
+            /** @enum {string} */
+            type: "phone_answer";
+        } | {
+            call: string;
+            /** @enum {string} */
+            type: "phone_reject";
+        } | {
+            /** Format: int64 */
+            caller_number?: number | null;
+            number: string;
+            sdp: string;
+            /** @enum {string} */
+            type: "phone_dial";
+        } | {
+            call: string;
+            /** @enum {string} */
+            type: "phone_hangup";
+        } | {
+            call: string;
+            hold: boolean;
+            /** @enum {string} */
+            type: "phone_hold";
+        };
+        /** @description What the phone tells the browser. */
+        PhoneEvent: {
+            on: boolean;
+            reason?: null | components["schemas"]["OffReason"];
+            /** @enum {string} */
+            type: "phone_state";
+        } | {
+            call: string;
+            caller: string;
+            /** @enum {string} */
+            type: "phone_incoming";
+        } | {
+            call: string;
+            sdp: string;
+            /** @enum {string} */
+            type: "phone_answer_sdp";
+        } | {
+            call: string;
+            number: string;
+            /** @enum {string} */
+            type: "phone_dialing";
+        } | {
+            call: string;
+            /** @enum {string} */
+            type: "phone_ringing";
+        } | {
+            call: string;
+            /** @enum {string} */
+            type: "phone_connected";
+        } | {
+            call: string;
+            connected: boolean;
+            /** @enum {string} */
+            type: "phone_media";
+        } | {
+            call: string;
+            hold: boolean;
+            /** @enum {string} */
+            type: "phone_hold";
+        } | {
+            call: string;
+            /** @description With `failed`: the reason phrase. */
+            message?: string | null;
+            reason: components["schemas"]["EndReason"];
+            /**
+             * Format: int32
+             * @description With `failed`: the SIP status the call was refused with.
+             */
+            status?: number | null;
+            /** @enum {string} */
+            type: "phone_ended";
+        } | {
+            call?: string | null;
+            message: string;
+            /** @enum {string} */
+            type: "phone_error";
         };
         /** @description GET /phone: what the browser phone panel needs. */
         PhoneInfo: {
@@ -1382,6 +1544,24 @@ export interface components {
             /** @description The numbers the agent may choose from. */
             numbers: components["schemas"]["CallerNumber"][];
         };
+        /** @description Turning the browser phone ON and OFF: the API's part of the phone's signalling. */
+        PhoneSwitch: {
+            /** @enum {string} */
+            type: "phone_on";
+        } | {
+            /** @enum {string} */
+            type: "phone_off";
+        };
+        /** @description What the agent's screen shows of a call that rings them or that they answered (NUM-07…09). */
+        Popup: {
+            answer_popup_url: string;
+            caller: string;
+            group: components["schemas"]["i64"];
+            message: string;
+            number: string;
+            number_name: string;
+            popup_url: string;
+        };
         /**
          * @description Which browser tab pop-ups open in (AGENT-17).
          * @enum {string}
@@ -1395,11 +1575,7 @@ export interface components {
             /** @description Full name, shown when the nickname is empty. */
             name: string;
             nickname: string;
-            /**
-             * @description The agent's status in this group, as in the `agent_status` WebSocket message; null
-             *     while the telephony does not know the agent yet (or is not running).
-             */
-            status?: Record<string, never> | null;
+            status?: null | components["schemas"]["LiveStatus"];
         };
         /** @description A group as the presence selector, the header tags and the realtime table show it. */
         PresenceGroup: {
@@ -1412,6 +1588,95 @@ export interface components {
             /** @description The caller is a member of this group. */
             member: boolean;
             name: string;
+        };
+        /** @description The realtime screen's data (RT-02…09). */
+        Realtime: {
+            all: components["schemas"]["RealtimeRow"];
+            /** @description With `?group=`: its chart over the hours asked for. */
+            buckets?: components["schemas"]["RealtimeBucket"][] | null;
+            detail?: null | components["schemas"]["RealtimeDetail"];
+            groups: components["schemas"]["RealtimeRow"][];
+            now: components["schemas"]["u64"];
+        };
+        /** @description A line of the agent list (RT-09). */
+        RealtimeAgent: {
+            agent: components["schemas"]["i64"];
+            /**
+             * Format: int64
+             * @description Calls the agent answered today (any group), counted at the answer.
+             */
+            calls_today: number;
+            last_call_ms: null | components["schemas"]["u64"];
+            /** Format: int64 */
+            skill_level: number;
+            status: components["schemas"]["LiveStatus"];
+        };
+        /** @description A bar of the chart (RT-06): calls that arrived in `[start, start + width)`. */
+        RealtimeBucket: {
+            /** Format: int64 */
+            abandoned: number;
+            /**
+             * Format: double
+             * @description Percent, answered ÷ incoming; `None` when nothing came in.
+             */
+            answer_rate: number | null;
+            /** Format: int64 */
+            answered: number;
+            /** Format: int64 */
+            incoming: number;
+            start: components["schemas"]["u64"];
+        };
+        /** @description A group's detail view (RT-05…09). */
+        RealtimeDetail: {
+            /** @description In member order. */
+            agents: components["schemas"]["RealtimeAgent"][];
+            row: components["schemas"]["RealtimeRow"];
+            /**
+             * @description Non-zero statuses only, in a fixed order (available, ringing, on call, on hold, the
+             *     pause kinds, offline).
+             */
+            status_counts: components["schemas"]["RealtimeStatusCount"][];
+            /** @description Oldest first. */
+            waiting: components["schemas"]["RealtimeWaiting"][];
+        };
+        /** @description One line of the group table (RT-02). `group` is `None` for the "All" row (RT-03). */
+        RealtimeRow: {
+            /** Format: int64 */
+            abandoned: number;
+            agents_online: number;
+            agents_total: number;
+            /**
+             * Format: double
+             * @description `None` when no call came in today.
+             */
+            answer_rate_pct: number | null;
+            /** Format: int64 */
+            answered: number;
+            available: number;
+            group: null | components["schemas"]["i64"];
+            /**
+             * Format: int64
+             * @description The answer rate's denominator (not a column of its own).
+             */
+            incoming: number;
+            /** @description Ringing + on call + on hold. */
+            on_call: number;
+            /** Format: int64 */
+            overflow: number;
+            paused: number;
+            /** Format: int64 */
+            timeout: number;
+            waiting: number;
+        };
+        /** @description A slice of the pie chart (RT-07). */
+        RealtimeStatusCount: {
+            count: number;
+            status: components["schemas"]["LiveStatus"];
+        };
+        /** @description A call in the waiting-call list (RT-08): waiting time = now − `since`. */
+        RealtimeWaiting: {
+            call: components["schemas"]["u64"];
+            since: components["schemas"]["u64"];
         };
         Role: components["schemas"]["Stamps"] & {
             builtin: boolean;
@@ -1571,6 +1836,21 @@ export interface components {
             notify_email?: boolean | null;
             voicemail?: boolean | null;
         };
+        /** @description What the browser may send over `/api/v1/ws`: a `phone_*` message. */
+        WsCommand: components["schemas"]["PhoneSwitch"] | components["schemas"]["PhoneCommand"];
+        WsControl: {
+            /** @enum {string} */
+            type: "resync";
+        };
+        /**
+         * @description A message of `/api/v1/ws` from the server: the live feed, the browser phone's events, or
+         *     `resync` (the client missed messages and refetches what it shows).
+         */
+        WsMessage: components["schemas"]["LiveEvent"] | components["schemas"]["PhoneEvent"] | components["schemas"]["WsControl"];
+        /** Format: int64 */
+        i64: number;
+        /** Format: int64 */
+        u64: number;
     };
     responses: never;
     parameters: never;
@@ -4996,7 +5276,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Realtime"];
+                };
             };
             /** @description A query parameter is not what it should be (the error names it) */
             400: {

@@ -99,125 +99,43 @@ export type CallFilterChoices = S['CallFilterChoices'];
 export type Strategy = 'ring_all' | 'longest_idle' | 'shortest_talk' | 'random' | 'round_robin' | 'level_ratio';
 
 // ---------------------------------------------------------------------------------------------
-// Live side (agent state, realtime, WebSocket). The schema types the status as a free object
-// and the realtime answer not at all, so these mirror the engine's serde shapes
-// (engine::agent_state::AgentStatus, engine::realtime::{GroupRow, GroupDetail, AgentRow, Bucket}).
+// Live side (agent state, realtime, WebSocket): the engine's and the browser phone's own types
+// (engine::agent_state, engine::realtime, engine::live, phone_signal), described in the schema.
 
-/** engine::agent_state::Pause */
-export type Pause =
-  | { kind: 'manual' }
-  | { kind: 'no_answer' }
-  | { kind: 'custom'; status_id: number }
-  | { kind: 'acw'; status_id: number };
-
-/** engine::agent_state::AgentStatus — what an agent is in one group (STATUS-02). */
-export type LiveStatus =
-  | { status: 'offline' | 'available' | 'ringing' | 'on_call' | 'on_hold' }
-  | { status: 'paused'; pause: Pause };
-
-export interface GroupLiveStatus {
-  group: number;
-  status: LiveStatus;
-}
+export type Pause = S['Pause'];
+/** What an agent is in one group (STATUS-02). */
+export type LiveStatus = S['LiveStatus'];
+export type GroupLiveStatus = S['GroupLiveStatus'];
 /** GET/PUT /agents/{id}/state */
-export type AgentLiveState = Omit<S['AgentState'], 'groups'> & { groups: GroupLiveStatus[] };
+export type AgentLiveState = S['AgentState'];
 export type AgentStateInput = S['AgentStateInput'];
 
 /** A line of the realtime group table (RT-02); `group` null = the All row. */
-export interface RealtimeRow {
-  group: number | null;
-  incoming: number;
-  answered: number;
-  abandoned: number;
-  overflow: number;
-  timeout: number;
-  answer_rate_pct: number | null;
-  agents_online: number;
-  agents_total: number;
-  on_call: number;
-  available: number;
-  paused: number;
-  waiting: number;
-}
-export interface RealtimeWaiting {
-  call: number;
-  since: Millis;
-}
-export interface RealtimeAgent {
-  agent: number;
-  status: LiveStatus;
-  skill_level: number;
-  last_call_ms: Millis | null;
-  calls_today: number;
-}
-export interface RealtimeStatusCount {
-  status: LiveStatus;
-  count: number;
-}
-export interface RealtimeDetail {
-  row: RealtimeRow;
-  waiting: RealtimeWaiting[];
-  agents: RealtimeAgent[];
-  status_counts: RealtimeStatusCount[];
-}
-export interface RealtimeBucket {
-  start: Millis;
-  incoming: number;
-  answered: number;
-  abandoned: number;
-  answer_rate: number | null;
-}
+export type RealtimeRow = S['RealtimeRow'];
+export type RealtimeWaiting = S['RealtimeWaiting'];
+export type RealtimeAgent = S['RealtimeAgent'];
+export type RealtimeStatusCount = S['RealtimeStatusCount'];
+export type RealtimeDetail = S['RealtimeDetail'];
+export type RealtimeBucket = S['RealtimeBucket'];
 /** GET /realtime[?group=ID&hours=N] */
-export interface RealtimeResponse {
-  groups: RealtimeRow[];
-  all: RealtimeRow;
-  now: Millis;
-  detail?: RealtimeDetail | null;
-  buckets?: RealtimeBucket[];
-}
+export type RealtimeResponse = S['Realtime'];
 /** GET /presence/groups: the groups of the presence panel, the header tags and the RT table. */
 export type PresenceGroup = S['PresenceGroup'];
 /** GET /presence/groups/{id}: an agent of the group and their status in it (null = unknown). */
-export type PresenceAgent = Omit<S['PresenceAgent'], 'status'> & { status: LiveStatus | null };
+export type PresenceAgent = S['PresenceAgent'];
 /** PUT /groups/{id}/skill-level (RT-11). */
 export type SkillLevelInput = S['SkillLevelInput'];
 
-/** Messages of GET /ws. */
-export type LiveMessage =
-  | { type: 'agent_status'; agent: number; statuses: GroupLiveStatus[] }
-  | { type: 'realtime' }
-  | { type: 'resync' }
-  | IncomingCall
-  | (Omit<IncomingCall, 'type'> & { type: 'call_answered' })
-  | PhoneMessage;
+/** Messages of GET /ws from the server. */
+export type LiveMessage = S['WsMessage'];
+/** Messages of GET /ws from the browser (the browser phone's commands). */
+export type WsCommand = S['WsCommand'];
 
 /** GET /phone: the browser phone panel's data (PHONE-03/04). */
 export type PhoneInfo = S['PhoneInfo'];
 
 /** The browser phone's signalling from the server (over GET /ws). */
-export type PhoneMessage =
-  | { type: 'phone_state'; on: boolean; reason?: string }
-  | { type: 'phone_incoming'; call: string; caller: string }
-  | { type: 'phone_answer_sdp'; call: string; sdp: string }
-  | { type: 'phone_dialing'; call: string; number: string }
-  | { type: 'phone_ringing'; call: string }
-  | { type: 'phone_connected'; call: string }
-  | { type: 'phone_media'; call: string; connected: boolean }
-  | { type: 'phone_hold'; call: string; hold: boolean }
-  | { type: 'phone_ended'; call: string; reason: string; status?: number; message?: string }
-  | { type: 'phone_error'; call?: string; message: string };
+export type PhoneMessage = S['PhoneEvent'];
 
 /** Pushed to the agent whose phone rings for a queue call (NUM-07/09, PREF pop-up options). */
-export interface IncomingCall {
-  type: 'incoming_call';
-  agent: number;
-  call: number;
-  caller: string;
-  number: string;
-  number_name: string;
-  message: string;
-  popup_url: string;
-  /** The number's answer pop-up URL (NUM-08), opened on answer when the agent wants it. */
-  answer_popup_url: string;
-  group: number;
-}
+export type IncomingCall = Extract<S['LiveEvent'], { type: 'incoming_call' }>;

@@ -9,7 +9,7 @@ import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from 're
 import { useTranslation } from 'react-i18next';
 import { setDialer } from '../phoneControl';
 import { api } from '../api/client';
-import type { LiveMessage, PhoneInfo } from '../api/types';
+import type { LiveMessage, PhoneInfo, WsCommand } from '../api/types';
 import { useAuth } from '../auth';
 import { useLiveConnected, useLiveMessages, useLiveSend } from '../live';
 
@@ -339,7 +339,7 @@ export function PhonePanel() {
     const sdp = await makeOffer(p);
     // Hung up while the microphone or the network was being set up: nothing is dialled.
     if (attempt.current !== mine) return releaseMedia();
-    const msg: Record<string, unknown> = { type: 'phone_dial', number: n, sdp };
+    const msg: WsCommand = { type: 'phone_dial', number: n, sdp };
     if (info?.can_change_caller_id) msg.caller_number = callerId === 'none' ? null : Number(callerId);
     send(msg);
   };

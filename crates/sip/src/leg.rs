@@ -559,6 +559,18 @@ async fn in_dialog(shared: &Legs, dialog: &Dialog, events: &Events, mut t: Trans
             }
             let offer = Some(String::from_utf8_lossy(req.body()).into_owned())
                 .filter(|s| !s.trim().is_empty());
+            // An offer we cannot take (secure profile only, multicast) is refused here, before
+            // the core hears of it: the media stay as they are.
+            if let Some(refusal) = offer.as_deref().and_then(|o| {
+                media::Sdp::parse(o)
+                    .map_err(|_| media::OfferRefusal::NoAudio)
+                    .and_then(|sdp| sdp.check_offer())
+                    .err()
+            }) {
+                let resp = msg::not_acceptable(req, refusal, None);
+                respond(&mut t, resp).await.ok();
+                return false;
+            }
             events.emit(LegEventKind::Reinvite(ReinviteRequest {
                 offer,
                 tx: Box::new(t),

@@ -162,6 +162,22 @@ pub fn response(
     Response::try_from(text).ok()
 }
 
+/// 488 for an SDP offer we cannot take, saying why.
+pub fn not_acceptable(
+    req: &Request,
+    why: media::OfferRefusal,
+    to_tag: Option<&str>,
+) -> Option<Response> {
+    response(
+        req,
+        488,
+        &format!("Not Acceptable Here: {why}"),
+        to_tag,
+        &[],
+        None,
+    )
+}
+
 /// A random token for tags and branches.
 pub fn token() -> String {
     use rand::Rng;

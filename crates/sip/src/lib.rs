@@ -6,6 +6,7 @@
 pub mod admission;
 pub mod auth_limiter;
 pub mod browser_phone;
+mod conformance;
 mod dialog;
 pub mod digest;
 mod events;

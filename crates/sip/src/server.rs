@@ -5,6 +5,7 @@
 use crate::admission::{CallerNumber, Directory, Origin};
 use crate::auth_limiter::{AuthLimiter, Limit};
 use crate::browser_phone::Phones;
+use crate::conformance;
 use crate::dialog::Dialogs;
 use crate::digest::DigestAuth;
 use crate::events::EdgeEvent;
@@ -318,6 +319,11 @@ impl SipServer {
 
 async fn dispatch(shared: Arc<Shared>, mut tx: Transaction) {
     let method = tx.original.method;
+    if let Some(refusal) = conformance::check(&tx.original) {
+        let resp = refusal.response(&tx.original);
+        respond(&mut tx, resp).await.ok();
+        return;
+    }
     let result = match method {
         Method::Options if msg::to_tag(&tx.original).is_none() => {
             let resp = msg::response(
@@ -379,16 +385,18 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         return;
     };
     let offer = String::from_utf8_lossy(req.body()).into_owned();
-    if !media::sdp::Sdp::parse(&offer).is_ok_and(|sdp| sdp.audio_addr().is_some()) {
-        // Offerless INVITEs and non-audio sessions are not supported by the relay.
-        let resp = msg::response(
-            &req,
-            488,
-            "Not Acceptable Here: an audio SDP offer is required",
-            Some(&msg::token()),
-            &[],
-            None,
-        );
+    // Offerless INVITEs, non-audio sessions, secure-only and multicast offers are not
+    // supported by the relay (RFC 3264 §6: 488).
+    let refusal = match media::sdp::Sdp::parse(&offer) {
+        Ok(sdp) => sdp.check_offer().err().or_else(|| {
+            sdp.audio_addr()
+                .is_none()
+                .then_some(media::OfferRefusal::NoAudio)
+        }),
+        Err(_) => Some(media::OfferRefusal::NoAudio),
+    };
+    if let Some(refusal) = refusal {
+        let resp = msg::not_acceptable(&req, refusal, Some(&msg::token()));
         respond(&mut tx, resp).await.ok();
         return;
     }

@@ -411,6 +411,7 @@ impl IncomingTask {
             while let Some(m) = tx.receive().await {
                 if let SipMessage::Request(r) = m {
                     if r.method == Method::Cancel {
+                        crate::counters::request_received("CANCEL");
                         cancel_tx.send(()).ok();
                     }
                 }
@@ -678,6 +679,7 @@ async fn run_outgoing(
             m = tx.receive() => match m {
                 Some(SipMessage::Response(r)) => {
                     let code = r.status_code.code();
+                    crate::counters::response_received(code);
                     if code < 200 {
                         if code == 180 || code == 183 {
                             events.emit(LegEventKind::Ringing);

@@ -80,7 +80,17 @@ impl SipEdge {
     ) -> Result<(SipEdge, mpsc::UnboundedReceiver<EdgeEvent>, SipServer), SipError> {
         let cancel = CancellationToken::new();
         let layer = TransportLayer::new(cancel.child_token());
-        let udp = UdpConnection::create_connection(cfg.listen, None, Some(cancel.child_token()))
+        // Our own socket under the stack's UDP transport: every datagram is read whole and
+        // screened first (crate::intake).
+        let sock = tokio::net::UdpSocket::bind(cfg.listen)
+            .await
+            .map_err(|e| SipError::Bind {
+                addr: cfg.listen,
+                source: e.into(),
+            })?;
+        let sock: Arc<dyn rsipstack::platform::net::UdpSocket> =
+            Arc::new(crate::intake::Intake::new(sock));
+        let udp = UdpConnection::from_socket(sock, None, Some(cancel.child_token()))
             .await
             .map_err(|source| SipError::Bind {
                 addr: cfg.listen,
@@ -319,6 +329,7 @@ impl SipServer {
 
 async fn dispatch(shared: Arc<Shared>, mut tx: Transaction) {
     let method = tx.original.method;
+    crate::counters::request_received(&method.to_string());
     if let Some(refusal) = conformance::check(&tx.original) {
         let resp = refusal.response(&tx.original);
         respond(&mut tx, resp).await.ok();
@@ -379,6 +390,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
     if tx.send_trying().await.is_err() {
         return;
     }
+    crate::counters::response_sent(100);
     let (Some(source), Some(call_id)) = (msg::source_addr(&req), msg::call_id(&req)) else {
         let resp = msg::response(&req, 400, "Bad Request", Some(&msg::token()), &[], None);
         respond(&mut tx, resp).await.ok();

@@ -150,3 +150,68 @@ async fn secure_only_and_multicast_offers_get_488() {
         assert!(resp.starts_with("SIP/2.0 488 "), "{what}: {resp}");
     }
 }
+
+/// Requests the stack used to drop without a word, and a datagram longer than its 8 KiB
+/// buffer, which it used to take cut short (issue 10 items 11 and 12).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_valid_request_gets_an_answer_and_none_is_cut_short() {
+    let t = Tsunagu::start().await;
+    let mut p = Peer::new(&t);
+    let uri = "sip:0312345678@127.0.0.1";
+
+    // RFC 3261 8.2.1: an extension method is a token; 501 with Allow.
+    let r = p.request("NEWMETHOD", uri, "", "");
+    let resp = p.final_response(&r).unwrap_or_default();
+    assert!(resp.starts_with("SIP/2.0 501"), "{resp}");
+    assert!(resp.contains("Allow: INVITE"), "{resp}");
+    let r = p.request("NEW-METHOD.x!", uri, "", "");
+    assert_eq!(p.status(&r), Some(501), "token characters");
+
+    // RFC 3261 25.1: spaces around `=` (and `;`) are allowed in a tag.
+    let r = p
+        .request("OPTIONS", uri, "", "")
+        .replacen(";tag=conf", " ; tag = conf", 1);
+    let resp = p.final_response(&r).unwrap_or_default();
+    assert!(resp.starts_with("SIP/2.0 200"), "{resp}");
+
+    // An RFC 2543 request without a From tag: answered, and its From comes back as sent.
+    let r = p.request("OPTIONS", uri, "", "");
+    let n = p.n;
+    let r = r.replacen(&format!(";tag=conf{n}"), "", 1);
+    let resp = p.final_response(&r).unwrap_or_default();
+    assert!(resp.starts_with("SIP/2.0 200"), "{resp}");
+    assert!(
+        resp.contains("From: <sip:09011112222@127.0.0.1>\r\n"),
+        "our tag stays ours: {resp}"
+    );
+
+    // RFC 3261 18.1.1: a 9 KB INVITE over UDP is refused whole (513), never taken cut short.
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let pad = format!(
+        "Content-Type: application/sdp\r\nContact: <sip:x@127.0.0.1>\r\nX-Pad: {}\r\n",
+        "a".repeat(9000)
+    );
+    let r = p.request("INVITE", uri, &pad, sdp);
+    assert!(r.len() > 8192);
+    assert_eq!(p.status(&r), Some(513), "a datagram over 8 KiB");
+
+    // Each of them counted in /metrics.
+    let metrics = t
+        .client
+        .get(format!("{}/metrics", t.http))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "tsunagu_sip_requests_total{method=\"OPTIONS\"} 2",
+        "tsunagu_sip_requests_total{method=\"other\"} 2",
+        "tsunagu_sip_requests_total{method=\"INVITE\"} 1",
+        "tsunagu_sip_responses_total{class=\"2xx\",direction=\"sent\"} 2",
+        "tsunagu_sip_responses_total{class=\"5xx\",direction=\"sent\"} 3",
+    ] {
+        assert!(metrics.contains(line), "{line} in:\n{metrics}");
+    }
+}

@@ -4,7 +4,7 @@
 /// A request received, by method. Methods outside the standard set count as `other`, so that a
 /// client cannot mint label values.
 pub(crate) fn request_received(method: &str) {
-    let label = crate::intake::known_method(method).unwrap_or("other");
+    let label = crate::msg::known_method(method).unwrap_or("other");
     metrics::counter!("tsunagu_sip_requests_total", "method" => label).increment(1);
 }
 

@@ -20,23 +20,6 @@ use std::net::SocketAddr;
 const MAX_DATAGRAM: usize = 65_535;
 /// What our From tags for RFC 2543 peers start with.
 const TAG_2543: &str = "2543-";
-/// The methods the stack parses (rsipstack::sip::Method).
-const KNOWN_METHODS: &[&str] = &[
-    "ACK",
-    "BYE",
-    "CANCEL",
-    "INFO",
-    "INVITE",
-    "MESSAGE",
-    "NOTIFY",
-    "OPTIONS",
-    "PRACK",
-    "PUBLISH",
-    "REFER",
-    "REGISTER",
-    "SUBSCRIBE",
-    "UPDATE",
-];
 
 pub(crate) struct Intake {
     sock: tokio::net::UdpSocket,
@@ -123,7 +106,7 @@ pub(crate) fn screen(d: &[u8], room: usize) -> Screened<'_> {
     if !is_token(method) {
         return msg.answer(400, "Bad Request: the method is not a token", &[]);
     }
-    if known_method(method).is_none() {
+    if crate::msg::known_method(method).is_none() {
         crate::counters::request_received(method);
         return msg.answer(501, "Not Implemented", &[("Allow", crate::msg::ALLOW)]);
     }
@@ -313,11 +296,6 @@ fn strip_our_2543_tags(buf: &[u8]) -> Cow<'_, [u8]> {
     }
     out.extend_from_slice(&buf[head_end..]);
     Cow::Owned(out)
-}
-
-/// `method` as the stack knows it, if it does.
-pub(crate) fn known_method(method: &str) -> Option<&'static str> {
-    KNOWN_METHODS.iter().copied().find(|m| *m == method)
 }
 
 /// RFC 3261 25.1 token characters.

@@ -6,6 +6,29 @@ use std::net::{IpAddr, SocketAddr};
 
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
 
+/// The methods the stack parses (rsipstack::sip::Method).
+const KNOWN_METHODS: &[&str] = &[
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "INFO",
+    "INVITE",
+    "MESSAGE",
+    "NOTIFY",
+    "OPTIONS",
+    "PRACK",
+    "PUBLISH",
+    "REFER",
+    "REGISTER",
+    "SUBSCRIBE",
+    "UPDATE",
+];
+
+/// `method` as the stack knows it, if it does.
+pub fn known_method(method: &str) -> Option<&'static str> {
+    KNOWN_METHODS.iter().copied().find(|m| *m == method)
+}
+
 /// The raw value of the first header called `name` (case-insensitive), or of its compact form.
 pub fn header(req: &impl HeadersExt, name: &str) -> Option<String> {
     req.header_value(name)

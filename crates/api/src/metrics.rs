@@ -99,13 +99,13 @@ pub const NAMES: &[Spec] = &[
         name: SIP_REQUESTS,
         kind: Kind::Counter,
         labels: &["method"],
-        help: "SIP requests received, by method.",
+        help: "SIP requests received, by method (the standard ones by name, others as `other`).",
     },
     Spec {
         name: SIP_RESPONSES,
         kind: Kind::Counter,
-        labels: &["class"],
-        help: "SIP responses sent, by class (1xx … 6xx).",
+        labels: &["class", "direction"],
+        help: "SIP responses by class (1xx … 6xx) and direction: sent (by us), received (to requests we sent).",
     },
     Spec {
         name: REGISTRATIONS_ACTIVE,

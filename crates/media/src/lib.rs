@@ -16,7 +16,7 @@ pub use relay::{
     spawn_relay, DirectionStats, LegMedia, RelayConfig, RelayEvent, RelayHandle, RelayStats,
 };
 pub use rtp_pool::{RtpEndpoint, RtpPool};
-pub use sdp::{Direction, Sdp, SdpError};
+pub use sdp::{Direction, OfferRefusal, Sdp, SdpError};
 pub use webrtc::{
     spawn_webrtc_gateway, CloseReason, WebRtcCert, WebRtcConfig, WebRtcError, WebRtcEvent,
     WebRtcGateway, WebRtcHandle, WebRtcStats,

@@ -25,6 +25,19 @@ pub enum SdpError {
     },
 }
 
+/// Why an offer cannot be taken (RFC 3264 §6), for the SIP edge to answer with 488.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OfferRefusal {
+    #[error("an audio stream over RTP/AVP is required")]
+    NoAudio,
+    /// Only RTP/SAVP, RTP/SAVPF or UDP/TLS/RTP/SAVPF audio: we do not speak SRTP on trunks and
+    /// phones, and an RTP/AVP alternative is what we would need.
+    #[error("only secure RTP profiles are offered; plain RTP/AVP is required")]
+    SecureOnly,
+    #[error("multicast connection addresses are not supported")]
+    Multicast,
+}
+
 /// Media direction (RFC 3264 §5.1). Absent attributes mean `SendRecv`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Direction {
@@ -43,6 +56,15 @@ impl Direction {
             "recvonly" => Some(Direction::RecvOnly),
             "inactive" => Some(Direction::Inactive),
             _ => None,
+        }
+    }
+
+    /// The direction an answer gives a stream offered this way (RFC 3264 §6.1).
+    pub fn mirrored(self) -> Direction {
+        match self {
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            d => d,
         }
     }
 
@@ -145,6 +167,33 @@ impl Sdp {
             return None;
         }
         Some(SocketAddr::new(ip, port))
+    }
+
+    /// Whether we can take this offer at all: a plain-RTP audio stream on a unicast address.
+    /// A stream on hold (port 0, `c=0.0.0.0`) is fine; the edge answers a refusal with 488.
+    pub fn check_offer(&self) -> Result<(), OfferRefusal> {
+        let Some((m, end)) = self.audio_section() else {
+            return Err(OfferRefusal::NoAudio);
+        };
+        let proto = self.lines[m].value.split_whitespace().nth(2).unwrap_or("");
+        if !is_plain_rtp(proto) {
+            return Err(if proto.contains("SAVP") {
+                OfferRefusal::SecureOnly
+            } else {
+                OfferRefusal::NoAudio
+            });
+        }
+        let c = self.lines[m + 1..end]
+            .iter()
+            .rev()
+            .find(|l| l.kind == b'c')
+            .or_else(|| self.session_lines().iter().rev().find(|l| l.kind == b'c'));
+        if c.and_then(|c| connection_ip(&c.value))
+            .is_some_and(|ip| ip.is_multicast())
+        {
+            return Err(OfferRefusal::Multicast);
+        }
+        Ok(())
     }
 
     /// The audio formats in the order of the m= line (preference order for the offerer).
@@ -271,6 +320,15 @@ impl Sdp {
                         line.value = f.join(" ");
                     }
                 }
+                // Every other stream (video, a second or secure audio line) is not relayed: it
+                // keeps its place, disabled (RFC 3264 §6, §8.2), so that the peers cannot send
+                // it past us and the answer still has one m= line per offered one.
+                b'm' => {
+                    let mut f: Vec<String> =
+                        line.value.split_whitespace().map(str::to_owned).collect();
+                    f[1] = "0".into();
+                    line.value = f.join(" ");
+                }
                 b'a' if session || in_audio(i) => {
                     let name = line.value.split(':').next().unwrap_or_default();
                     if is_ice_attribute(name) {
@@ -354,13 +412,12 @@ impl Sdp {
         }
     }
 
-    /// Our own answer for a leg we answer ourselves (to play it a prompt): one G.711 law and,
-    /// when the offer has them, RFC 4733 events with the offer's payload type.
-    pub fn g711_answer(
-        addr: SocketAddr,
-        law: crate::g711::Law,
-        telephone_event_pt: Option<u8>,
-    ) -> Sdp {
+    /// Our own answer to `offer` for a leg we answer ourselves (to play it a prompt), as
+    /// RFC 3264 §6 has it: one m= line per offered one, in order; the audio stream with one
+    /// G.711 law and, when offered, RFC 4733 events with the offer's payload type, its
+    /// direction mirrored (`sendonly` → `recvonly`, `inactive` stays); every other stream
+    /// rejected with port 0.
+    pub fn g711_answer_to(offer: &Sdp, addr: SocketAddr, law: crate::g711::Law) -> Sdp {
         let (addrtype, ip) = match addr.ip() {
             IpAddr::V4(v4) => ("IP4", v4.to_string()),
             IpAddr::V6(v6) => ("IP6", v6.to_string()),
@@ -370,24 +427,59 @@ impl Sdp {
             crate::g711::Law::Ulaw => "PCMU",
             crate::g711::Law::Alaw => "PCMA",
         };
+        let te = offer.telephone_event_pt();
+        let audio = offer.audio_section().map(|(m, _)| m);
         let mut text = format!(
-            "v=0\r\no=tsunagu {id} {id} IN {addrtype} {ip}\r\ns=tsunagu\r\nc=IN {addrtype} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {pt}",
+            "v=0\r\no=tsunagu {id} {id} IN {addrtype} {ip}\r\ns=tsunagu\r\nc=IN {addrtype} {ip}\r\nt=0 0\r\n",
             id = addr.port(),
-            port = addr.port(),
         );
-        if let Some(te) = telephone_event_pt {
-            text.push_str(&format!(" {te}"));
-        }
-        text.push_str(&format!("\r\na=rtpmap:{pt} {name}/8000\r\n"));
-        if let Some(te) = telephone_event_pt {
+        let offered: Vec<(usize, &Line)> = offer
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.kind == b'm')
+            .collect();
+        for (i, m) in offered {
+            if Some(i) != audio {
+                let f: Vec<&str> = m.value.split_whitespace().collect();
+                text.push_str(&format!("m={} 0 {} {}\r\n", f[0], f[2], f[3]));
+                continue;
+            }
+            text.push_str(&format!("m=audio {} RTP/AVP {pt}", addr.port()));
+            if let Some(te) = te {
+                text.push_str(&format!(" {te}"));
+            }
+            text.push_str(&format!("\r\na=rtpmap:{pt} {name}/8000\r\n"));
+            if let Some(te) = te {
+                text.push_str(&format!(
+                    "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-15\r\n"
+                ));
+            }
             text.push_str(&format!(
-                "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-15\r\n"
+                "a=ptime:20\r\na={}\r\n",
+                offer.direction().mirrored().as_str()
             ));
         }
-        text.push_str("a=ptime:20\r\na=sendrecv\r\n");
         // Built from well-formed parts: parsing cannot fail, but an empty description is the
         // harmless answer if it ever did.
         Sdp::parse(&text).unwrap_or(Sdp { lines: Vec::new() })
+    }
+
+    /// One G.711 audio stream at `addr` (and RFC 4733 events as `telephone_event_pt`): the
+    /// browser phone's plain side, where the description is ours on both ends.
+    pub fn g711_answer(
+        addr: SocketAddr,
+        law: crate::g711::Law,
+        telephone_event_pt: Option<u8>,
+    ) -> Sdp {
+        let offer = match telephone_event_pt {
+            Some(te) => format!("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP {pt} {te}\r\na=rtpmap:{te} telephone-event/8000\r\n", pt = law.payload_type()),
+            None => format!("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP {}\r\n", law.payload_type()),
+        };
+        match Sdp::parse(&offer) {
+            Ok(o) => Sdp::g711_answer_to(&o, addr, law),
+            Err(_) => Sdp { lines: Vec::new() },
+        }
     }
 
     /// Our offer for a leg we place ourselves, with no caller's offer to pass on (a call we
@@ -405,11 +497,17 @@ impl Sdp {
         Sdp::parse(&text).unwrap_or(Sdp { lines: Vec::new() })
     }
 
+    /// The audio stream we relay: the first `m=audio` over plain RTP (an offer may list a
+    /// secure line before its plain alternative), else the first `m=audio` at all.
     fn audio_section(&self) -> Option<(usize, usize)> {
+        let audio = |l: &Line| l.kind == b'm' && l.value.split_whitespace().next() == Some("audio");
+        let plain =
+            |l: &Line| audio(l) && is_plain_rtp(l.value.split_whitespace().nth(2).unwrap_or(""));
         let m = self
             .lines
             .iter()
-            .position(|l| l.kind == b'm' && l.value.split_whitespace().next() == Some("audio"))?;
+            .position(plain)
+            .or_else(|| self.lines.iter().position(audio))?;
         let end = self.lines[m + 1..]
             .iter()
             .position(|l| l.kind == b'm')
@@ -459,6 +557,11 @@ fn media_port(field: &str) -> Option<u16> {
 fn connection_ip(value: &str) -> Option<IpAddr> {
     let addr = value.split_whitespace().nth(2)?;
     addr.split('/').next()?.parse().ok()
+}
+
+/// RTP without SRTP: the profiles the relay speaks.
+fn is_plain_rtp(proto: &str) -> bool {
+    matches!(proto, "RTP/AVP" | "RTP/AVPF")
 }
 
 fn is_ice_attribute(name: &str) -> bool {

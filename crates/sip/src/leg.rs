@@ -411,6 +411,7 @@ impl IncomingTask {
             while let Some(m) = tx.receive().await {
                 if let SipMessage::Request(r) = m {
                     if r.method == Method::Cancel {
+                        crate::counters::request_received("CANCEL");
                         cancel_tx.send(()).ok();
                     }
                 }
@@ -559,6 +560,18 @@ async fn in_dialog(shared: &Legs, dialog: &Dialog, events: &Events, mut t: Trans
             }
             let offer = Some(String::from_utf8_lossy(req.body()).into_owned())
                 .filter(|s| !s.trim().is_empty());
+            // An offer we cannot take (secure profile only, multicast) is refused here, before
+            // the core hears of it: the media stay as they are.
+            if let Some(refusal) = offer.as_deref().and_then(|o| {
+                media::Sdp::parse(o)
+                    .map_err(|_| media::OfferRefusal::NoAudio)
+                    .and_then(|sdp| sdp.check_offer())
+                    .err()
+            }) {
+                let resp = msg::not_acceptable(req, refusal, None);
+                respond(&mut t, resp).await.ok();
+                return false;
+            }
             events.emit(LegEventKind::Reinvite(ReinviteRequest {
                 offer,
                 tx: Box::new(t),
@@ -666,6 +679,7 @@ async fn run_outgoing(
             m = tx.receive() => match m {
                 Some(SipMessage::Response(r)) => {
                     let code = r.status_code.code();
+                    crate::counters::response_received(code);
                     if code < 200 {
                         if code == 180 || code == 183 {
                             events.emit(LegEventKind::Ringing);

@@ -6,9 +6,12 @@
 pub mod admission;
 pub mod auth_limiter;
 pub mod browser_phone;
+mod conformance;
+mod counters;
 mod dialog;
 pub mod digest;
 mod events;
+mod intake;
 pub mod leg;
 pub mod location;
 mod msg;

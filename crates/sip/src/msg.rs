@@ -6,6 +6,29 @@ use std::net::{IpAddr, SocketAddr};
 
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
 
+/// The methods the stack parses (rsipstack::sip::Method).
+const KNOWN_METHODS: &[&str] = &[
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "INFO",
+    "INVITE",
+    "MESSAGE",
+    "NOTIFY",
+    "OPTIONS",
+    "PRACK",
+    "PUBLISH",
+    "REFER",
+    "REGISTER",
+    "SUBSCRIBE",
+    "UPDATE",
+];
+
+/// `method` as the stack knows it, if it does.
+pub fn known_method(method: &str) -> Option<&'static str> {
+    KNOWN_METHODS.iter().copied().find(|m| *m == method)
+}
+
 /// The raw value of the first header called `name` (case-insensitive), or of its compact form.
 pub fn header(req: &impl HeadersExt, name: &str) -> Option<String> {
     req.header_value(name)
@@ -160,6 +183,22 @@ pub fn response(
         None => text.push_str("Content-Length: 0\r\n\r\n"),
     }
     Response::try_from(text).ok()
+}
+
+/// 488 for an SDP offer we cannot take, saying why.
+pub fn not_acceptable(
+    req: &Request,
+    why: media::OfferRefusal,
+    to_tag: Option<&str>,
+) -> Option<Response> {
+    response(
+        req,
+        488,
+        &format!("Not Acceptable Here: {why}"),
+        to_tag,
+        &[],
+        None,
+    )
 }
 
 /// A random token for tags and branches.

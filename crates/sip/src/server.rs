@@ -5,6 +5,7 @@
 use crate::admission::{CallerNumber, Directory, Origin};
 use crate::auth_limiter::{AuthLimiter, Limit};
 use crate::browser_phone::Phones;
+use crate::conformance;
 use crate::dialog::Dialogs;
 use crate::digest::DigestAuth;
 use crate::events::EdgeEvent;
@@ -79,7 +80,17 @@ impl SipEdge {
     ) -> Result<(SipEdge, mpsc::UnboundedReceiver<EdgeEvent>, SipServer), SipError> {
         let cancel = CancellationToken::new();
         let layer = TransportLayer::new(cancel.child_token());
-        let udp = UdpConnection::create_connection(cfg.listen, None, Some(cancel.child_token()))
+        // Our own socket under the stack's UDP transport: every datagram is read whole and
+        // screened first (crate::intake).
+        let sock = tokio::net::UdpSocket::bind(cfg.listen)
+            .await
+            .map_err(|e| SipError::Bind {
+                addr: cfg.listen,
+                source: e.into(),
+            })?;
+        let sock: Arc<dyn rsipstack::platform::net::UdpSocket> =
+            Arc::new(crate::intake::Intake::new(sock));
+        let udp = UdpConnection::from_socket(sock, None, Some(cancel.child_token()))
             .await
             .map_err(|source| SipError::Bind {
                 addr: cfg.listen,
@@ -318,6 +329,12 @@ impl SipServer {
 
 async fn dispatch(shared: Arc<Shared>, mut tx: Transaction) {
     let method = tx.original.method;
+    crate::counters::request_received(&method.to_string());
+    if let Some(refusal) = conformance::check(&tx.original) {
+        let resp = refusal.response(&tx.original);
+        respond(&mut tx, resp).await.ok();
+        return;
+    }
     let result = match method {
         Method::Options if msg::to_tag(&tx.original).is_none() => {
             let resp = msg::response(
@@ -373,22 +390,25 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
     if tx.send_trying().await.is_err() {
         return;
     }
+    crate::counters::response_sent(100);
     let (Some(source), Some(call_id)) = (msg::source_addr(&req), msg::call_id(&req)) else {
         let resp = msg::response(&req, 400, "Bad Request", Some(&msg::token()), &[], None);
         respond(&mut tx, resp).await.ok();
         return;
     };
     let offer = String::from_utf8_lossy(req.body()).into_owned();
-    if !media::sdp::Sdp::parse(&offer).is_ok_and(|sdp| sdp.audio_addr().is_some()) {
-        // Offerless INVITEs and non-audio sessions are not supported by the relay.
-        let resp = msg::response(
-            &req,
-            488,
-            "Not Acceptable Here: an audio SDP offer is required",
-            Some(&msg::token()),
-            &[],
-            None,
-        );
+    // Offerless INVITEs, non-audio sessions, secure-only and multicast offers are not
+    // supported by the relay (RFC 3264 §6: 488).
+    let refusal = match media::sdp::Sdp::parse(&offer) {
+        Ok(sdp) => sdp.check_offer().err().or_else(|| {
+            sdp.audio_addr()
+                .is_none()
+                .then_some(media::OfferRefusal::NoAudio)
+        }),
+        Err(_) => Some(media::OfferRefusal::NoAudio),
+    };
+    if let Some(refusal) = refusal {
+        let resp = msg::not_acceptable(&req, refusal, Some(&msg::token()));
         respond(&mut tx, resp).await.ok();
         return;
     }

@@ -79,6 +79,7 @@ impl Transport {
             };
             while let Some(m) = tx.receive().await {
                 if let SipMessage::Response(r) = m {
+                    crate::counters::response_received(r.status_code.code());
                     if r.status_code.code() >= 200 {
                         break;
                     }
@@ -95,6 +96,7 @@ impl Transport {
             while let Some(m) = tx.receive().await {
                 if let SipMessage::Response(r) = m {
                     let code = r.status_code.code();
+                    crate::counters::response_received(code);
                     if code >= 200 {
                         if code < 300 {
                             tx.send_ack(None).await.ok();
@@ -119,7 +121,10 @@ pub(crate) async fn respond(
     resp: Option<rsipstack::sip::Response>,
 ) -> Result<(), rsipstack::Error> {
     match resp {
-        Some(r) => tx.respond(r).await,
+        Some(r) => {
+            crate::counters::response_sent(r.status_code.code());
+            tx.respond(r).await
+        }
         // A request we cannot even answer (no Call-ID, no CSeq): drop it.
         None => Ok(()),
     }
@@ -128,6 +133,7 @@ pub(crate) async fn respond(
 /// Sends a response through a transaction that another task is driving.
 pub(crate) fn respond_via(tu: &TransactionEventSender, resp: Option<rsipstack::sip::Response>) {
     if let Some(r) = resp {
+        crate::counters::response_sent(r.status_code.code());
         tu.send(TransactionEvent::Respond(r)).ok();
     }
 }

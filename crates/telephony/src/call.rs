@@ -562,7 +562,7 @@ impl CallTask {
             );
         }
         self.caller
-            .answer(Sdp::g711_answer(self.caller_rtp, law, te).to_string());
+            .answer(Sdp::g711_answer_to(&self.offer, self.caller_rtp, law).to_string());
     }
 
     /// A 183 with SDP before anyone answered: the caller hears that side from now on (a
@@ -689,13 +689,7 @@ impl CallTask {
                 relay.set_remote(side_index(side), Some(remote));
             }
         }
-        use media::sdp::Direction;
-        let dir = match sdp.direction() {
-            Direction::SendOnly => Direction::RecvOnly,
-            Direction::RecvOnly => Direction::SendOnly,
-            d => d,
-        };
-        sdp.set_direction(dir);
+        sdp.set_direction(sdp.direction().mirrored());
         sdp.rewrite_audio(match side {
             Side::Caller => self.caller_rtp,
             Side::Callee => self.callee_rtp,

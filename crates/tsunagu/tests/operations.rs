@@ -67,10 +67,9 @@ async fn readiness_needs_a_writable_store_and_sip() {
     let (status, body) = readyz(&client, &server.base).await;
     assert_eq!(status, 503, "{body}");
     let store = body["checks"]["store"].as_str().unwrap();
-    assert!(
-        store.contains("was deleted while the server runs"),
-        "{body}"
-    );
+    // "deleted", or "deleted or replaced" once a new pool connection has made an empty file
+    // in its place (which of the two depends on the pool's timing).
+    assert!(store.contains("was deleted"), "{body}");
     assert!(store.contains(&db.display().to_string()), "{body}");
 }
 

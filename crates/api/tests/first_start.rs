@@ -130,6 +130,9 @@ async fn demo_data_is_the_readme_call_center() {
             trunks[0].fields.name.as_str(),
             trunks[0].fields.allowed_sources.clone()
         ),
-        ("carrier", vec!["127.0.0.1".to_string()])
+        (
+            "carrier",
+            vec!["127.0.0.1:5070".to_string(), "127.0.0.1".to_string()]
+        )
     );
 }

@@ -6,6 +6,7 @@ pub mod g711;
 pub mod player;
 pub mod port_range;
 pub mod relay;
+pub mod rtp_loss;
 pub mod rtp_pool;
 pub mod sdp;
 pub mod wav;

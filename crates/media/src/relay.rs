@@ -90,6 +90,9 @@ pub struct RelayStats {
     pub unsent: [u64; 2],
     /// Packets of prompts and music sent to each leg.
     pub played: [u64; 2],
+    /// RTP packets each leg's stream lost on the way to us (RFC 3550 A.3), by the leg they
+    /// came from.
+    pub lost: [u64; 2],
 }
 
 /// Controls a running relay. Dropping it stops the relay, like [`RelayHandle::stop`].
@@ -188,6 +191,7 @@ struct Counters {
     foreign: [AtomicU64; 2],
     unsent: [AtomicU64; 2],
     played: [AtomicU64; 2],
+    lost: [AtomicU64; 2],
 }
 
 impl Counters {
@@ -205,6 +209,7 @@ impl Counters {
             foreign: pair(&self.foreign),
             unsent: pair(&self.unsent),
             played: pair(&self.played),
+            lost: pair(&self.lost),
         }
     }
 }
@@ -254,6 +259,7 @@ struct LegState {
     telephone_event_pt: Option<u8>,
     recent_events: [Option<(u32, u8)>; RECENT_EVENTS],
     next_event_slot: usize,
+    loss: crate::rtp_loss::LossCounter,
 }
 
 impl LegState {
@@ -265,6 +271,7 @@ impl LegState {
             telephone_event_pt,
             recent_events: [None; RECENT_EVENTS],
             next_event_slot: 0,
+            loss: Default::default(),
         }
     }
 
@@ -613,6 +620,15 @@ impl Relay {
         if kind == Kind::Rtp {
             self.last_rtp = now;
             self.idle_reported = false;
+            // The header is there: rtp_payload accepted the packet.
+            let seq = u16::from_be_bytes([packet[2], packet[3]]);
+            let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+            let before = leg.loss.lost();
+            leg.loss.on_packet(ssrc, seq);
+            let lost = leg.loss.lost();
+            if lost != before {
+                self.counters.lost[from].store(lost, Relaxed);
+            }
             if let Some(digit) = dtmf_digit(leg, packet) {
                 let _ = self.events.send(RelayEvent::Dtmf { leg: from, digit });
             }

@@ -171,6 +171,42 @@ async fn hundred_packets_each_way_arrive_unchanged() {
         assert_eq!(dir.rtcp_packets, 0);
     }
     assert_eq!((s.garbage, s.foreign, s.unsent), ([0, 0], [0, 0], [0, 0]));
+    assert_eq!(s.lost, [0, 0]);
+}
+
+/// Issue 10 item 18: loss is counted from the sequence numbers of what each leg sends us
+/// (RFC 3550 A.3), for /metrics and the call's media event.
+#[tokio::test]
+async fn gaps_in_a_legs_sequence_numbers_are_counted_as_lost() {
+    let pool = pool(25740);
+    let (pa, pb) = (phone().await, phone().await);
+    let c = call(
+        &pool,
+        [Some(addr(&pa)), Some(addr(&pb))],
+        [None, None],
+        Duration::from_secs(30),
+    )
+    .await;
+    // A sends 1..=20 without 5, 6 and 7, and 12 late (after 13); B loses nothing.
+    let mut order: Vec<u16> = (1..=20).filter(|s| ![5, 6, 7, 12].contains(s)).collect();
+    let at = order.iter().position(|&s| s == 13).unwrap() + 1;
+    order.insert(at, 12);
+    for (i, seq) in order.iter().enumerate() {
+        pa.send_to(&rtp(0, false, *seq, 0, 0xA, &[0xff; 160]), c.relay[0])
+            .await
+            .unwrap();
+        let in_order = 100 + i as u16;
+        pb.send_to(&rtp(0, false, in_order, 0, 0xB, &[0xff; 160]), c.relay[1])
+            .await
+            .unwrap();
+    }
+    let n = order.len() as u64;
+    let s = stats_when(&c.handle, |s| {
+        s.forwarded[0].rtp_packets == n && s.forwarded[1].rtp_packets == n
+    })
+    .await;
+    assert_eq!(s.forwarded[0].rtp_packets, n);
+    assert_eq!(s.lost, [3, 0]);
 }
 
 #[tokio::test]

@@ -485,12 +485,16 @@ impl CallTask {
                         "garbage": stats.garbage,
                         "prompt_packets_to_caller": stats.played[0],
                         "prompt_packets_to_callee": stats.played[1],
+                        "caller_lost_packets": stats.lost[0],
+                        "callee_lost_packets": stats.lost[1],
                     }),
                 )
                 .call(self.id),
             );
             metrics::counter!("tsunagu_rtp_packets_total", "direction" => "in")
                 .increment(to_callee.rtp_packets + to_caller.rtp_packets);
+            metrics::counter!("tsunagu_rtp_lost_packets_total")
+                .increment(stats.lost[0] + stats.lost[1]);
         }
         self.core.journal.record(Write::CallEnded {
             call: self.id,

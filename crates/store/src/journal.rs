@@ -113,6 +113,13 @@ pub enum Write {
         at: i64,
         cause: String,
     },
+    /// Recording of the call began, into `file` (relative to the recordings folder).
+    RecordingStarted {
+        call: i64,
+        at: i64,
+        file: String,
+    },
+    RecordingEnded(crate::recordings::RecordingEnd),
 }
 
 impl Write {
@@ -124,6 +131,8 @@ impl Write {
             Write::CallAnswered { call, .. }
             | Write::CallGroup { call, .. }
             | Write::CallEnded { call, .. } => Some(*call),
+            // The recording's own row, not the call's.
+            Write::RecordingStarted { .. } | Write::RecordingEnded(_) => None,
         }
     }
 }
@@ -496,6 +505,27 @@ impl Writer {
                 Some(open) => calls::set_ended(tx, &open, *at, cause).await?,
                 None => tracing::warn!(call, "end of an unknown call ignored"),
             },
+            Write::RecordingStarted { call, at, file } => {
+                crate::recordings::insert(tx, *call, file, *at).await?;
+                let e = Event::new(*at, "recording.started", serde_json::json!({ "file": file }))
+                    .call(*call);
+                append_in(tx, &e).await?;
+            }
+            Write::RecordingEnded(end) => {
+                crate::recordings::finish(tx, end).await?;
+                let e = Event::new(
+                    end.at,
+                    "recording.ended",
+                    serde_json::json!({
+                        "bytes": end.bytes,
+                        "duration_ms": end.duration_ms,
+                        "paused_ms": end.paused_ms,
+                        "complete": end.complete,
+                    }),
+                )
+                .call(end.call);
+                append_in(tx, &e).await?;
+            }
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ pub mod outbound_restrictions;
 pub mod permissions;
 mod query;
 pub mod record;
+pub mod recordings;
 pub mod registrations;
 pub mod roles;
 pub mod sessions;

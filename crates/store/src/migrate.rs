@@ -15,6 +15,7 @@ const BLOCKS_RESTRICTIONS_CALLS: &str =
     include_str!("../migrations/0003_blocks_restrictions_calls.sql");
 const VOICE_FILES: &str = include_str!("../migrations/0004_voice_files.sql");
 const JOURNAL: &str = include_str!("../migrations/0005_journal.sql");
+const RECORDINGS: &str = include_str!("../migrations/0006_recordings.sql");
 const LOGIN_LOCK: &str = include_str!("../migrations/0020_login_lock.sql");
 
 const MIGRATIONS: &[Migration] = &[
@@ -47,6 +48,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "journal",
         sqlite: JOURNAL,
         postgres: JOURNAL,
+    },
+    Migration {
+        version: 6,
+        name: "recordings",
+        sqlite: RECORDINGS,
+        postgres: RECORDINGS,
     },
     Migration {
         version: 20,

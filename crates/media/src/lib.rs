@@ -5,6 +5,7 @@
 pub mod g711;
 pub mod player;
 pub mod port_range;
+pub mod recorder;
 pub mod relay;
 pub mod rtp_loss;
 pub mod rtp_pool;
@@ -14,7 +15,8 @@ pub mod webrtc;
 
 pub use port_range::{PortRange, PortRangeError};
 pub use relay::{
-    spawn_relay, DirectionStats, LegMedia, RelayConfig, RelayEvent, RelayHandle, RelayStats,
+    spawn_relay, DirectionStats, LegMedia, RecordTap, RecorderOutput, RelayConfig, RelayEvent,
+    RelayHandle, RelayStats,
 };
 pub use rtp_pool::{RtpEndpoint, RtpPool};
 pub use sdp::{Direction, OfferRefusal, Sdp, SdpError};

@@ -278,4 +278,69 @@ async fn a_paused_stretch_is_silence_in_the_file_and_an_event() {
     assert!(kinds.iter().any(|k| k == "recording.resumed"));
     // After the call, pausing is refused with a reason.
     assert_eq!(pause(true).await.unwrap().status(), 409);
+
+    // The number's own setting wins over the system's: off, the next call is not recorded.
+    let number = t
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/numbers?number=0312345678",
+            None,
+        )
+        .await["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    t.api(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/numbers/{number}"),
+        Some(serde_json::json!({ "recording": "off" })),
+    )
+    .await;
+    // The configuration is reloaded in the background.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let phone = t.phone("201", "answer.xml", 200).await;
+    let carrier = t.carrier(&scenario("carrier.xml"), "09011112222", 500);
+    assert!(finished_ok(carrier, 30).await);
+    assert!(finished_ok(phone, 10).await);
+    let calls = t.calls().await;
+    assert_eq!(calls.len(), 2);
+    assert!(calls[0]["answered_at"].is_i64());
+    assert_eq!(calls[0]["recording"], Value::Null, "{}", calls[0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recording_that_cannot_be_written_leaves_the_call_alone() {
+    let t = Tsunagu::start().await;
+    // Where the day's folder must go there is a file: every write fails, as on a full disk.
+    std::fs::write(t.data.path().join("recordings"), b"not a folder").unwrap();
+    let phone = t.phone("201", "answer.xml", 300).await;
+    let carrier = t.carrier(&scenario("carrier.xml"), "09011112222", 1500);
+    assert!(finished_ok(carrier, 30).await, "the call went on");
+    assert!(finished_ok(phone, 10).await);
+    let calls = t.calls().await;
+    let id = calls[0]["id"].as_i64().unwrap();
+    assert_eq!(calls[0]["hangup_cause"], "caller_hangup");
+    let mut state = Value::Null;
+    for _ in 0..50 {
+        let c = t
+            .api(reqwest::Method::GET, &format!("/api/v1/calls/{id}"), None)
+            .await;
+        state = c["recording"]["state"].clone();
+        if state != "recording" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "incomplete");
+    let events = t.events(id).await;
+    assert!(
+        events
+            .iter()
+            .any(|(k, d)| k == "recording.failed" && d["error"].is_string()),
+        "{events:?}"
+    );
+    let (to_agent, to_caller) = media_packets(&events);
+    assert!(
+        to_agent >= 20 && to_caller >= 20,
+        "audio flowed all the same"
+    );
 }

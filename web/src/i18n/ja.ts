@@ -267,6 +267,10 @@ const ja = {
     incoming_message: '着信時メッセージ',
     outgoing_message: '発信時メッセージ',
     caller_area_routing: '発信局番号ルーティング',
+    recording: '通話録音',
+    r_inherit: 'システム設定に従う',
+    r_on: '録音する',
+    r_off: '録音しない',
     agent_ids: 'エージェント',
   },
   block: {

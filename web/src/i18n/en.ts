@@ -326,6 +326,8 @@ const en: Messages = {
     recording_incomplete: 'Incomplete (a write failed)',
     recording_paused: 'Paused {{secs}} s',
     recording_purged: 'Past retention (in the archive)',
+    recording_pause: 'Pause recording',
+    recording_resume: 'Resume recording',
   },
   ast: {
     list_title: 'Agent statuses',

@@ -324,6 +324,8 @@ const ja = {
     recording_incomplete: '一部のみ（書き込みに失敗）',
     recording_paused: '一時停止 {{secs}}秒',
     recording_purged: '保存期間切れ（アーカイブにあります）',
+    recording_pause: '録音一時停止',
+    recording_resume: '録音再開',
   },
   ast: {
     list_title: 'エージェントステータス',

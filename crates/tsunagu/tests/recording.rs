@@ -344,3 +344,85 @@ async fn a_recording_that_cannot_be_written_leaves_the_call_alone() {
         "audio flowed all the same"
     );
 }
+
+/// A copy of tests/sipp/`name` that streams `tone` from just after `anchor` in it.
+fn streaming(dir: &Path, name: &str, anchor: &str, tone: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(scenario(name)).unwrap();
+    assert!(text.contains(anchor), "{name} has {anchor}");
+    let exec = format!(
+        "{anchor}\n  <nop><action><exec rtp_stream=\"{},-1,0\"/></action></nop>",
+        tone.display()
+    );
+    let path = dir.join(format!("tone_{name}"));
+    std::fs::write(&path, text.replacen(anchor, &exec, 1)).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outbound_call_has_the_far_party_on_the_left_too() {
+    let t = Tsunagu::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let far = tone_file(dir.path(), 440.0, 10);
+    let agent = tone_file(dir.path(), 1000.0, 10);
+    let uas = streaming(dir.path(), "trunk_uas.xml", "<recv request=\"ACK\"/>", &far);
+    let port = free_udp_port();
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/trunks/1",
+        Some(serde_json::json!({ "outbound_host": format!("127.0.0.1:{port}") })),
+    )
+    .await;
+    let trunk = t.sipp(
+        &uas,
+        &["-p", &port.to_string(), "-mp", &free_udp_port().to_string()],
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The agent's phone streams from its ACK on; dial.xml then pauses for -d and hangs up.
+    let ack = "CSeq: 2 ACK\n      Max-Forwards: 70\n      Content-Length: 0\n\n    ]]>\n  </send>";
+    let dial = streaming(dir.path(), "dial.xml", ack, &agent);
+    let phone = t.sipp(
+        &dial,
+        &[
+            "-s",
+            "0398765432",
+            "-au",
+            "201",
+            "-ap",
+            "demo201",
+            "-key",
+            "user",
+            "201",
+            "-d",
+            "2500",
+            "-p",
+            &free_udp_port().to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+        ],
+    );
+    assert!(finished_ok(phone, 30).await, "outbound call failed");
+    assert!(finished_ok(trunk, 10).await);
+    let calls = t.calls().await;
+    assert_eq!(calls[0]["direction"], "outbound");
+    let id = calls[0]["id"].as_i64().unwrap();
+    recording_of(&t, id).await;
+    let wav = t
+        .client
+        .get(format!("{}/api/v1/calls/{id}/recording", t.http))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let (left, right) = channels(&wav);
+    let (l, r) = (&left[4000..], &right[4000..]);
+    assert!(
+        power(l, 440.0) > 20.0 * power(l, 1000.0),
+        "left: the far party"
+    );
+    assert!(
+        power(r, 1000.0) > 20.0 * power(r, 440.0),
+        "right: the agent"
+    );
+}

@@ -164,6 +164,18 @@ async fn the_readme_demo_call_is_answered_relayed_and_in_history() {
     assert!(c["answered_at"].as_i64().is_some(), "{c}");
     let agents = get("/api/v1/agents?login_id=201".into()).await;
     assert_eq!(c["agent_id"], agents["items"][0]["id"], "{c}");
+    // Recorded from 201's answer, for the history's play button (the recording is finished a
+    // moment after the call).
+    let mut rec = c["recording"].clone();
+    for _ in 0..50 {
+        if rec["state"] == "complete" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        rec = get(format!("/api/v1/calls/{}", c["id"])).await["recording"].clone();
+    }
+    assert_eq!(rec["state"], "complete", "{rec}");
+    assert!(rec["duration_ms"].as_i64().unwrap_or(0) >= 5000, "{rec}");
 
     // Relayed both ways: the relay's packet counts in the call's events.
     let store = store::Store::open_data_dir(&data.path().join("data"))

@@ -3,6 +3,7 @@
 //! gateway that bridges the browser phone to plain RTP.
 
 pub mod g711;
+pub mod mixer;
 pub mod player;
 pub mod port_range;
 pub mod relay;

@@ -44,6 +44,8 @@ pub struct ApiConfig {
     pub web_dir: PathBuf,
     /// Where voice files are kept (`<data-dir>/voice`), one `<id>.wav` per record.
     pub voice_dir: PathBuf,
+    /// Where call recordings are kept (`<data-dir>/recordings`, a recording's `file` below it).
+    pub recordings_dir: PathBuf,
     /// Lock and throttling of failed logins (AUTH-06).
     pub login: LoginPolicy,
     /// Peers whose `X-Forwarded-For` is believed (reverse proxies); empty: none.
@@ -51,11 +53,12 @@ pub struct ApiConfig {
 }
 
 impl ApiConfig {
-    /// The defaults for everything but the directories.
+    /// The defaults for everything but the directories; recordings beside the voice files.
     pub fn new(web_dir: PathBuf, voice_dir: PathBuf) -> Self {
         ApiConfig {
             secure_cookies: false,
             web_dir,
+            recordings_dir: voice_dir.with_file_name("recordings"),
             voice_dir,
             login: LoginPolicy::default(),
             trusted_proxies: Vec::new(),

@@ -584,6 +584,41 @@ pub fn table() -> Vec<Route> {
         .doc("Calls", "One call of the history")
         .ok(200, Some("CallRecord")),
     );
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/calls/{id}/recording",
+            Access::Perm("history.voice"),
+            calls::recording,
+        )
+        .doc(
+            "Calls",
+            "The call's recording: stereo WAV, the external party left and the agent right \
+             (ranges supported; download=true as an attachment)",
+        )
+        .query(&[("download", OneOf(&["", "true", "false"]))])
+        .error(409, "The call is still being recorded")
+        .produces("audio/wav"),
+    );
+    v.push(
+        route(
+            Method::PUT,
+            "/api/v1/calls/{id}/recording/pause",
+            Access::Perm("history.view"),
+            calls::pause_recording,
+        )
+        .doc(
+            "Calls",
+            "Pause (paused=true) or resume the recording of a call in progress",
+        )
+        .body("RecordingPause")
+        .ok(204, None)
+        .error(
+            409,
+            "The call has ended, is not recorded, or is not on this server",
+        )
+        .error(503, "Telephony is not running"),
+    );
     v
 }
 

@@ -49,6 +49,24 @@ pub trait Telephony: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Box<dyn crate::phone::PhoneLine>, String>> {
         Box::pin(async { Err("The browser phone is not available on this server.".to_owned()) })
     }
+    /// Pauses (`paused`) or resumes the recording of call `call` on behalf of agent `by`.
+    fn pause_recording(
+        &self,
+        _call: i64,
+        _paused: bool,
+        _by: i64,
+    ) -> BoxFuture<'_, Result<(), RecordingControl>> {
+        Box::pin(async { Err(RecordingControl::NoSuchCall) })
+    }
+}
+
+/// Why a recording could not be paused or resumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingControl {
+    /// The call is not in progress on this server.
+    NoSuchCall,
+    /// The call is in progress but not recorded.
+    NotRecording,
 }
 
 fn telephony(s: &AppState) -> ApiResult<&Arc<dyn Telephony>> {

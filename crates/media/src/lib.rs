@@ -7,6 +7,7 @@ pub mod g711;
 pub mod mixer;
 pub mod player;
 pub mod port_range;
+pub mod recorder;
 pub mod relay;
 mod rtp_leg;
 pub mod rtp_loss;
@@ -19,7 +20,8 @@ pub use bridge::{spawn_bridge, BridgeConfig, BridgeError, BridgeEvent, BridgeHan
 pub use mixer::{MemberId, Mode};
 pub use port_range::{PortRange, PortRangeError};
 pub use relay::{
-    spawn_relay, DirectionStats, LegMedia, RelayConfig, RelayEvent, RelayHandle, RelayStats,
+    spawn_relay, DirectionStats, LegMedia, RecordTap, RecorderOutput, RelayConfig, RelayEvent,
+    RelayHandle, RelayStats,
 };
 pub use rtp_leg::MediaLeg;
 pub use rtp_pool::{RtpEndpoint, RtpPool};

@@ -11,6 +11,7 @@
 
 use crate::g711::Law;
 use crate::player::{Player, Program, FRAME};
+use crate::recorder::{Channel, Timeline};
 use crate::rtp_pool::RtpEndpoint;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -34,6 +35,8 @@ const RECENT_EVENTS: usize = 4;
 const PTIME: Duration = Duration::from_millis(20);
 /// A player late by more than this many packets restarts its clock instead of bursting.
 const MAX_CATCH_UP: u64 = 3;
+/// How often a recording's final part is handed out while no packet arrives.
+const TAP_DRAIN: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -68,6 +71,27 @@ pub enum RelayEvent {
     PlayDone { leg: usize },
     /// The relay task ended (stopped or handle dropped); its ports are back in the pool.
     Stopped,
+}
+
+/// Where a recording's audio goes: the relay sends the finished parts of the stereo timeline
+/// here as they become final, then [`RecorderOutput::End`].
+#[derive(Debug)]
+pub struct RecordTap {
+    /// The leg of the external party (left channel); the other leg is the agent (right).
+    pub left_leg: usize,
+    pub output: UnboundedSender<RecorderOutput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecorderOutput {
+    /// Interleaved left/right 16-bit samples at 8 kHz, continuing the previous ones.
+    Audio(Vec<i16>),
+    /// The recording is over: no more audio follows.
+    End {
+        paused: Duration,
+        /// Packets that came too late (or too far ahead) to be placed: heard as silence.
+        late_packets: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -145,6 +169,25 @@ impl RelayHandle {
         }
     }
 
+    /// Records both legs from now on into `tap` (a recording already running ends first). The
+    /// recording ends with [`RelayHandle::stop_recording`] or when the relay stops.
+    pub fn record(&self, tap: RecordTap) {
+        let _ = self.commands.send(Command::Record(tap));
+    }
+
+    /// Both channels are silence in the recording until [`RelayHandle::resume_recording`].
+    pub fn pause_recording(&self) {
+        let _ = self.commands.send(Command::Recording(false));
+    }
+
+    pub fn resume_recording(&self) {
+        let _ = self.commands.send(Command::Recording(true));
+    }
+
+    pub fn stop_recording(&self) {
+        let _ = self.commands.send(Command::StopRecording);
+    }
+
     /// Stops forwarding. The task sends [`RelayEvent::Stopped`] and frees the ports shortly
     /// after, not before this returns.
     pub fn stop(self) {}
@@ -170,6 +213,7 @@ pub fn spawn_relay(
         last_rtp: now,
         idle_reported: false,
         outputs: [Output::new(), Output::new()],
+        tap: None,
     };
     tokio::spawn(run(relay, [a.endpoint, b.endpoint], cfg, command_rx));
     RelayHandle { counters, commands }
@@ -181,6 +225,10 @@ enum Command {
     SetLeg(usize, Option<SocketAddr>, Option<u8>),
     Play(usize, Box<Program>, Law),
     StopPlaying(usize),
+    Record(RecordTap),
+    /// Resume (true) or pause (false) the recording.
+    Recording(bool),
+    StopRecording,
 }
 
 #[derive(Debug, Default)]
@@ -320,6 +368,37 @@ struct Relay {
     idle_reported: bool,
     /// What each leg is sent: indexed by the leg that receives.
     outputs: [Output; 2],
+    tap: Option<Tap>,
+}
+
+/// A recording in progress: the timeline both legs' audio is placed on.
+struct Tap {
+    timeline: Timeline,
+    left_leg: usize,
+    started: Instant,
+    output: UnboundedSender<RecorderOutput>,
+}
+
+impl Tap {
+    fn drain(&mut self, now: Instant) {
+        let mut out = Vec::new();
+        self.timeline.drain(now - self.started, &mut out);
+        if !out.is_empty() {
+            let _ = self.output.send(RecorderOutput::Audio(out));
+        }
+    }
+
+    fn finish(mut self, now: Instant) {
+        let mut out = Vec::new();
+        self.timeline.finish(now - self.started, &mut out);
+        if !out.is_empty() {
+            let _ = self.output.send(RecorderOutput::Audio(out));
+        }
+        let _ = self.output.send(RecorderOutput::End {
+            paused: self.timeline.paused(),
+            late_packets: self.timeline.late_packets(),
+        });
+    }
 }
 
 /// The RTP stream one leg receives, as far as we take part in it.
@@ -450,9 +529,13 @@ async fn run(
     }
     let mut ticker = tokio::time::interval(PTIME);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Writes out the recording's final part while nobody sends anything (both on hold).
+    let mut tap_ticker = tokio::time::interval(TAP_DRAIN);
+    tap_ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let idle_armed = !idle_timeout.is_zero() && !relay.idle_reported;
         let playing = relay.outputs.iter().any(|o| o.player.is_some());
+        let recording = relay.tap.is_some();
         tokio::select! {
             command = commands.recv() => match command {
                 Some(Command::SetRemote(leg, addr)) => relay.legs[leg].set_remote(addr),
@@ -473,9 +556,41 @@ async fn run(
                     relay.play(&endpoints, &mut buf);
                 }
                 Some(Command::StopPlaying(leg)) => relay.outputs[leg].player = None,
+                Some(Command::Record(tap)) => {
+                    let now = Instant::now();
+                    if let Some(old) = relay.tap.take() {
+                        old.finish(now);
+                    }
+                    relay.tap = Some(Tap {
+                        timeline: Timeline::new(),
+                        left_leg: tap.left_leg.min(1),
+                        started: now,
+                        output: tap.output,
+                    });
+                }
+                Some(Command::Recording(on)) => {
+                    if let Some(tap) = &mut relay.tap {
+                        let at = Instant::now() - tap.started;
+                        if on {
+                            tap.timeline.resume(at);
+                        } else {
+                            tap.timeline.pause(at);
+                        }
+                    }
+                }
+                Some(Command::StopRecording) => {
+                    if let Some(tap) = relay.tap.take() {
+                        tap.finish(Instant::now());
+                    }
+                }
                 None => break,
             },
             _ = ticker.tick(), if playing => relay.play(&endpoints, &mut buf),
+            _ = tap_ticker.tick(), if recording => {
+                if let Some(tap) = &mut relay.tap {
+                    tap.drain(Instant::now());
+                }
+            }
             r = e0.rtp_socket().readable() => relay.drain(&endpoints, &mut buf, r, 0, Kind::Rtp),
             r = e1.rtp_socket().readable() => relay.drain(&endpoints, &mut buf, r, 1, Kind::Rtp),
             r = e0.rtcp_socket().readable() => relay.drain(&endpoints, &mut buf, r, 0, Kind::Rtcp),
@@ -494,6 +609,9 @@ async fn run(
         }
     }
     drop(endpoints);
+    if let Some(tap) = relay.tap.take() {
+        tap.finish(Instant::now());
+    }
     let _ = relay.events.send(RelayEvent::Stopped);
 }
 
@@ -631,6 +749,19 @@ impl Relay {
             }
             if let Some(digit) = dtmf_digit(leg, packet) {
                 let _ = self.events.send(RelayEvent::Dtmf { leg: from, digit });
+            }
+            if let Some(tap) = &mut self.tap {
+                let law = Law::from_payload_type(packet[1] & 0x7f);
+                if let (Some(law), Some(payload)) = (law, rtp_payload(packet)) {
+                    let channel = if from == tap.left_leg {
+                        Channel::Left
+                    } else {
+                        Channel::Right
+                    };
+                    let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+                    tap.timeline
+                        .push(channel, ssrc, ts, law, payload, now - tap.started);
+                }
             }
         }
         true

@@ -71,6 +71,19 @@ pub struct CallRecord {
     pub duration_secs: i64,
     pub hangup_cause: Option<String>,
     pub in_progress: bool,
+    /// The call's recording, when it was recorded (HIST-04).
+    pub recording: Option<CallRecording>,
+}
+
+/// What the history row shows of a call's recording.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct CallRecording {
+    pub state: crate::recordings::RecordingState,
+    pub duration_ms: i64,
+    /// Time the agent paused the recording for.
+    pub paused_ms: i64,
+    /// The file was deleted after the retention period (it is in the daily archive).
+    pub purged: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -93,6 +106,10 @@ struct Row {
     duration_secs: i64,
     hangup_cause: Option<String>,
     in_progress: i64,
+    recording_state: Option<String>,
+    recording_ms: Option<i64>,
+    recording_paused_ms: Option<i64>,
+    recording_purged_at: Option<i64>,
 }
 
 impl Row {
@@ -116,16 +133,28 @@ impl Row {
             duration_secs: self.duration_secs,
             hangup_cause: self.hangup_cause,
             in_progress: self.in_progress != 0,
+            recording: match self.recording_state {
+                Some(state) => Some(CallRecording {
+                    state: crate::recordings::RecordingState::from_db(&state)?,
+                    duration_ms: self.recording_ms.unwrap_or(0),
+                    paused_ms: self.recording_paused_ms.unwrap_or(0),
+                    purged: self.recording_purged_at.is_some(),
+                }),
+                None => None,
+            },
         })
     }
 }
 
 const COLS: &str = "c.id, c.call_uuid, c.direction, c.kind, c.started_at, c.answered_at, \
     c.ended_at, c.remote_party, c.number_id, c.number, c.agent_id, a.name AS agent_name, \
-    c.peer_agent_id, c.group_id, g.name AS group_name, c.duration_secs, c.hangup_cause, c.in_progress";
+    c.peer_agent_id, c.group_id, g.name AS group_name, c.duration_secs, c.hangup_cause, c.in_progress, \
+    r.state AS recording_state, r.duration_ms AS recording_ms, \
+    r.paused_ms AS recording_paused_ms, r.purged_at AS recording_purged_at";
 
 const FROM: &str = "calls c LEFT JOIN agents a ON a.id = c.agent_id \
-    LEFT JOIN queue_groups g ON g.id = c.group_id";
+    LEFT JOIN queue_groups g ON g.id = c.group_id \
+    LEFT JOIN recordings r ON r.call_id = c.id";
 
 /// Search criteria of the history screen (HIST-01). Every field is optional.
 #[derive(Debug, Default, Clone)]

@@ -507,8 +507,12 @@ impl Writer {
             },
             Write::RecordingStarted { call, at, file } => {
                 crate::recordings::insert(tx, *call, file, *at).await?;
-                let e = Event::new(*at, "recording.started", serde_json::json!({ "file": file }))
-                    .call(*call);
+                let e = Event::new(
+                    *at,
+                    "recording.started",
+                    serde_json::json!({ "file": file }),
+                )
+                .call(*call);
                 append_in(tx, &e).await?;
             }
             Write::RecordingEnded(end) => {

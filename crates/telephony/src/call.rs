@@ -24,12 +24,27 @@ use store::journal::{CallStart, Event, Write};
 use tokio::sync::mpsc;
 
 /// What wakes a call besides its legs.
-enum Internal {
+pub(crate) enum Internal {
     /// A re-INVITE we passed on came back with the other side's media address.
     PeerMedia {
         side: Side,
         addr: Option<SocketAddr>,
     },
+    /// An agent pauses (`paused`) or resumes the recording.
+    PauseRecording {
+        paused: bool,
+        by: Option<i64>,
+        reply: tokio::sync::oneshot::Sender<Result<(), RecordingControlError>>,
+    },
+}
+
+/// Why a recording could not be paused or resumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecordingControlError {
+    #[error("the call is not in progress")]
+    NoSuchCall,
+    #[error("the call is not being recorded")]
+    NotRecording,
 }
 
 /// One leg the session placed.
@@ -86,6 +101,22 @@ pub(crate) struct CallTask {
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal: mpsc::UnboundedReceiver<Internal>,
     _channel: Option<crate::routing::ChannelGuard>,
+    /// The external party's leg: the left channel of the recording.
+    external_leg: usize,
+    number_id: Option<i64>,
+    recording: Recording,
+    recording_paused: bool,
+}
+
+/// Whether this call is recorded yet (REC-*): from the moment the agent or far party answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recording {
+    NotYet,
+    /// Answered, but the relay that carries the answer is not up yet.
+    Due,
+    On,
+    /// Not recorded: the setting is off.
+    Off,
 }
 
 impl CallTask {
@@ -193,9 +224,18 @@ impl CallTask {
             internal_tx,
             internal,
             _channel: plan.channel,
+            // Outbound calls are placed by an agent: the far party is the callee.
+            external_leg: match plan.direction {
+                store::calls::Direction::Outbound => 1,
+                store::calls::Direction::Inbound | store::calls::Direction::Internal => 0,
+            },
+            number_id: plan.number_id,
+            recording: Recording::NotYet,
+            recording_paused: false,
             core,
         };
         let mut task = task;
+        task.core.register_call(id, task.internal_tx.clone());
         if up {
             // The caller's leg is up already: it hears us (ringback) until the other side
             // answers, through the relay the answer will use.
@@ -248,10 +288,14 @@ impl CallTask {
                             relay.set_remote(side_index(side), addr);
                         }
                     }
+                    Internal::PauseRecording { paused, by, reply } => {
+                        reply.send(self.pause_recording(paused, by)).ok();
+                    }
                 },
                 _ = sleep => self.session.handle_timeout(self.core.clock.now()),
             }
         }
+        self.core.unregister_call(self.id);
         metrics::gauge!("tsunagu_calls_active").decrement(1.0);
         // Late events of the legs: what needs an answer gets one.
         self.events.close();
@@ -432,6 +476,13 @@ impl CallTask {
                     if let Err(e) = self.core.journal.commit(vec![w]).await {
                         tracing::error!(error = %e, call = self.id, "could not record the answer");
                     }
+                    if self.recording == Recording::NotYet {
+                        self.recording = if self.core.directory.get().records(self.number_id) {
+                            Recording::Due
+                        } else {
+                            Recording::Off
+                        };
+                    }
                 }
                 Command::GroupChanged { group } => self.core.journal.record(Write::CallGroup {
                     call: self.id,
@@ -439,7 +490,56 @@ impl CallTask {
                 }),
                 Command::Ended { cause } => self.ended(now, cause),
             }
+            self.start_recording();
         }
+    }
+
+    /// REC: the agent pauses the recording (a card number is read out) or resumes it. The
+    /// paused stretch is silence in the file and an event in the history.
+    fn pause_recording(
+        &mut self,
+        paused: bool,
+        by: Option<i64>,
+    ) -> Result<(), RecordingControlError> {
+        let (Recording::On, Some(relay)) = (self.recording, &self.relay) else {
+            return Err(RecordingControlError::NotRecording);
+        };
+        if paused == self.recording_paused {
+            return Ok(());
+        }
+        self.recording_paused = paused;
+        if paused {
+            relay.pause_recording();
+        } else {
+            relay.resume_recording();
+        }
+        let kind = if paused {
+            "recording.paused"
+        } else {
+            "recording.resumed"
+        };
+        self.core.journal.record(
+            Event::new(ms(self.core.clock.now()), kind, serde_json::json!({}))
+                .call(self.id)
+                .agent(by),
+        );
+        Ok(())
+    }
+
+    /// Starts the recording once it is due and the relay carries the answered call.
+    fn start_recording(&mut self) {
+        if self.recording != Recording::Due || self.session.is_ended() {
+            return;
+        }
+        let Some(relay) = &self.relay else {
+            return;
+        };
+        relay.record(crate::recording::start(
+            &self.core,
+            self.id,
+            self.external_leg,
+        ));
+        self.recording = Recording::On;
     }
 
     fn acd(&mut self, req: AcdRequest) {

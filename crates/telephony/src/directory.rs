@@ -71,6 +71,16 @@ pub struct Config {
     blocked: HashSet<String>,
     /// Restricted destination → the caller numbers it applies to (`""` = every one).
     restrictions: HashMap<String, Vec<String>>,
+    /// Full-call recording, system-wide (REC-*).
+    recording: bool,
+}
+
+/// The system setting's `recording_enabled`; recording is on unless it says otherwise.
+fn recording_enabled(system: Option<&str>) -> bool {
+    system
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        .and_then(|v| v.get("recording_enabled")?.as_bool())
+        .unwrap_or(true)
 }
 
 impl Config {
@@ -94,7 +104,10 @@ impl Config {
                 ALL,
             )
             .await?;
-        let mut c = Config::default();
+        let mut c = Config {
+            recording: recording_enabled(store.get_setting("system").await?.as_deref()),
+            ..Config::default()
+        };
         for n in numbers {
             let plan = dial_plan::Number {
                 id: n.id,
@@ -177,6 +190,11 @@ impl Config {
                 .push(r.fields.caller_number);
         }
         Ok(c)
+    }
+
+    /// Whether calls to or from our number `number` are recorded.
+    pub fn records(&self, _number: Option<i64>) -> bool {
+        self.recording
     }
 
     pub fn number_by_did(&self, did: &str) -> Option<&NumberInfo> {

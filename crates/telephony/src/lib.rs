@@ -15,10 +15,12 @@ mod acd;
 mod call;
 mod callback;
 mod directory;
+mod recording;
 mod routing;
 mod voices;
 
 pub use acd::AcdHandle;
+pub use call::RecordingControlError;
 pub use callback::CallbackError;
 pub use directory::Directory;
 
@@ -44,6 +46,8 @@ pub struct TelephonyConfig {
     pub rtp_idle_timeout: Duration,
     /// Where voice files are stored (`<id>.wav`), to play them.
     pub voice_dir: PathBuf,
+    /// Where call recordings are written (`<day>/<call>.wav`).
+    pub recordings_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +70,27 @@ pub(crate) struct Core {
     pub rtp_idle_timeout: Duration,
     pub channels: Arc<routing::Channels>,
     pub store: Store,
+    pub recordings_dir: PathBuf,
+    /// Calls in progress on this node, by call id: how the API reaches a call's task.
+    calls: std::sync::Mutex<HashMap<i64, mpsc::UnboundedSender<call::Internal>>>,
+}
+
+impl Core {
+    fn register_call(&self, id: i64, tx: mpsc::UnboundedSender<call::Internal>) {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.insert(id, tx);
+        }
+    }
+
+    fn unregister_call(&self, id: i64) {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.remove(&id);
+        }
+    }
+
+    fn call(&self, id: i64) -> Option<mpsc::UnboundedSender<call::Internal>> {
+        self.calls.lock().ok()?.get(&id).cloned()
+    }
 }
 
 /// The running telephony.
@@ -117,6 +142,8 @@ impl Telephony {
             rtp_idle_timeout: cfg.rtp_idle_timeout,
             channels: Arc::default(),
             store,
+            recordings_dir: cfg.recordings_dir,
+            calls: Default::default(),
         });
         restore_registrations(&core).await;
         let (bindings_tx, bindings_rx) = mpsc::unbounded_channel();
@@ -188,6 +215,25 @@ impl TelephonyHandle {
     /// PRES-06: rings `agent`'s own desk phones and, once one answers, calls `colleague`.
     pub fn callback(&self, agent: i64, colleague: i64) -> Result<(), CallbackError> {
         callback::start(&self.core, agent, colleague)
+    }
+
+    /// Pauses (or resumes) the recording of call `call`, on behalf of agent `by`.
+    pub async fn pause_recording(
+        &self,
+        call: i64,
+        paused: bool,
+        by: Option<i64>,
+    ) -> Result<(), RecordingControlError> {
+        let task = self
+            .core
+            .call(call)
+            .ok_or(RecordingControlError::NoSuchCall)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        task.send(call::Internal::PauseRecording { paused, by, reply })
+            .map_err(|_| RecordingControlError::NoSuchCall)?;
+        answer
+            .await
+            .unwrap_or(Err(RecordingControlError::NoSuchCall))
     }
 
     /// Calls in progress on the SIP edge (dialogs), for health and metrics.

@@ -177,6 +177,7 @@ async fn serve(config: Config) -> Result<()> {
             rtp_ports: config.rtp_ports,
             rtp_idle_timeout: Duration::from_secs(60),
             voice_dir: config.data_dir.join("voice"),
+            recordings_dir: config.data_dir.join("recordings"),
         },
         store.clone(),
         journal.clone(),
@@ -199,6 +200,7 @@ async fn serve(config: Config) -> Result<()> {
                 ..Default::default()
             },
             trusted_proxies: config.trusted_proxies.clone(),
+            recordings_dir: config.data_dir.join("recordings"),
             ..ApiConfig::new(config.web_dir.clone(), config.data_dir.join("voice"))
         },
     )
@@ -282,6 +284,24 @@ impl Telephony for Live {
         Box::pin(async move {
             let line = self.0.phone_on(agent, events).await?;
             Ok(Box::new(Line(line)) as Box<dyn api::phone::PhoneLine>)
+        })
+    }
+
+    fn pause_recording(
+        &self,
+        call: i64,
+        paused: bool,
+        by: i64,
+    ) -> BoxFuture<'_, Result<(), api::telephony::RecordingControl>> {
+        Box::pin(async move {
+            use api::telephony::RecordingControl as C;
+            self.0
+                .pause_recording(call, paused, Some(by))
+                .await
+                .map_err(|e| match e {
+                    telephony::RecordingControlError::NoSuchCall => C::NoSuchCall,
+                    telephony::RecordingControlError::NotRecording => C::NotRecording,
+                })
         })
     }
 }

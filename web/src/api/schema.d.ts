@@ -232,6 +232,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/calls/{id}/recording": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The call's recording: stereo WAV, the external party left and the agent right (ranges supported; download=true as an attachment) */
+        get: operations["get_calls__id__recording"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{id}/recording/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Pause (paused=true) or resume the recording of a call in progress */
+        put: operations["put_calls__id__recording_pause"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/groups": {
         parameters: {
             query?: never;
@@ -1046,12 +1080,26 @@ export interface components {
              * @description The other agent of an internal call (the one called), who sees it as incoming.
              */
             peer_agent_id?: number | null;
+            recording?: null | components["schemas"]["CallRecording"];
             remote_party: string;
             /**
              * Format: int64
              * @description Start of the call (HIST-02 date/time), epoch ms.
              */
             started_at: number;
+        };
+        /** @description What the history row shows of a call's recording. */
+        CallRecording: {
+            /** Format: int64 */
+            duration_ms: number;
+            /**
+             * Format: int64
+             * @description Time the agent paused the recording for.
+             */
+            paused_ms: number;
+            /** @description The file was deleted after the retention period (it is in the daily archive). */
+            purged: boolean;
+            state: components["schemas"]["RecordingState"];
         };
         /** @description Body of POST /presence/callback. */
         CallbackInput: {
@@ -1678,6 +1726,16 @@ export interface components {
             call: components["schemas"]["u64"];
             since: components["schemas"]["u64"];
         };
+        /** @description Body of PUT /calls/{id}/recording/pause. */
+        RecordingPause: {
+            /** @description True pauses the recording (silence in the file), false resumes it. */
+            paused: boolean;
+        };
+        /**
+         * @description A recording being written, finished, or cut short by a write failure (disk full).
+         * @enum {string}
+         */
+        RecordingState: "recording" | "complete" | "incomplete";
         Role: components["schemas"]["Stamps"] & {
             builtin: boolean;
             /** @description Stable identifier: `agent`, `sv`, `admin` for the built-in roles. */
@@ -3084,6 +3142,171 @@ export interface operations {
             };
             /** @description No such record */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_calls__id__recording: {
+        parameters: {
+            query?: {
+                download?: "" | "true" | "false";
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/wav": string;
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The call is still being recorded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_calls__id__recording_pause: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordingPause"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed body, wrong type or unknown field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The call has ended, is not recorded, or is not on this server */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; one entry per field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Telephony is not running */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -315,6 +315,13 @@ const en: Messages = {
     kind_outgoing_unanswered: 'Outgoing, not answered',
     kind_incoming: 'Incoming',
     kind_incoming_missed: 'Incoming, missed',
+    recording: 'Recording',
+    play: 'Play',
+    stop: 'Stop',
+    download: 'Download',
+    recording_incomplete: 'Incomplete (a write failed)',
+    recording_paused: 'Paused {{secs}} s',
+    recording_purged: 'Past retention (in the archive)',
   },
   ast: {
     list_title: 'Agent statuses',

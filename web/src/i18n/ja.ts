@@ -313,6 +313,13 @@ const ja = {
     kind_outgoing_unanswered: '発信（不在）',
     kind_incoming: '着信',
     kind_incoming_missed: '着信（不在）',
+    recording: '録音',
+    play: '再生',
+    stop: '停止',
+    download: 'ダウンロード',
+    recording_incomplete: '一部のみ（書き込みに失敗）',
+    recording_paused: '一時停止 {{secs}}秒',
+    recording_purged: '保存期間切れ（アーカイブにあります）',
   },
   ast: {
     list_title: 'エージェントステータス',

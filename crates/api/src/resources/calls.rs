@@ -4,13 +4,21 @@
 use super::{int_filter, page, List, Paging};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{ApiQuery, IdPath};
-use crate::AppState;
-use axum::extract::State;
+use crate::extract::{ApiJson, ApiQuery, IdPath};
+use crate::telephony::RecordingControl;
+use crate::{now_ms, AppState};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::{Extension, Json};
 use serde::Deserialize;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use store::calls::{self, CallFilter, CallFilterChoices, CallKind, CallRecord};
+use store::recordings::RecordingState;
+use tower::ServiceExt;
+use utoipa::ToSchema;
 
 /// Query of GET /calls; every value is text so that a bad one gets a 400 naming it.
 #[derive(Debug, Deserialize)]
@@ -102,4 +110,162 @@ pub async fn get(
 pub async fn choices(State(s): State<AppState>) -> ApiResult<Json<CallFilterChoices>> {
     let mut c = s.store.conn().await?;
     Ok(Json(calls::filter_choices(&mut c).await?))
+}
+
+/// Query of GET /calls/{id}/recording.
+#[derive(Debug, Deserialize)]
+pub struct RecordingQuery {
+    /// `true`: as an attachment (download) instead of inline (the play button).
+    pub download: Option<String>,
+}
+
+/// HIST-04, HIST-07, PERM-26: the call's recording, for users with the call-history voice
+/// permission who may see the call. Ranges are served, so the audio element can seek; the
+/// first request of a play or a download is an event naming who listened.
+pub async fn recording(
+    State(s): State<AppState>,
+    Extension(me): Extension<Arc<CurrentUser>>,
+    IdPath(id): IdPath,
+    ApiQuery(q): ApiQuery<RecordingQuery>,
+    req: Request,
+) -> ApiResult<Response> {
+    let download = match q.download.as_deref() {
+        None | Some("" | "false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::BadRequest(FieldError::new(
+                "download",
+                "type",
+                "`download` must be true or false.",
+            )))
+        }
+    };
+    visible_call(&s, &me, id).await?;
+    let rec = s
+        .store
+        .recording(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("This call was not recorded.".into()))?;
+    if rec.purged_at.is_some() {
+        return Err(ApiError::NotFound(
+            "The recording was deleted after its retention period; it is in the daily archive."
+                .into(),
+        ));
+    }
+    if rec.state == RecordingState::Recording {
+        return Err(ApiError::Conflict(vec![FieldError::new(
+            "state",
+            "in_progress",
+            "The call is still being recorded.",
+        )]));
+    }
+    let path = recording_path(&s.config.recordings_dir, &rec.file)
+        .ok_or_else(|| ApiError::Internal(format!("bad recording path {:?}", rec.file)))?;
+    if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+        tracing::warn!(id, path = %path.display(), "recording missing on disk");
+        return Err(ApiError::NotFound(
+            "The recording file is missing on the server.".into(),
+        ));
+    }
+    let first = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|r| r.to_str().ok())
+        .is_none_or(|r| r.trim() == "bytes=0-");
+    let res = tower_http::services::ServeFile::new(&path)
+        .oneshot(req)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if first && res.status().is_success() {
+        let kind = if download {
+            "recording.downloaded"
+        } else {
+            "recording.played"
+        };
+        let mut c = s.store.conn().await?;
+        let e =
+            store::journal::Event::new(now_ms(), kind, serde_json::json!({ "by": me.login_id() }))
+                .call(id)
+                .agent(Some(me.id()));
+        store::journal::append_in(&mut c, &e).await?;
+    }
+    let mut res = res.map(Body::new);
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let disposition = if download {
+        format!("attachment; filename=\"call-{id}.wav\"")
+    } else {
+        format!("inline; filename=\"call-{id}.wav\"")
+    };
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// The call `id` if `me` may see it (their own, or everyone's with the SV tab), else 404.
+async fn visible_call(s: &AppState, me: &CurrentUser, id: i64) -> ApiResult<CallRecord> {
+    let mut c = s.store.conn().await?;
+    calls::get_by_id(&mut c, id)
+        .await?
+        .filter(|r| sees_all(me) || r.agent_id == Some(me.id()) || r.peer_agent_id == Some(me.id()))
+        .ok_or_else(|| ApiError::not_found("call"))
+}
+
+/// A recording's file below the recordings folder; `None` for a path that would leave it.
+fn recording_path(dir: &Path, file: &str) -> Option<PathBuf> {
+    let rel = Path::new(file);
+    rel.components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+        .then(|| dir.join(rel))
+}
+
+/// Body of PUT /calls/{id}/recording/pause.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RecordingPause {
+    /// True pauses the recording (silence in the file), false resumes it.
+    pub paused: bool,
+}
+
+/// REC: the agent on the call pauses the recording while something private is said (a card
+/// number) and resumes it; a supervisor who sees the call may too.
+pub async fn pause_recording(
+    State(s): State<AppState>,
+    Extension(me): Extension<Arc<CurrentUser>>,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<RecordingPause>,
+) -> ApiResult<StatusCode> {
+    let call = visible_call(&s, &me, id).await?;
+    if !call.in_progress {
+        return Err(ApiError::Conflict(vec![FieldError::new(
+            "id",
+            "ended",
+            "The call has ended.",
+        )]));
+    }
+    let t = s
+        .telephony
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("Telephony is not running.".into()))?;
+    match t.pause_recording(id, body.paused, me.id()).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(RecordingControl::NoSuchCall) => Err(ApiError::Conflict(vec![FieldError::new(
+            "id",
+            "not_here",
+            "The call is not in progress on this server.",
+        )])),
+        Err(RecordingControl::NotRecording) => Err(ApiError::Conflict(vec![FieldError::new(
+            "id",
+            "not_recorded",
+            "The call is not being recorded.",
+        )])),
+    }
 }

@@ -236,20 +236,36 @@ impl Tsunagu {
 
     /// A phone for `user`: one SIPp answering with `answer_scenario`, registered by another.
     pub async fn phone(&self, user: &str, answer_scenario: &str, answer_after_ms: u32) -> Child {
+        self.phone_with(
+            user,
+            &scenario(answer_scenario),
+            answer_after_ms,
+            &["-rtp_echo"],
+        )
+        .await
+    }
+
+    /// A phone for `user` running `answer_scenario` (a path) with these extra SIPp arguments.
+    pub async fn phone_with(
+        &self,
+        user: &str,
+        answer_scenario: &Path,
+        answer_after_ms: u32,
+        extra: &[&str],
+    ) -> Child {
         let port = free_udp_port();
         let media = free_udp_port();
-        let phone = self.sipp(
-            &scenario(answer_scenario),
-            &[
-                "-p",
-                &port.to_string(),
-                "-mp",
-                &media.to_string(),
-                "-rtp_echo",
-                "-d",
-                &answer_after_ms.to_string(),
-            ],
-        );
+        let mut args = vec![
+            "-p".to_owned(),
+            port.to_string(),
+            "-mp".to_owned(),
+            media.to_string(),
+            "-d".to_owned(),
+            answer_after_ms.to_string(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let phone = self.sipp(answer_scenario, &args);
         tokio::time::sleep(Duration::from_millis(200)).await;
         let reg = self.sipp(
             &scenario("register.xml"),

@@ -41,6 +41,32 @@ function KindIcon({ kind }: { kind: CallKind }) {
   );
 }
 
+/** HIST-04: play (inline, seekable) and download the call's recording. */
+function RecordingCell({ call }: { call: CallRecord }) {
+  const { t } = useTranslation();
+  const [playing, setPlaying] = useState(false);
+  const rec = call.recording;
+  if (!rec) return null;
+  if (rec.purged) return <span className="muted">{t('call.recording_purged')}</span>;
+  if (rec.state === 'recording') return <span className="muted">{t('call.in_progress')}</span>;
+  const url = `/api/v1/calls/${call.id}/recording`;
+  return (
+    <span className="recording-cell" data-testid={`recording-${call.id}`}>
+      <button type="button" className="small" onClick={() => setPlaying((p) => !p)} aria-pressed={playing}>
+        {playing ? t('call.stop') : t('call.play')}
+      </button>{' '}
+      <a href={`${url}?download=true`} download={`call-${call.id}.wav`}>
+        {t('call.download')}
+      </a>
+      {rec.state === 'incomplete' && <span className="warn"> {t('call.recording_incomplete')}</span>}
+      {rec.paused_ms > 0 && (
+        <span className="muted"> {t('call.recording_paused', { secs: Math.round(rec.paused_ms / 1000) })}</span>
+      )}
+      {playing && <audio controls autoPlay src={url} onEnded={() => setPlaying(false)} />}
+    </span>
+  );
+}
+
 /** HIST-01/02: call history search and list, newest first. */
 export function CallHistoryList() {
   const { t } = useTranslation();
@@ -94,6 +120,7 @@ export function CallHistoryList() {
         render: (c) => (c.in_progress ? <span className="muted">{t('call.in_progress')}</span> : `${c.duration_secs}s`),
       },
       { label: t('call.handled_by'), render: (c) => c.agent_name ?? c.group_name ?? '' },
+      ...(can('history.voice') ? [{ label: t('call.recording'), render: (c: CallRecord) => <RecordingCell call={c} /> }] : []),
     ],
   };
   return <ListScreen config={config} />;

@@ -201,8 +201,6 @@ pub(crate) struct Output {
 }
 
 #[derive(Debug)]
-// The relay's clock for its players; bridges tick their own.
-#[allow(dead_code)]
 pub(crate) struct Playing {
     pub player: Player,
     pub law: Law,
@@ -231,8 +229,6 @@ impl Output {
         self.ts.wrapping_add(elapsed.max(FRAME as u64) as u32)
     }
 
-    // For the relay, which hands its legs to bridges.
-    #[allow(dead_code)]
     /// Notes a packet passed on unchanged: its SSRC and numbering become the stream's, so a
     /// bridge taking the leg over continues the stream the phone already hears.
     pub fn passed_on(&mut self, packet: &[u8], now: Instant) {
@@ -242,7 +238,6 @@ impl Output {
         self.last_sent = Some(now);
     }
 
-    #[allow(dead_code)]
     /// Renumbers a forwarded RTP packet into our stream.
     pub fn rewrite(&mut self, packet: &mut [u8], now: Instant) {
         let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
@@ -344,4 +339,33 @@ pub(crate) fn dtmf_digit(leg: &mut LegState, packet: &[u8]) -> Option<char> {
         return None;
     }
     crate::webrtc::rtp::dtmf_char(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtp_payload_honours_csrc_extension_and_padding() {
+        let mut p = vec![0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xaa, 0xbb];
+        assert_eq!(rtp_payload(&p), Some(&[0xaa, 0xbb][..]));
+        p[0] = 0x81; // one CSRC eats the payload
+        assert_eq!(rtp_payload(&p), None);
+        let mut ext = vec![0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0, 1];
+        ext.extend([1, 2, 3, 4, 0xcc]);
+        assert_eq!(rtp_payload(&ext), Some(&[0xcc][..]));
+        let padded = [0xa0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xdd, 0, 2];
+        assert_eq!(rtp_payload(&padded), Some(&[0xdd][..]));
+        let bad_padding = [0xa0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 200];
+        assert_eq!(rtp_payload(&bad_padding), None);
+        assert_eq!(rtp_payload(&[0x40; 20]), None);
+        assert_eq!(rtp_payload(&[]), None);
+    }
+
+    #[test]
+    fn rtcp_needs_version_2_and_a_control_packet_type() {
+        assert!(is_rtcp(&[0x81, 201, 0, 1, 0, 0, 0, 1]));
+        assert!(!is_rtcp(&[0x80, 0, 0, 1, 0, 0, 0, 1]));
+        assert!(!is_rtcp(&[0x81, 201, 0, 1]));
+    }
 }

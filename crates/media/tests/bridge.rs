@@ -303,3 +303,91 @@ async fn a_duplicate_member_is_refused_and_its_leg_given_back() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_third_party_joins_a_relayed_call_and_leaves_without_a_gap_in_either_stream() {
+    use media::relay::spawn_relay_legs;
+    use media::{spawn_relay, RelayConfig};
+    let pool = pool(26700);
+    let (a, b) = (
+        UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+    );
+    let (ea, eb) = (
+        pool.allocate().await.unwrap(),
+        pool.allocate().await.unwrap(),
+    );
+    let (to_a, to_b) = (ea.rtp_addr(), eb.rtp_addr());
+    let leg = |endpoint, phone: &UdpSocket| LegMedia {
+        endpoint,
+        remote: Some(phone.local_addr().unwrap()),
+        telephone_event_pt: Some(101),
+    };
+    let (tx, _relay_events) = unbounded_channel();
+    let relay = spawn_relay(leg(ea, &a), leg(eb, &b), RelayConfig::default(), tx.clone());
+    let (fa, fb, fc) = (400.0, 1000.0, 1800.0);
+    let phones = vec![
+        (
+            Phone {
+                socket: a,
+                law: Law::Ulaw,
+                freq: fa,
+                ssrc: 11,
+            },
+            to_a,
+        ),
+        (
+            Phone {
+                socket: b,
+                law: Law::Ulaw,
+                freq: fb,
+                ssrc: 22,
+            },
+            to_b,
+        ),
+    ];
+    let two = tokio::spawn(talk(phones, 100));
+
+    // Half a second relayed, then C joins: the call moves to a bridge.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let [la, lb] = relay.into_legs().await.unwrap();
+    let (bridge, _events) = bridge();
+    bridge
+        .add(MemberId(1), la, Law::Ulaw, Mode::Talk)
+        .await
+        .unwrap();
+    bridge
+        .add(MemberId(2), lb, Law::Ulaw, Mode::Talk)
+        .await
+        .unwrap();
+    let c = member(&bridge, &pool, 3, Law::Ulaw, fc).await;
+    let heard_c = talk(vec![c], 30).await.pop().unwrap();
+
+    // C leaves: the two are relayed again.
+    drop(bridge.take(MemberId(3)).await.unwrap());
+    let la = bridge.take(MemberId(1)).await.unwrap();
+    let lb = bridge.take(MemberId(2)).await.unwrap();
+    let _relay = spawn_relay_legs(la, lb, RelayConfig::default(), tx);
+    let heard = two.await.unwrap();
+
+    for (name, h) in ["A", "B"].iter().zip(&heard) {
+        assert!(
+            h.headers.len() >= 95,
+            "{name} got {} packets",
+            h.headers.len()
+        );
+        one_continuous_stream(h);
+        let share = share_of(&h.audio, fc);
+        assert!(
+            share > 0.02,
+            "{name} heard C only at {share:.3} of its power"
+        );
+    }
+    assert!(share_of(&heard[0].audio, fb) > 0.5, "A hears B");
+    assert!(share_of(&heard[1].audio, fa) > 0.5, "B hears A");
+    let both = &heard_c.audio[2000..4000];
+    assert!(
+        share_of(both, fa) > 0.3 && share_of(both, fb) > 0.3,
+        "C hears A and B"
+    );
+}

@@ -7,28 +7,22 @@
 //! relay threads can be told apart from the generators' in /proc/self/task.
 
 use media::{spawn_relay, LegMedia, PortRange, RelayConfig, RelayHandle, RtpPool};
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::net::Ipv4Addr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 
+#[path = "support/phone.rs"]
+mod phone;
 #[path = "support/proc_stats.rs"]
 mod proc_stats;
+use phone::{phone, Totals};
 use proc_stats::{process_cpu_seconds, rss_kib, runtime, thread_cpu_seconds};
 
 const PTIME: Duration = Duration::from_millis(20);
-const PACKET_LEN: usize = 12 + 160;
-/// Time after the last packet sent for stragglers to arrive before counting losses.
-const GRACE: Duration = Duration::from_millis(300);
 const RELAY_THREAD: &str = "relay-worker";
 const GEN_THREAD: &str = "gen-worker";
-
-#[derive(Default)]
-struct Totals {
-    sent: AtomicU64,
-    received: AtomicU64,
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -102,6 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     sock,
                     to,
                     ssrc,
+                    0,
                     stop_at - duration + offset,
                     stop_at,
                     Arc::clone(&totals),
@@ -153,47 +148,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     drop(handles);
     Ok(())
-}
-
-/// Sends one packet per 20 ms from `first_at` until `stop_at`, counting what comes back.
-async fn phone(
-    sock: UdpSocket,
-    to: SocketAddr,
-    ssrc: u32,
-    first_at: tokio::time::Instant,
-    stop_at: tokio::time::Instant,
-    totals: Arc<Totals>,
-) {
-    let mut packet = [0xffu8; PACKET_LEN];
-    packet[0] = 0x80;
-    packet[1] = 0; // PCMU
-    packet[8..12].copy_from_slice(&ssrc.to_be_bytes());
-    let mut rx = [0u8; 2048];
-    let mut ticks = tokio::time::interval_at(first_at, PTIME);
-    // A late generator must not burst and look like the relay's loss or jitter.
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let (mut seq, mut ts) = (0u16, 0u32);
-    let (mut sent, mut received) = (0u64, 0u64);
-    let end = tokio::time::sleep_until(stop_at + GRACE);
-    tokio::pin!(end);
-    loop {
-        tokio::select! {
-            now = ticks.tick(), if tokio::time::Instant::now() < stop_at => {
-                if now >= stop_at {
-                    continue;
-                }
-                packet[2..4].copy_from_slice(&seq.to_be_bytes());
-                packet[4..8].copy_from_slice(&ts.to_be_bytes());
-                if sock.send_to(&packet, to).await.is_ok() {
-                    sent += 1;
-                }
-                seq = seq.wrapping_add(1);
-                ts = ts.wrapping_add(160);
-            }
-            r = sock.recv_from(&mut rx) => if r.is_ok() { received += 1 },
-            () = &mut end => break,
-        }
-    }
-    totals.sent.fetch_add(sent, Relaxed);
-    totals.received.fetch_add(received, Relaxed);
 }

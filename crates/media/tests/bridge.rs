@@ -252,34 +252,33 @@ async fn dtmf_from_a_member_is_reported_once_with_its_id() {
     assert!(more.is_err(), "reported once: {more:?}");
 }
 
+async fn next_headers(socket: &UdpSocket, n: usize) -> Vec<(u8, u16, u32, u32)> {
+    let mut buf = [0u8; 2048];
+    let mut headers = Vec::new();
+    for _ in 0..n {
+        let (len, _) = timeout(WAIT, socket.recv_from(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        headers.push(header(&buf[..len]));
+    }
+    headers
+}
+
 #[tokio::test]
 async fn a_leg_moved_to_another_bridge_keeps_its_stream() {
     let pool = pool(26660);
     let (first, _e1) = bridge();
     let (second, _e2) = bridge();
     let (phone, _) = member(&first, &pool, 1, Law::Ulaw, 400.0).await;
-    let mut buf = [0u8; 2048];
-    let mut headers = Vec::new();
-    for _ in 0..5 {
-        let (len, _) = timeout(WAIT, phone.socket.recv_from(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        headers.push(header(&buf[..len]));
-    }
+    let mut headers = next_headers(&phone.socket, 5).await;
     let leg = first.take(MemberId(1)).await.unwrap();
     assert!(first.take(MemberId(1)).await.is_none());
     second
         .add(MemberId(1), leg, Law::Ulaw, Mode::Talk)
         .await
         .unwrap();
-    for _ in 0..5 {
-        let (len, _) = timeout(WAIT, phone.socket.recv_from(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        headers.push(header(&buf[..len]));
-    }
+    headers.extend(next_headers(&phone.socket, 5).await);
     one_continuous_stream(&Heard {
         headers,
         audio: Vec::new(),

@@ -1,6 +1,7 @@
 //! Media edge: the RTP port pool, SDP rewriting for the B2BUA, the two-party relay that
-//! forwards RTP between legs without decoding it, the player of voice files, and the WebRTC
-//! gateway that bridges the browser phone to plain RTP.
+//! forwards RTP between legs without decoding it, bridges that mix any number of legs (and
+//! take a call over from the relay and back without a gap), the player of voice files, and
+//! the WebRTC gateway that bridges the browser phone to plain RTP. See docs/media.md.
 
 pub mod bridge;
 pub mod g711;

@@ -29,6 +29,7 @@ pub const SIP_RESPONSES: &str = "tsunagu_sip_responses_total";
 pub const REGISTRATIONS_ACTIVE: &str = "tsunagu_registrations_active";
 pub const RTP_PACKETS: &str = "tsunagu_rtp_packets_total";
 pub const RTP_LOST_PACKETS: &str = "tsunagu_rtp_lost_packets_total";
+pub const RECORDINGS: &str = "tsunagu_recordings_total";
 pub const QUEUE_WAITING: &str = "tsunagu_queue_waiting";
 pub const AGENTS: &str = "tsunagu_agents";
 pub const JOURNAL_WRITE_DURATION: &str = "tsunagu_journal_write_duration_seconds";
@@ -124,6 +125,12 @@ pub const NAMES: &[Spec] = &[
         kind: Kind::Counter,
         labels: &[],
         help: "RTP packets lost (sequence gaps) on received streams.",
+    },
+    Spec {
+        name: RECORDINGS,
+        kind: Kind::Counter,
+        labels: &["outcome"],
+        help: "Call recordings finished, by outcome (complete, incomplete: a write failed).",
     },
     Spec {
         name: QUEUE_WAITING,

@@ -49,6 +49,7 @@ use utoipa::OpenApi;
     store::outbound_restrictions::OutboundRestriction,
     store::calls::CallRecord,
     store::calls::CallRecording,
+    store::numbers::NumberRecording,
     store::recordings::RecordingState,
     crate::resources::calls::RecordingPause,
     store::calls::CallFilterChoices,

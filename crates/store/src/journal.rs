@@ -28,6 +28,9 @@ const ID_BLOCK: i64 = 1000;
 const MAX_BATCH: usize = 1024;
 /// How often the node's heartbeat is written.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// A batch carries the heartbeat only when the last one is at least this old: under load the
+/// heartbeat is one row a second, not one per batch, and never older than `HEARTBEAT`.
+const BEAT_AT_MOST_EVERY_MS: u64 = 1000;
 
 /// One row of the event log, as the journal is given it.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,6 +200,7 @@ impl Journal {
             node: node.to_owned(),
             clock: now,
             open: HashMap::new(),
+            last_beat: None,
         };
         tokio::spawn(writer.run(rx));
         Ok((
@@ -353,6 +357,8 @@ struct Writer {
     clock: Arc<dyn engine::Clock>,
     /// Calls started and not yet ended: what their later rows need, without reading them back.
     open: HashMap<i64, OpenCall>,
+    /// When the heartbeat was last written (the clock's ms).
+    last_beat: Option<u64>,
 }
 
 impl Writer {
@@ -386,7 +392,17 @@ impl Writer {
     async fn write(&mut self, batch: Vec<Job>) {
         let started = Instant::now();
         let size: usize = batch.iter().map(|j| j.writes.len()).sum();
-        let result = match self.transaction(&batch, true).await {
+        let now = self.clock.now();
+        // A clean stop always leaves its moment: the restart closes nothing later than that.
+        let stopping = batch.last().is_some_and(|j| j.last);
+        let beat = stopping
+            || self
+                .last_beat
+                .is_none_or(|t| now.saturating_sub(t) >= BEAT_AT_MOST_EVERY_MS);
+        if batch.is_empty() && !beat {
+            return;
+        }
+        let result = match self.transaction(&batch, beat).await {
             Ok(()) => Ok(()),
             Err(e) if batch.len() > 1 => {
                 tracing::warn!(error = %e, jobs = batch.len(), "journal batch failed; writing its jobs one by one");
@@ -446,8 +462,9 @@ impl Writer {
                 self.apply(&mut tx, w).await?;
             }
         }
+        let beat_at = self.clock.now();
         if heartbeat {
-            let now = i64::try_from(self.clock.now()).unwrap_or(i64::MAX);
+            let now = i64::try_from(beat_at).unwrap_or(i64::MAX);
             let n = sqlx::query("UPDATE node_heartbeats SET at = $1 WHERE node = $2")
                 .bind(now)
                 .bind(&self.node)
@@ -463,6 +480,9 @@ impl Writer {
             }
         }
         tx.commit().await?;
+        if heartbeat {
+            self.last_beat = Some(beat_at);
+        }
         Ok(())
     }
 

@@ -11,6 +11,23 @@ text_enum!(
     NumberDisplay { NumberName = "number_name", Name = "name", Number = "number" } default NumberName
 );
 
+text_enum!(
+    /// Whether calls to and from the number are recorded: as the system setting says, or
+    /// always, or never.
+    NumberRecording { Inherit = "inherit", On = "on", Off = "off" } default Inherit
+);
+
+impl NumberRecording {
+    /// Whether a call of this number is recorded when the system setting is `system`.
+    pub fn applies(self, system: bool) -> bool {
+        match self {
+            NumberRecording::Inherit => system,
+            NumberRecording::On => true,
+            NumberRecording::Off => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(as = Target)]
 pub struct TargetDto {
@@ -37,6 +54,8 @@ pub struct NumberFields {
     pub caller_area_routing: bool,
     /// Agents to whom this number is offered as caller ID (NUM-12).
     pub agent_ids: Vec<i64>,
+    /// Full-call recording for this number's calls.
+    pub recording: NumberRecording,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -64,6 +83,7 @@ pub struct Row {
     incoming_message: String,
     outgoing_message: String,
     caller_area_routing: i64,
+    recording: String,
     #[sqlx(flatten)]
     stamps: Stamps,
 }
@@ -101,6 +121,7 @@ impl Record for Number {
         "incoming_message",
         "outgoing_message",
         "caller_area_routing",
+        "recording",
     ];
     const ORDER: &'static str = "number";
 
@@ -118,6 +139,7 @@ impl Record for Number {
             (&f.incoming_message).into(),
             (&f.outgoing_message).into(),
             f.caller_area_routing.into(),
+            f.recording.as_str().into(),
         ]
     }
 
@@ -144,6 +166,7 @@ impl Record for Number {
                 outgoing_message: r.outgoing_message,
                 caller_area_routing: r.caller_area_routing != 0,
                 agent_ids: Vec::new(),
+                recording: NumberRecording::from_db(&r.recording)?,
             },
             stamps: r.stamps,
         })

@@ -330,6 +330,48 @@ async fn events_are_append_only_and_sessions_expire() {
     }
 }
 
+async fn heartbeat(c: &mut store::Conn, node: &str) -> i64 {
+    sqlx::query_as::<_, (i64,)>("SELECT at FROM node_heartbeats WHERE node = $1")
+        .bind(node)
+        .fetch_one(&mut *c)
+        .await
+        .unwrap()
+        .0
+}
+
+/// Issue 11 (performance): under load the heartbeat is one row a second, not one per batch.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_heartbeat_is_written_at_most_once_a_second() {
+    let _serial = lock().await;
+    for (store, _dir) in stores().await {
+        let mut c = store.conn().await.unwrap();
+        let clock = Arc::new(ManualClock::new(10_000));
+        let (journal, _) = Journal::start(store.clone(), "beat", clock.clone())
+            .await
+            .unwrap();
+        let write = |at: i64| Write::Event(Event::new(at, "test", json!({})));
+        journal.commit(vec![write(1)]).await.unwrap();
+        let first = heartbeat(&mut c, "beat").await;
+        clock.set(10_500);
+        journal.commit(vec![write(2)]).await.unwrap();
+        assert_eq!(
+            heartbeat(&mut c, "beat").await,
+            first,
+            "half a second later: not again"
+        );
+        clock.set(11_200);
+        journal.commit(vec![write(3)]).await.unwrap();
+        assert_eq!(heartbeat(&mut c, "beat").await, 11_200);
+        clock.set(11_300);
+        journal.stop().await.unwrap();
+        assert_eq!(
+            heartbeat(&mut c, "beat").await,
+            11_300,
+            "a clean stop always leaves its moment"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn migrations_are_idempotent() {
     let _serial = lock().await;
@@ -541,7 +583,7 @@ async fn call_history_projection() {
             ])
             .await
             .unwrap();
-        // The last sign of life: a write at 4 500 000 (the heartbeat goes with every write).
+        // The last sign of life: the clean stop at 4 500 000 (a stop always writes the heartbeat).
         clock.set(4_500_000);
         journal.stop().await.unwrap();
         // The restart, much later: the open call is closed when the node was last alive.

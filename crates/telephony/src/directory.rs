@@ -26,6 +26,7 @@ pub struct NumberInfo {
     pub incoming_message: String,
     pub incoming_popup_url: String,
     pub answer_popup_url: String,
+    pub recording: store::numbers::NumberRecording,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +127,7 @@ impl Config {
                     incoming_message: n.fields.incoming_message,
                     incoming_popup_url: n.fields.incoming_popup_url,
                     answer_popup_url: n.fields.answer_popup_url,
+                    recording: n.fields.recording,
                 },
             );
         }
@@ -192,9 +194,13 @@ impl Config {
         Ok(c)
     }
 
-    /// Whether calls to or from our number `number` are recorded.
-    pub fn records(&self, _number: Option<i64>) -> bool {
-        self.recording
+    /// Whether calls to or from our number `number` are recorded: the number's override, or
+    /// the system setting.
+    pub fn records(&self, number: Option<i64>) -> bool {
+        match number.and_then(|n| self.number_info.get(&n)) {
+            Some(n) => n.recording.applies(self.recording),
+            None => self.recording,
+        }
     }
 
     pub fn number_by_did(&self, did: &str) -> Option<&NumberInfo> {

@@ -278,4 +278,151 @@ async fn a_paused_stretch_is_silence_in_the_file_and_an_event() {
     assert!(kinds.iter().any(|k| k == "recording.resumed"));
     // After the call, pausing is refused with a reason.
     assert_eq!(pause(true).await.unwrap().status(), 409);
+
+    // The number's own setting wins over the system's: off, the next call is not recorded.
+    let number = t
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/numbers?number=0312345678",
+            None,
+        )
+        .await["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    t.api(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/numbers/{number}"),
+        Some(serde_json::json!({ "recording": "off" })),
+    )
+    .await;
+    // The configuration is reloaded in the background.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let phone = t.phone("201", "answer.xml", 200).await;
+    let carrier = t.carrier(&scenario("carrier.xml"), "09011112222", 500);
+    assert!(finished_ok(carrier, 30).await);
+    assert!(finished_ok(phone, 10).await);
+    let calls = t.calls().await;
+    assert_eq!(calls.len(), 2);
+    assert!(calls[0]["answered_at"].is_i64());
+    assert_eq!(calls[0]["recording"], Value::Null, "{}", calls[0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recording_that_cannot_be_written_leaves_the_call_alone() {
+    let t = Tsunagu::start().await;
+    // Where the day's folder must go there is a file: every write fails, as on a full disk.
+    std::fs::write(t.data.path().join("recordings"), b"not a folder").unwrap();
+    let phone = t.phone("201", "answer.xml", 300).await;
+    let carrier = t.carrier(&scenario("carrier.xml"), "09011112222", 1500);
+    assert!(finished_ok(carrier, 30).await, "the call went on");
+    assert!(finished_ok(phone, 10).await);
+    let calls = t.calls().await;
+    let id = calls[0]["id"].as_i64().unwrap();
+    assert_eq!(calls[0]["hangup_cause"], "caller_hangup");
+    let mut state = Value::Null;
+    for _ in 0..50 {
+        let c = t
+            .api(reqwest::Method::GET, &format!("/api/v1/calls/{id}"), None)
+            .await;
+        state = c["recording"]["state"].clone();
+        if state != "recording" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "incomplete");
+    let events = t.events(id).await;
+    assert!(
+        events
+            .iter()
+            .any(|(k, d)| k == "recording.failed" && d["error"].is_string()),
+        "{events:?}"
+    );
+    let (to_agent, to_caller) = media_packets(&events);
+    assert!(
+        to_agent >= 20 && to_caller >= 20,
+        "audio flowed all the same"
+    );
+}
+
+/// A copy of tests/sipp/`name` that streams `tone` from just after `anchor` in it.
+fn streaming(dir: &Path, name: &str, anchor: &str, tone: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(scenario(name)).unwrap();
+    assert!(text.contains(anchor), "{name} has {anchor}");
+    let exec = format!(
+        "{anchor}\n  <nop><action><exec rtp_stream=\"{},-1,0\"/></action></nop>",
+        tone.display()
+    );
+    let path = dir.join(format!("tone_{name}"));
+    std::fs::write(&path, text.replacen(anchor, &exec, 1)).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outbound_call_has_the_far_party_on_the_left_too() {
+    let t = Tsunagu::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let far = tone_file(dir.path(), 440.0, 10);
+    let agent = tone_file(dir.path(), 1000.0, 10);
+    let uas = streaming(dir.path(), "trunk_uas.xml", "<recv request=\"ACK\"/>", &far);
+    let port = free_udp_port();
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/trunks/1",
+        Some(serde_json::json!({ "outbound_host": format!("127.0.0.1:{port}") })),
+    )
+    .await;
+    let trunk = t.sipp(
+        &uas,
+        &["-p", &port.to_string(), "-mp", &free_udp_port().to_string()],
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The agent's phone streams from its ACK on; dial.xml then pauses for -d and hangs up.
+    let ack = "CSeq: 2 ACK\n      Max-Forwards: 70\n      Content-Length: 0\n\n    ]]>\n  </send>";
+    let dial = streaming(dir.path(), "dial.xml", ack, &agent);
+    let phone = t.sipp(
+        &dial,
+        &[
+            "-s",
+            "0398765432",
+            "-au",
+            "201",
+            "-ap",
+            "demo201",
+            "-key",
+            "user",
+            "201",
+            "-d",
+            "2500",
+            "-p",
+            &free_udp_port().to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+        ],
+    );
+    assert!(finished_ok(phone, 30).await, "outbound call failed");
+    assert!(finished_ok(trunk, 10).await);
+    let calls = t.calls().await;
+    assert_eq!(calls[0]["direction"], "outbound");
+    let id = calls[0]["id"].as_i64().unwrap();
+    recording_of(&t, id).await;
+    let wav = t
+        .client
+        .get(format!("{}/api/v1/calls/{id}/recording", t.http))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let (left, right) = channels(&wav);
+    let (l, r) = (&left[4000..], &right[4000..]);
+    assert!(
+        power(l, 440.0) > 20.0 * power(l, 1000.0),
+        "left: the far party"
+    );
+    assert!(
+        power(r, 1000.0) > 20.0 * power(r, 440.0),
+        "right: the agent"
+    );
 }

@@ -62,6 +62,9 @@ export const replaceVoiceFile = (id: number | string, file: File, onProgress?: (
 /** Call history is read-only: only list and get are served. */
 export const calls = collection<CallRecord, never>('calls');
 export const callChoices = () => api.get<CallFilterChoices>('/api/v1/calls/choices');
+/** REC: pause (or resume) the recording of a call in progress. */
+export const pauseRecording = (call: number, paused: boolean) =>
+  api.put<void>(`/api/v1/calls/${call}/recording/pause`, { paused });
 
 /** STATUS / RT-10: an agent's status per group, and changing it (no `group` = every group). */
 export const agentState = {

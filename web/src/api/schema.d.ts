@@ -1412,6 +1412,8 @@ export interface components {
             number: string;
             outgoing_message: string;
             prefix?: string | null;
+            /** @description Full-call recording for this number's calls. */
+            recording: components["schemas"]["NumberRecording"];
             route?: null | components["schemas"]["Target"];
         };
         /** @description Body of POST and PATCH /numbers. `number` can only be set on create (NUM-02). */
@@ -1428,8 +1430,15 @@ export interface components {
             number?: string | null;
             outgoing_message?: string | null;
             prefix?: string | null;
+            recording?: null | components["schemas"]["NumberRecording"];
             route?: null | components["schemas"]["Target"];
         };
+        /**
+         * @description Whether calls to and from the number are recorded: as the system setting says, or
+         *     always, or never.
+         * @enum {string}
+         */
+        NumberRecording: "inherit" | "on" | "off";
         /**
          * @description Why the phone went OFF.
          * @enum {string}

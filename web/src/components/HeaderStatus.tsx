@@ -10,6 +10,7 @@ import type { GroupLiveStatus } from '../api/types';
 import { useAuth } from '../auth';
 import { useDirectory, useLiveMessages } from '../live';
 import { mostImportant, StatusIcon, StatusMenu, useStatusLabel, type StatusChoice } from '../status';
+import { RecordingToggle } from './RecordingToggle';
 
 /** A colour for a group whose colour the user may not read. */
 const FALLBACK_COLORS = ['#2e86de', '#16a085', '#8e44ad', '#d35400', '#2c3e50', '#c0392b'];
@@ -60,6 +61,7 @@ export function HeaderStatus() {
       >
         <StatusIcon status={overall} /> {groups === null ? '…' : label(overall)}
       </span>
+      <RecordingToggle onCall={overall.status === 'on_call' || overall.status === 'on_hold'} />
       <span className="status-tag tag-all" data-testid="tag-all">
         <span className="tag-name">{t('status.all_groups')}</span>
         <StatusMenu

@@ -269,6 +269,10 @@ const en: Messages = {
     incoming_message: 'Incoming message',
     outgoing_message: 'Outgoing message',
     caller_area_routing: 'Caller-area routing',
+    recording: 'Call recording',
+    r_inherit: 'As the system setting',
+    r_on: 'Record',
+    r_off: 'Do not record',
     agent_ids: 'Agents',
   },
   block: {
@@ -322,6 +326,8 @@ const en: Messages = {
     recording_incomplete: 'Incomplete (a write failed)',
     recording_paused: 'Paused {{secs}} s',
     recording_purged: 'Past retention (in the archive)',
+    recording_pause: 'Pause recording',
+    recording_resume: 'Resume recording',
   },
   ast: {
     list_title: 'Agent statuses',

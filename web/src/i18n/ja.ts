@@ -267,6 +267,10 @@ const ja = {
     incoming_message: '着信時メッセージ',
     outgoing_message: '発信時メッセージ',
     caller_area_routing: '発信局番号ルーティング',
+    recording: '通話録音',
+    r_inherit: 'システム設定に従う',
+    r_on: '録音する',
+    r_off: '録音しない',
     agent_ids: 'エージェント',
   },
   block: {
@@ -320,6 +324,8 @@ const ja = {
     recording_incomplete: '一部のみ（書き込みに失敗）',
     recording_paused: '一時停止 {{secs}}秒',
     recording_purged: '保存期間切れ（アーカイブにあります）',
+    recording_pause: '録音一時停止',
+    recording_resume: '録音再開',
   },
   ast: {
     list_title: 'エージェントステータス',

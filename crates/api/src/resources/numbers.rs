@@ -5,7 +5,9 @@ use crate::routes::Param::{self, *};
 use crate::validate;
 use engine::{RouteTarget, TargetKind};
 use serde::Deserialize;
-use store::numbers::{self, Number, NumberDisplay, NumberFields, NumberFilter, TargetDto};
+use store::numbers::{
+    self, Number, NumberDisplay, NumberFields, NumberFilter, NumberRecording, TargetDto,
+};
 use store::{agents, Conn, Page, Record};
 use utoipa::ToSchema;
 
@@ -77,6 +79,7 @@ pub struct NumberInput {
     pub outgoing_message: Option<String>,
     pub caller_area_routing: Option<bool>,
     pub agent_ids: Option<Vec<i64>>,
+    pub recording: Option<NumberRecording>,
 }
 
 impl Collection for Numbers {
@@ -121,6 +124,7 @@ impl Collection for Numbers {
         set(&mut f.outgoing_message, i.outgoing_message);
         set(&mut f.caller_area_routing, i.caller_area_routing);
         set(&mut f.agent_ids, i.agent_ids);
+        set(&mut f.recording, i.recording);
         vec![]
     }
 

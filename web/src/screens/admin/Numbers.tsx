@@ -21,6 +21,7 @@ const FIELDS = [
   'outgoing_message',
   'caller_area_routing',
   'agent_ids',
+  'recording',
 ];
 
 function useTargets() {
@@ -92,6 +93,7 @@ export function NumberDetail({ id }: { id: string }) {
       }
       if (f === 'agent_ids') return agentList.find((a) => a.id === v)?.name;
       if (f === 'display' && typeof v === 'string') return t(`number.d_${v}`, { defaultValue: v });
+      if (f === 'recording' && typeof v === 'string') return t(`number.r_${v}`, { defaultValue: v });
       return undefined;
     },
     defaults: {
@@ -107,6 +109,7 @@ export function NumberDetail({ id }: { id: string }) {
       outgoing_message: '',
       caller_area_routing: false,
       agent_ids: [],
+      recording: 'inherit',
     },
     render: ({ isNew, item }) => (
       <>
@@ -149,6 +152,16 @@ export function NumberDetail({ id }: { id: string }) {
         </Field>
         <Field name="caller_area_routing" label={label('caller_area_routing')} group>
           <OnOff name="caller_area_routing" />
+        </Field>
+        <Field name="recording" label={label('recording')}>
+          <SelectInput
+            name="recording"
+            options={[
+              { value: 'inherit', label: t('number.r_inherit') },
+              { value: 'on', label: t('number.r_on') },
+              { value: 'off', label: t('number.r_off') },
+            ]}
+          />
         </Field>
         <Field name="agent_ids" label={label('agent_ids')} group>
           <Checklist

@@ -7,25 +7,22 @@
 //! relay threads can be told apart from the generators' in /proc/self/task.
 
 use media::{spawn_relay, LegMedia, PortRange, RelayConfig, RelayHandle, RtpPool};
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::net::Ipv4Addr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
-use tokio::runtime::{Builder, Runtime};
+
+#[path = "support/phone.rs"]
+mod phone;
+#[path = "support/proc_stats.rs"]
+mod proc_stats;
+use phone::{phone, Totals};
+use proc_stats::{process_cpu_seconds, rss_kib, runtime, thread_cpu_seconds};
 
 const PTIME: Duration = Duration::from_millis(20);
-const PACKET_LEN: usize = 12 + 160;
-/// Time after the last packet sent for stragglers to arrive before counting losses.
-const GRACE: Duration = Duration::from_millis(300);
 const RELAY_THREAD: &str = "relay-worker";
 const GEN_THREAD: &str = "gen-worker";
-
-#[derive(Default)]
-struct Totals {
-    sent: AtomicU64,
-    received: AtomicU64,
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -85,7 +82,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let totals = Arc::new(Totals::default());
     let duration = Duration::from_secs(seconds);
-    let cpu_before = cpu_seconds()?;
+    let cpu_before = (process_cpu_seconds()?, thread_cpu_seconds(RELAY_THREAD)?);
     let started = Instant::now();
     gen_rt.block_on(async {
         let stop_at = tokio::time::Instant::now() + Duration::from_millis(100) + duration;
@@ -99,6 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     sock,
                     to,
                     ssrc,
+                    0,
                     stop_at - duration + offset,
                     stop_at,
                     Arc::clone(&totals),
@@ -111,7 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
     let wall = started.elapsed();
-    let cpu_after = cpu_seconds()?;
+    let cpu_after = (process_cpu_seconds()?, thread_cpu_seconds(RELAY_THREAD)?);
     let rss_end = rss_kib()?;
 
     let forwarded: u64 = handles
@@ -128,8 +126,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         100.0 * (sent - received.min(sent)) as f64 / sent as f64
     };
-    let cpu_total = cpu_after.total - cpu_before.total;
-    let cpu_relay = cpu_after.relay - cpu_before.relay;
+    let cpu_total = cpu_after.0 - cpu_before.0;
+    let cpu_relay = cpu_after.1 - cpu_before.1;
     let secs = duration.as_secs_f64();
     let per_relay_kib = (rss_with_relays - rss_before_relays) as f64 / relays as f64;
 
@@ -150,104 +148,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     drop(handles);
     Ok(())
-}
-
-fn runtime(name: &str, threads: usize) -> std::io::Result<Runtime> {
-    Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name(name)
-        .enable_all()
-        .build()
-}
-
-/// Sends one packet per 20 ms from `first_at` until `stop_at`, counting what comes back.
-async fn phone(
-    sock: UdpSocket,
-    to: SocketAddr,
-    ssrc: u32,
-    first_at: tokio::time::Instant,
-    stop_at: tokio::time::Instant,
-    totals: Arc<Totals>,
-) {
-    let mut packet = [0xffu8; PACKET_LEN];
-    packet[0] = 0x80;
-    packet[1] = 0; // PCMU
-    packet[8..12].copy_from_slice(&ssrc.to_be_bytes());
-    let mut rx = [0u8; 2048];
-    let mut ticks = tokio::time::interval_at(first_at, PTIME);
-    // A late generator must not burst and look like the relay's loss or jitter.
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let (mut seq, mut ts) = (0u16, 0u32);
-    let (mut sent, mut received) = (0u64, 0u64);
-    let end = tokio::time::sleep_until(stop_at + GRACE);
-    tokio::pin!(end);
-    loop {
-        tokio::select! {
-            now = ticks.tick(), if tokio::time::Instant::now() < stop_at => {
-                if now >= stop_at {
-                    continue;
-                }
-                packet[2..4].copy_from_slice(&seq.to_be_bytes());
-                packet[4..8].copy_from_slice(&ts.to_be_bytes());
-                if sock.send_to(&packet, to).await.is_ok() {
-                    sent += 1;
-                }
-                seq = seq.wrapping_add(1);
-                ts = ts.wrapping_add(160);
-            }
-            r = sock.recv_from(&mut rx) => if r.is_ok() { received += 1 },
-            () = &mut end => break,
-        }
-    }
-    totals.sent.fetch_add(sent, Relaxed);
-    totals.received.fetch_add(received, Relaxed);
-}
-
-struct Cpu {
-    total: f64,
-    relay: f64,
-}
-
-/// utime + stime of the process and of the relay runtime's threads, in seconds.
-fn cpu_seconds() -> std::io::Result<Cpu> {
-    // USER_HZ is 100 on every Linux architecture that matters; reading it needs libc.
-    const TICKS_PER_SECOND: f64 = 100.0;
-    let total = stat_ticks(&std::fs::read_to_string("/proc/self/stat")?);
-    let mut relay = 0;
-    for task in std::fs::read_dir("/proc/self/task")? {
-        let dir = task?.path();
-        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        // Thread names are cut to 15 bytes by the kernel.
-        if RELAY_THREAD.starts_with(comm.trim()) && !comm.trim().is_empty() {
-            relay += stat_ticks(&std::fs::read_to_string(dir.join("stat")).unwrap_or_default());
-        }
-    }
-    Ok(Cpu {
-        total: total as f64 / TICKS_PER_SECOND,
-        relay: relay as f64 / TICKS_PER_SECOND,
-    })
-}
-
-/// Fields 14 and 15 (utime, stime) of a stat line; the command name before them may hold spaces.
-fn stat_ticks(stat: &str) -> u64 {
-    let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    // After ")" come field 3 (state) onwards, so utime and stime are at indices 11 and 12.
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(11) + field(12)
-}
-
-fn rss_kib() -> std::io::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    Ok(status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
 }

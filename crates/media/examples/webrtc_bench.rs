@@ -26,7 +26,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
-use tokio::runtime::{Builder, Runtime};
+use tokio::runtime::Runtime;
+
+#[path = "support/proc_stats.rs"]
+mod proc_stats;
+use proc_stats::{process_cpu_seconds, rss_kib, runtime, thread_cpu_seconds};
 
 const PTIME: Duration = Duration::from_millis(20);
 const FRAME: usize = 160;
@@ -374,59 +378,15 @@ fn percentiles(samples: &mut [u64]) -> String {
     format!("{:.2} / {:.2}", at(0.50), at(0.99))
 }
 
-fn runtime(name: &str, threads: usize) -> std::io::Result<Runtime> {
-    Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name(name)
-        .enable_all()
-        .build()
+/// utime + stime of the process and of the gateway runtime's threads, in seconds.
+fn cpu_seconds() -> std::io::Result<Cpu> {
+    Ok(Cpu {
+        total: process_cpu_seconds()?,
+        gateway: thread_cpu_seconds(GATEWAY_THREAD)?,
+    })
 }
 
 struct Cpu {
     total: f64,
     gateway: f64,
-}
-
-/// utime + stime of the process and of the gateway runtime's threads, in seconds.
-fn cpu_seconds() -> std::io::Result<Cpu> {
-    // USER_HZ is 100 on every Linux architecture that matters; reading it needs libc.
-    const TICKS_PER_SECOND: f64 = 100.0;
-    let total = stat_ticks(&std::fs::read_to_string("/proc/self/stat")?);
-    let mut gateway = 0;
-    for task in std::fs::read_dir("/proc/self/task")? {
-        let dir = task?.path();
-        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        // Thread names are cut to 15 bytes by the kernel.
-        if GATEWAY_THREAD.starts_with(comm.trim()) && !comm.trim().is_empty() {
-            gateway += stat_ticks(&std::fs::read_to_string(dir.join("stat")).unwrap_or_default());
-        }
-    }
-    Ok(Cpu {
-        total: total as f64 / TICKS_PER_SECOND,
-        gateway: gateway as f64 / TICKS_PER_SECOND,
-    })
-}
-
-/// Fields 14 and 15 (utime, stime) of a stat line; the command name before them may hold spaces.
-fn stat_ticks(stat: &str) -> u64 {
-    let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    // After ")" come field 3 (state) onwards, so utime and stime are at indices 11 and 12.
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(11) + field(12)
-}
-
-fn rss_kib() -> std::io::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    Ok(status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
 }

@@ -1,23 +1,30 @@
 //! Media edge: the RTP port pool, SDP rewriting for the B2BUA, the two-party relay that
-//! forwards RTP between legs without decoding it, the player of voice files, and the WebRTC
-//! gateway that bridges the browser phone to plain RTP.
+//! forwards RTP between legs without decoding it, bridges that mix any number of legs (and
+//! take a call over from the relay and back without a gap), the player of voice files, and
+//! the WebRTC gateway that bridges the browser phone to plain RTP. See docs/media.md.
 
+pub mod bridge;
 pub mod g711;
+pub mod mixer;
 pub mod player;
 pub mod port_range;
 pub mod recorder;
 pub mod relay;
+mod rtp_leg;
 pub mod rtp_loss;
 pub mod rtp_pool;
 pub mod sdp;
 pub mod wav;
 pub mod webrtc;
 
+pub use bridge::{spawn_bridge, BridgeConfig, BridgeError, BridgeEvent, BridgeHandle, BridgeStats};
+pub use mixer::{MemberId, Mode};
 pub use port_range::{PortRange, PortRangeError};
 pub use relay::{
     spawn_relay, DirectionStats, LegMedia, RecordTap, RecorderOutput, RelayConfig, RelayEvent,
     RelayHandle, RelayStats,
 };
+pub use rtp_leg::MediaLeg;
 pub use rtp_pool::{RtpEndpoint, RtpPool};
 pub use sdp::{Direction, OfferRefusal, Sdp, SdpError};
 pub use webrtc::{

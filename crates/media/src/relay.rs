@@ -8,29 +8,29 @@
 //! from the other side is then dropped, and once a player has spoken to a leg, packets sent on
 //! to it carry the player's SSRC with sequence numbers and timestamps continuing its own, so
 //! the switch back to the other party's voice is one stream to the phone, not a new one.
+//!
+//! When a third party joins, the relay hands its legs to a bridge ([`RelayHandle::into_legs`])
+//! with their latches and the numbering of the stream each phone hears, and takes two legs back
+//! from one ([`spawn_relay_legs`]) when the call is down to two again: the phones hear one
+//! stream throughout (`media::bridge`).
 
 use crate::g711::Law;
 use crate::player::{Player, Program, FRAME};
 use crate::recorder::{Channel, Timeline};
+use crate::rtp_leg::{dtmf_digit, rtp_payload, Accept, Kind, LegState, MediaLeg, Output, Playing};
 use crate::rtp_pool::RtpEndpoint;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// Larger than any Ethernet-sized datagram; one that fills it was probably truncated.
 const BUF_LEN: usize = 2048;
 /// Datagrams handled per readiness wake-up before letting the other sockets have a turn.
 const BATCH: usize = 32;
-/// A latched source silent this long may be replaced by a new one: a phone behind NAT whose
-/// mapping changed must not lose its audio for the rest of the call, while a stranger cannot
-/// take over a stream that is flowing.
-const RELATCH_AFTER: Duration = Duration::from_secs(2);
-/// How many recent (timestamp, event) pairs to remember: end packets of an event can arrive
-/// after the next event started when the network reorders.
-const RECENT_EVENTS: usize = 4;
 /// One packet of audio.
 const PTIME: Duration = Duration::from_millis(20);
 /// A player late by more than this many packets restarts its clock instead of bursting.
@@ -191,6 +191,16 @@ impl RelayHandle {
     /// Stops forwarding. The task sends [`RelayEvent::Stopped`] and frees the ports shortly
     /// after, not before this returns.
     pub fn stop(self) {}
+
+    /// Stops forwarding and hands both legs over (leg 0 first), with what was latched and the
+    /// numbering of the stream each phone hears, for a bridge to carry on. A prompt playing
+    /// goes with its leg; a recording ends ([`RecorderOutput::End`]): bridges have no recorder
+    /// tap yet. No [`RelayEvent::Stopped`] follows. None if the relay had stopped.
+    pub async fn into_legs(self) -> Option<[MediaLeg; 2]> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(Command::Handover(reply)).ok()?;
+        rx.await.ok()
+    }
 }
 
 /// Starts relaying between `a` (leg 0) and `b` (leg 1). Must be called within a tokio runtime.
@@ -200,19 +210,35 @@ pub fn spawn_relay(
     cfg: RelayConfig,
     events: UnboundedSender<RelayEvent>,
 ) -> RelayHandle {
+    spawn_relay_legs(MediaLeg::new(a), MediaLeg::new(b), cfg, events)
+}
+
+/// Starts relaying between two legs taken from a bridge (or another relay): each phone's
+/// stream goes on with its SSRC and numbering, the other side's packets renumbered into it.
+pub fn spawn_relay_legs(
+    a: MediaLeg,
+    b: MediaLeg,
+    cfg: RelayConfig,
+    events: UnboundedSender<RelayEvent>,
+) -> RelayHandle {
     let counters = Arc::new(Counters::default());
     let (commands, command_rx) = mpsc::unbounded_channel();
     let now = Instant::now();
+    let [mut a, mut b] = [a, b];
+    for leg in [&mut a, &mut b] {
+        if let Some(p) = &mut leg.output.player {
+            // The relay's clock for the prompt starts here.
+            p.started = now;
+            p.frames = 0;
+        }
+    }
     let relay = Relay {
-        legs: [
-            LegState::new(a.remote, a.telephone_event_pt, now),
-            LegState::new(b.remote, b.telephone_event_pt, now),
-        ],
+        legs: [a.state, b.state],
         counters: Arc::clone(&counters),
         events,
         last_rtp: now,
         idle_reported: false,
-        outputs: [Output::new(), Output::new()],
+        outputs: [a.output, b.output],
         tap: None,
     };
     tokio::spawn(run(relay, [a.endpoint, b.endpoint], cfg, command_rx));
@@ -229,6 +255,7 @@ enum Command {
     /// Resume (true) or pause (false) the recording.
     Recording(bool),
     StopRecording,
+    Handover(oneshot::Sender<[MediaLeg; 2]>),
 }
 
 #[derive(Debug, Default)]
@@ -259,104 +286,6 @@ impl Counters {
             played: pair(&self.played),
             lost: pair(&self.lost),
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Rtp,
-    Rtcp,
-}
-
-/// Where one of a leg's streams goes, and whether that was learned from the leg's packets.
-#[derive(Debug)]
-struct Latch {
-    addr: Option<SocketAddr>,
-    latched: bool,
-    last_seen: Instant,
-}
-
-impl Latch {
-    fn new(addr: Option<SocketAddr>, now: Instant) -> Latch {
-        Latch {
-            addr,
-            latched: false,
-            last_seen: now,
-        }
-    }
-
-    /// Whether a valid packet from `src` belongs to this leg; latches on it if it may.
-    fn accept(&mut self, src: SocketAddr, now: Instant) -> bool {
-        if self.latched && self.addr != Some(src) && now - self.last_seen < RELATCH_AFTER {
-            return false;
-        }
-        self.addr = Some(src);
-        self.latched = true;
-        self.last_seen = now;
-        true
-    }
-}
-
-#[derive(Debug)]
-struct LegState {
-    /// The address the leg's SDP gave, as opposed to the one latched.
-    signalled: Option<SocketAddr>,
-    rtp: Latch,
-    /// Empty until RTCP arrives from the leg; until then RTCP goes to the RTP port + 1.
-    rtcp: Latch,
-    telephone_event_pt: Option<u8>,
-    recent_events: [Option<(u32, u8)>; RECENT_EVENTS],
-    next_event_slot: usize,
-    loss: crate::rtp_loss::LossCounter,
-}
-
-impl LegState {
-    fn new(remote: Option<SocketAddr>, telephone_event_pt: Option<u8>, now: Instant) -> LegState {
-        LegState {
-            signalled: remote,
-            rtp: Latch::new(remote, now),
-            rtcp: Latch::new(None, now),
-            telephone_event_pt,
-            recent_events: [None; RECENT_EVENTS],
-            next_event_slot: 0,
-            loss: Default::default(),
-        }
-    }
-
-    fn set_remote(&mut self, addr: Option<SocketAddr>) {
-        // Session refreshes and hold re-INVITEs repeat the address the phone gave before. A
-        // phone behind NAT gives its private one, and on hold it may send nothing we could
-        // latch on again, so the address learned from its packets must be kept.
-        if addr == self.signalled {
-            return;
-        }
-        let now = Instant::now();
-        self.signalled = addr;
-        self.rtp = Latch::new(addr, now);
-        self.rtcp = Latch::new(None, now);
-    }
-
-    fn destination(&self, kind: Kind) -> Option<SocketAddr> {
-        match kind {
-            Kind::Rtp => self.rtp.addr,
-            Kind::Rtcp => self.rtcp.addr.or_else(|| {
-                self.rtp.addr.map(|mut a| {
-                    a.set_port(a.port().wrapping_add(1));
-                    a
-                })
-            }),
-        }
-    }
-
-    /// True the first time this event (identified by its RTP timestamp) is seen.
-    fn new_event(&mut self, timestamp: u32, event: u8) -> bool {
-        let key = Some((timestamp, event));
-        if self.recent_events.contains(&key) {
-            return false;
-        }
-        self.recent_events[self.next_event_slot] = key;
-        self.next_event_slot = (self.next_event_slot + 1) % RECENT_EVENTS;
-        true
     }
 }
 
@@ -401,116 +330,6 @@ impl Tap {
     }
 }
 
-/// The RTP stream one leg receives, as far as we take part in it.
-#[derive(Debug)]
-struct Output {
-    ssrc: u32,
-    /// Sequence number and timestamp of the last packet we made or rewrote.
-    seq: u16,
-    ts: u32,
-    last_sent: Option<Instant>,
-    player: Option<Playing>,
-    /// Set once a player has spoken: forwarded packets are renumbered from then on.
-    rewrite: bool,
-    /// The forwarded source and the offsets that continue our numbering, for its packets.
-    offsets: Option<(u32, u16, u32)>,
-}
-
-#[derive(Debug)]
-struct Playing {
-    player: Player,
-    law: Law,
-    started: Instant,
-    frames: u64,
-}
-
-impl Output {
-    fn new() -> Output {
-        Output {
-            ssrc: rand_u32(),
-            seq: rand_u32() as u16,
-            ts: rand_u32(),
-            last_sent: None,
-            player: None,
-            rewrite: false,
-            offsets: None,
-        }
-    }
-
-    /// The timestamp that continues our stream now: at least one packet on from the last.
-    fn next_ts(&self, now: Instant) -> u32 {
-        let elapsed = self
-            .last_sent
-            .map_or(0, |t| (now - t).as_micros() as u64 * 8 / 1000);
-        self.ts.wrapping_add(elapsed.max(FRAME as u64) as u32)
-    }
-
-    /// Renumbers a forwarded RTP packet into our stream.
-    fn rewrite(&mut self, packet: &mut [u8], now: Instant) {
-        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
-        let seq = u16::from_be_bytes([packet[2], packet[3]]);
-        let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
-        let (seq_off, ts_off) = match self.offsets {
-            Some((src, seq_off, ts_off)) if src == ssrc => (seq_off, ts_off),
-            _ => {
-                let seq_off = self.seq.wrapping_add(1).wrapping_sub(seq);
-                let ts_off = self.next_ts(now).wrapping_sub(ts);
-                self.offsets = Some((ssrc, seq_off, ts_off));
-                // A new talkspurt for the phone's jitter buffer.
-                packet[1] |= 0x80;
-                (seq_off, ts_off)
-            }
-        };
-        let seq = seq.wrapping_add(seq_off);
-        let ts = ts.wrapping_add(ts_off);
-        packet[2..4].copy_from_slice(&seq.to_be_bytes());
-        packet[4..8].copy_from_slice(&ts.to_be_bytes());
-        packet[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
-        self.seq = seq;
-        self.ts = ts;
-        self.last_sent = Some(now);
-    }
-
-    /// The next packet of the player, into `buf`; its length.
-    fn next_packet(&mut self, buf: &mut [u8], now: Instant) -> Option<usize> {
-        let playing = self.player.as_mut()?;
-        let frame = playing.player.next_frame()?;
-        let first = playing.frames == 0;
-        let pt = playing.law.payload_type();
-        let law = playing.law;
-        let ts = if first {
-            self.next_ts(now)
-        } else {
-            self.ts.wrapping_add(FRAME as u32)
-        };
-        self.seq = self.seq.wrapping_add(1);
-        self.ts = ts;
-        self.last_sent = Some(now);
-        buf[0] = 0x80;
-        buf[1] = pt | if first { 0x80 } else { 0 };
-        buf[2..4].copy_from_slice(&self.seq.to_be_bytes());
-        buf[4..8].copy_from_slice(&ts.to_be_bytes());
-        buf[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
-        for (b, s) in buf[12..12 + FRAME].iter_mut().zip(frame) {
-            *b = law.encode(s);
-        }
-        Some(12 + FRAME)
-    }
-}
-
-/// Random enough for SSRCs and initial sequence numbers (RFC 3550 §5.1 asks for random starts),
-/// without a dependency: the std hasher is seeded randomly per process and per instance.
-fn rand_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64),
-    );
-    h.finish() as u32
-}
-
 async fn run(
     mut relay: Relay,
     endpoints: [RtpEndpoint; 2],
@@ -532,6 +351,7 @@ async fn run(
     // Writes out the recording's final part while nobody sends anything (both on hold).
     let mut tap_ticker = tokio::time::interval(TAP_DRAIN);
     tap_ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut handover = None;
     loop {
         let idle_armed = !idle_timeout.is_zero() && !relay.idle_reported;
         let playing = relay.outputs.iter().any(|o| o.player.is_some());
@@ -551,8 +371,6 @@ async fn run(
                         started: Instant::now(),
                         frames: 0,
                     });
-                    out.rewrite = true;
-                    out.offsets = None;
                     relay.play(&endpoints, &mut buf);
                 }
                 Some(Command::StopPlaying(leg)) => relay.outputs[leg].player = None,
@@ -583,6 +401,10 @@ async fn run(
                         tap.finish(Instant::now());
                     }
                 }
+                Some(Command::Handover(reply)) => {
+                    handover = Some(reply);
+                    break;
+                }
                 None => break,
             },
             _ = ticker.tick(), if playing => relay.play(&endpoints, &mut buf),
@@ -608,10 +430,30 @@ async fn run(
             }
         }
     }
-    drop(endpoints);
     if let Some(tap) = relay.tap.take() {
         tap.finish(Instant::now());
     }
+    if let Some(reply) = handover {
+        let [e0, e1] = endpoints;
+        let [s0, s1] = relay.legs;
+        let [o0, o1] = relay.outputs;
+        let legs = [
+            MediaLeg {
+                endpoint: e0,
+                state: s0,
+                output: o0,
+            },
+            MediaLeg {
+                endpoint: e1,
+                state: s1,
+                output: o1,
+            },
+        ];
+        // Nobody waiting for them any more: the legs are dropped and their ports freed.
+        let _ = reply.send(legs);
+        return;
+    }
+    drop(endpoints);
     let _ = relay.events.send(RelayEvent::Stopped);
 }
 
@@ -636,7 +478,7 @@ impl Relay {
                 .as_ref()
                 .is_some_and(|p| p.frames < due)
             {
-                let Some(len) = self.outputs[leg].next_packet(buf, now) else {
+                let Some(len) = next_packet(&mut self.outputs[leg], buf, now) else {
                     self.outputs[leg].player = None;
                     let _ = self.events.send(RelayEvent::PlayDone { leg });
                     break;
@@ -689,8 +531,12 @@ impl Relay {
                 // The leg hears a prompt, not this side.
                 continue;
             }
-            if out.rewrite && kind == Kind::Rtp {
-                out.rewrite(&mut buf[..len], now);
+            if kind == Kind::Rtp {
+                if out.rewrite {
+                    out.rewrite(&mut buf[..len], now);
+                } else {
+                    out.passed_on(&buf[..len], now);
+                }
             }
             let packet = &buf[..len];
             let sent = self.legs[to]
@@ -717,34 +563,28 @@ impl Relay {
         kind: Kind,
         now: Instant,
     ) -> bool {
-        let valid = !oversized
-            && match kind {
-                Kind::Rtp => rtp_payload(packet).is_some(),
-                Kind::Rtcp => is_rtcp(packet),
-            };
-        if !valid {
-            self.counters.garbage[from].fetch_add(1, Relaxed);
-            return false;
-        }
         let leg = &mut self.legs[from];
-        let latch = match kind {
-            Kind::Rtp => &mut leg.rtp,
-            Kind::Rtcp => &mut leg.rtcp,
+        let verdict = if oversized {
+            Accept::Garbage
+        } else {
+            leg.accept(packet, src, kind, now)
         };
-        if !latch.accept(src, now) {
-            self.counters.foreign[from].fetch_add(1, Relaxed);
-            return false;
+        match verdict {
+            Accept::Garbage => {
+                self.counters.garbage[from].fetch_add(1, Relaxed);
+                return false;
+            }
+            Accept::Foreign => {
+                self.counters.foreign[from].fetch_add(1, Relaxed);
+                return false;
+            }
+            Accept::Ok => {}
         }
         if kind == Kind::Rtp {
             self.last_rtp = now;
             self.idle_reported = false;
-            // The header is there: rtp_payload accepted the packet.
-            let seq = u16::from_be_bytes([packet[2], packet[3]]);
-            let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
-            let before = leg.loss.lost();
-            leg.loss.on_packet(ssrc, seq);
             let lost = leg.loss.lost();
-            if lost != before {
+            if lost != self.counters.lost[from].load(Relaxed) {
                 self.counters.lost[from].store(lost, Relaxed);
             }
             if let Some(digit) = dtmf_digit(leg, packet) {
@@ -759,6 +599,7 @@ impl Relay {
                         Channel::Right
                     };
                     let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+                    let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
                     tap.timeline
                         .push(channel, ssrc, ts, law, payload, now - tap.started);
                 }
@@ -768,73 +609,15 @@ impl Relay {
     }
 }
 
-/// The payload of an RTP version 2 packet whose header fits in it (RFC 3550 §5.1).
-pub(crate) fn rtp_payload(packet: &[u8]) -> Option<&[u8]> {
-    let first = *packet.first()?;
-    if packet.len() < 12 || first >> 6 != 2 {
-        return None;
+/// The next packet of the leg's player, into `buf`; its length.
+fn next_packet(out: &mut Output, buf: &mut [u8], now: Instant) -> Option<usize> {
+    let playing = out.player.as_mut()?;
+    let frame = playing.player.next_frame()?;
+    let continuing = playing.frames != 0;
+    let law = playing.law;
+    out.stamp(buf, law.payload_type(), continuing, now);
+    for (b, s) in buf[12..12 + FRAME].iter_mut().zip(frame) {
+        *b = law.encode(s);
     }
-    let mut start = 12 + 4 * usize::from(first & 0x0f);
-    if first & 0x10 != 0 {
-        let ext = packet.get(start..start + 4)?;
-        start += 4 + 4 * usize::from(u16::from_be_bytes([ext[2], ext[3]]));
-    }
-    let padding = if first & 0x20 != 0 {
-        usize::from(*packet.last()?)
-    } else {
-        0
-    };
-    packet.get(start..packet.len().checked_sub(padding)?)
-}
-
-/// RTCP version 2 with a packet type in the RTCP range (RFC 5761 §4).
-fn is_rtcp(packet: &[u8]) -> bool {
-    packet.len() >= 8 && packet[0] >> 6 == 2 && (192..=223).contains(&packet[1])
-}
-
-/// The digit of an RFC 4733 event packet from `leg`, the first time that event is seen.
-fn dtmf_digit(leg: &mut LegState, packet: &[u8]) -> Option<char> {
-    let pt = leg.telephone_event_pt?;
-    if packet[1] & 0x7f != pt {
-        return None;
-    }
-    let payload = rtp_payload(packet)?;
-    let event = *payload.first()?;
-    if payload.len() < 4 {
-        return None;
-    }
-    let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
-    if !leg.new_event(timestamp, event) {
-        return None;
-    }
-    crate::webrtc::rtp::dtmf_char(event)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rtp_payload_honours_csrc_extension_and_padding() {
-        let mut p = vec![0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xaa, 0xbb];
-        assert_eq!(rtp_payload(&p), Some(&[0xaa, 0xbb][..]));
-        p[0] = 0x81; // one CSRC eats the payload
-        assert_eq!(rtp_payload(&p), None);
-        let mut ext = vec![0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0, 1];
-        ext.extend([1, 2, 3, 4, 0xcc]);
-        assert_eq!(rtp_payload(&ext), Some(&[0xcc][..]));
-        let padded = [0xa0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xdd, 0, 2];
-        assert_eq!(rtp_payload(&padded), Some(&[0xdd][..]));
-        let bad_padding = [0xa0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 200];
-        assert_eq!(rtp_payload(&bad_padding), None);
-        assert_eq!(rtp_payload(&[0x40; 20]), None);
-        assert_eq!(rtp_payload(&[]), None);
-    }
-
-    #[test]
-    fn rtcp_needs_version_2_and_a_control_packet_type() {
-        assert!(is_rtcp(&[0x81, 201, 0, 1, 0, 0, 0, 1]));
-        assert!(!is_rtcp(&[0x80, 0, 0, 1, 0, 0, 0, 1]));
-        assert!(!is_rtcp(&[0x81, 201, 0, 1]));
-    }
+    Some(12 + FRAME)
 }

@@ -1,7 +1,7 @@
 //! The plain-RTP side of the gateway: header parsing and writing, and the bookkeeping that
 //! keeps each direction's sequence numbers and timestamps continuous.
 
-use crate::relay::rtp_payload;
+use crate::rtp_leg::rtp_payload;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

@@ -1,12 +1,19 @@
 //! Load test for the two-party relay: N relays, each between two generator "phones" that send
 //! 20 ms G.711 packets (160-byte payload) both ways, on 127.0.0.1.
 //!
-//! `cargo run --release -p media --example relay_bench -- [RELAYS=500] [SECONDS=10]`
+//! `cargo run --release -p media --example relay_bench -- [RELAYS=500] [SECONDS=10] [record]`
+//!
+//! With `record`, every relay also records its call (the recorder tap decodes both legs onto
+//! the stereo timeline); the audio it hands out is counted, not written, so the figure is the
+//! relay's own cost of recording and the bytes a recording writes per minute.
 //!
 //! Relays and generators run on separate runtimes with named threads, so the CPU time of the
 //! relay threads can be told apart from the generators' in /proc/self/task.
 
-use media::{spawn_relay, LegMedia, PortRange, RelayConfig, RelayHandle, RtpPool};
+use media::{
+    spawn_relay, LegMedia, PortRange, RecordTap, RecorderOutput, RelayConfig, RelayHandle, RtpPool,
+};
+use std::sync::atomic::AtomicU64;
 use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -28,6 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let relays: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(500);
     let seconds: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10);
+    let record = args.next().as_deref() == Some("record");
+    let recorded_samples = Arc::new(AtomicU64::new(0));
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
 
     let relay_rt = runtime(RELAY_THREAD, threads)?;
@@ -74,6 +83,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 },
                 tx,
             ));
+            if record {
+                let (output, mut audio) = tokio::sync::mpsc::unbounded_channel();
+                let counted = Arc::clone(&recorded_samples);
+                tokio::spawn(async move {
+                    while let Some(RecorderOutput::Audio(samples)) = audio.recv().await {
+                        counted.fetch_add(samples.len() as u64, Relaxed);
+                    }
+                });
+                if let Some(h) = handles.last() {
+                    h.record(RecordTap {
+                        left_leg: 0,
+                        output,
+                    });
+                }
+            }
         }
         Ok::<_, Box<dyn std::error::Error>>((handles, addrs, events))
     })?;
@@ -131,7 +155,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secs = duration.as_secs_f64();
     let per_relay_kib = (rss_with_relays - rss_before_relays) as f64 / relays as f64;
 
-    println!("relay_bench: {relays} relays, {seconds} s of 20 ms G.711 both ways, {threads} relay threads + {threads} generator threads on 127.0.0.1");
+    let mode = if record { "recorded" } else { "plain" };
+    println!("relay_bench: {relays} {mode} relays, {seconds} s of 20 ms G.711 both ways, {threads} relay threads + {threads} generator threads on 127.0.0.1");
     println!("setup: {} endpoints allocated and {relays} relays spawned in {setup_took:.2?}; traffic phase wall time {wall:.2?}", 2 * relays);
     println!();
     println!("| relays | packets/s forwarded | loss % | CPU s (process) | CPU s (relay threads) | CPU % of one core (relay) | RSS MiB (end) | RSS KiB per relay |");
@@ -146,6 +171,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "packets sent {sent}, received {received}, forwarded by relays {forwarded}; RSS KiB: start {rss_start}, phones bound {rss_before_relays}, relays up {rss_with_relays}, end {rss_end}"
     );
+    if record {
+        // Two bytes a sample; the tap hands out what is 300 ms old, so the last part is missing.
+        let bytes = 2.0 * recorded_samples.load(Relaxed) as f64;
+        println!(
+            "recorded {:.1} MB in all: {:.2} MB per call-minute",
+            bytes / 1e6,
+            bytes / 1e6 / relays as f64 / (secs / 60.0)
+        );
+    }
     drop(handles);
     Ok(())
 }

@@ -13,8 +13,8 @@
 use media::{
     spawn_relay, LegMedia, PortRange, RecordTap, RecorderOutput, RelayConfig, RelayHandle, RtpPool,
 };
-use std::sync::atomic::AtomicU64;
 use std::net::Ipv4Addr;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -48,3 +48,10 @@ if ! .venv/bin/schemathesis --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSI
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
+# A real S3-compatible server for the recording archive's upload test (moto in server mode,
+# with its IAM authentication on, so that signatures are checked).
+MOTO_VERSION=5.2.5
+if ! .venv/bin/python -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+    echo "== pip install moto[server]==$MOTO_VERSION (.venv)"
+    .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi

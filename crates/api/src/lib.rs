@@ -1,6 +1,7 @@
 //! The HTTP edge: the REST API under `/api/v1`, sessions and the permission guard, health and
 //! metrics, and the single-page web app.
 
+pub mod archive;
 pub mod auth;
 pub mod client_addr;
 pub mod csv_text;
@@ -16,7 +17,9 @@ pub mod phone;
 pub mod presence;
 pub mod resources;
 pub mod routes;
+pub mod s3;
 pub mod seed;
+pub mod settings;
 pub mod telephony;
 pub mod tls;
 pub mod validate;
@@ -46,6 +49,8 @@ pub struct ApiConfig {
     pub voice_dir: PathBuf,
     /// Where call recordings are kept (`<data-dir>/recordings`, a recording's `file` below it).
     pub recordings_dir: PathBuf,
+    /// Where the daily recording archives are kept (`<data-dir>/archives`).
+    pub archives_dir: PathBuf,
     /// Lock and throttling of failed logins (AUTH-06).
     pub login: LoginPolicy,
     /// Peers whose `X-Forwarded-For` is believed (reverse proxies); empty: none.
@@ -59,6 +64,7 @@ impl ApiConfig {
             secure_cookies: false,
             web_dir,
             recordings_dir: voice_dir.with_file_name("recordings"),
+            archives_dir: voice_dir.with_file_name("archives"),
             voice_dir,
             login: LoginPolicy::default(),
             trusted_proxies: Vec::new(),
@@ -74,6 +80,8 @@ pub struct AppState {
     pub login_sources: Arc<login_throttle::SourceThrottle>,
     /// The running telephony (ACD); `None` when the API runs alone (tests).
     pub telephony: Option<Arc<dyn telephony::Telephony>>,
+    /// The daily recording archive (its job is started by whoever serves the API).
+    pub archive: Arc<archive::Archiver>,
 }
 
 impl AppState {
@@ -84,8 +92,14 @@ impl AppState {
             config.login.source,
             config.login.source_window,
         ));
+        let archive = archive::Archiver::new(
+            store.clone(),
+            config.recordings_dir.clone(),
+            config.archives_dir.clone(),
+        );
         AppState {
             store,
+            archive,
             config: Arc::new(config),
             login_sources,
             telephony: None,

@@ -56,6 +56,15 @@ use utoipa::OpenApi;
     store::calls::CallKind,
     store::calls::Direction,
     store::changes::Change,
+    store::system::SystemSettings,
+    crate::settings::S3SettingsView,
+    crate::settings::S3SettingsInput,
+    crate::settings::S3TestResult,
+    crate::archive::RecordingArchive,
+    crate::archive::ArchiveProgress,
+    crate::archive::S3Link,
+    store::archives::ArchiveState,
+    store::archives::S3State,
 )))]
 struct Schemas;
 

@@ -619,7 +619,127 @@ pub fn table() -> Vec<Route> {
         )
         .error(503, "Telephony is not running"),
     );
+    settings_routes(&mut v);
+    archive_routes(&mut v);
     v
+}
+
+/// System settings (time zone, business day, recording) and the AWS S3 integration.
+fn settings_routes(v: &mut Vec<Route>) {
+    use crate::settings;
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/settings/system",
+            Access::LoggedIn,
+            settings::get_system,
+        )
+        .doc(
+            "Settings",
+            "System settings: time zone, business day, recording and its retention",
+        )
+        .ok(200, Some("SystemSettings")),
+    );
+    v.push(
+        route(
+            Method::PUT,
+            "/api/v1/settings/system",
+            Access::Perm("tab.admin"),
+            settings::put_system,
+        )
+        .doc("Settings", "Change the system settings")
+        .body("SystemSettings")
+        .ok(200, Some("SystemSettings")),
+    );
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/settings/s3",
+            Access::Perm("s3.view"),
+            settings::get_s3,
+        )
+        .doc(
+            "Settings",
+            "The AWS S3 integration (S3-01); the secret is never returned",
+        )
+        .ok(200, Some("S3SettingsView")),
+    );
+    v.push(
+        route(
+            Method::PUT,
+            "/api/v1/settings/s3",
+            Access::Perm("s3.update"),
+            settings::put_s3,
+        )
+        .doc(
+            "Settings",
+            "Change the AWS S3 integration (leave secret_access_key out to keep it)",
+        )
+        .body("S3SettingsInput")
+        .ok(200, Some("S3SettingsView")),
+    );
+    v.push(
+        route(
+            Method::POST,
+            "/api/v1/settings/s3/test",
+            Access::Perm("s3.update"),
+            settings::test_s3,
+        )
+        .doc(
+            "Settings",
+            "Test S3 settings by writing and deleting a small object; reports the store's error",
+        )
+        .body("S3SettingsInput")
+        .ok(200, Some("S3TestResult")),
+    );
+}
+
+/// The daily recording archive (REC-01…05).
+fn archive_routes(v: &mut Vec<Route>) {
+    use crate::archive;
+    const TAG: &str = "RecordingArchives";
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/recording-archives",
+            Access::Perm("archive.view"),
+            archive::list,
+        )
+        .doc(
+            TAG,
+            "Daily ZIPs of the recordings, newest first (from/to: days YYYYMMDD, both included)",
+        )
+        .query(&[("from", Text), ("to", Text), PAGING[0], PAGING[1]])
+        .ok(200, Some("List:RecordingArchive")),
+    );
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/recording-archives/{id}/download",
+            Access::Perm("archive.download"),
+            archive::download,
+        )
+        .id(Text)
+        .doc(
+            TAG,
+            "Download a day's ZIP from this server (id: YYYYMMDD; ranges supported)",
+        )
+        .error(409, "The day's archive is not ready")
+        .produces("application/zip"),
+    );
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/recording-archives/{id}/s3-link",
+            Access::Perm("archive.download"),
+            archive::s3_link,
+        )
+        .id(Text)
+        .doc(TAG, "A presigned S3 download link of a day's ZIP")
+        .ok(200, Some("S3Link"))
+        .error(409, "The archive is not ready or not in S3")
+        .error(503, "S3 could not sign the link"),
+    );
 }
 
 /// The API router: each route wrapped in the guard for its own access requirement.

@@ -291,3 +291,108 @@ pub async fn demo_audio(
     tx.commit().await?;
     Ok(vec!["greeting".into(), "music on hold".into()])
 }
+
+/// Three short recorded calls answered by agent 201 on the local day that starts at
+/// `day_start` (epoch ms), each 5 s of 440 Hz from the caller (left) and 1 kHz from the agent
+/// (right): something to play in call history and to find in that day's archive. Only with
+/// `TSUNAGU_DEMO_RECORDINGS=1` (the browser tests); real demo calls are recorded anyway.
+pub async fn demo_recordings(
+    store: &Store,
+    journal: &store::journal::Journal,
+    recordings_dir: &std::path::Path,
+    day_start: i64,
+) -> Result<Vec<i64>, SeedError> {
+    use store::journal::{CallStart, Write};
+    use store::recordings::RecordingEnd;
+    const SECONDS: i64 = 5;
+    let agent = {
+        let mut c = store.conn().await?;
+        agents::credentials_by_login(&mut c, "201")
+            .await?
+            .map(|a| a.id)
+            .ok_or_else(|| SeedError::Api("demo agent 201 is missing".into()))?
+    };
+    let mut calls = Vec::new();
+    for i in 0..3i64 {
+        let id = journal
+            .new_call_id()
+            .await
+            .map_err(|e| SeedError::Api(e.to_string()))?;
+        let start = day_start + (10 + i) * 3_600_000;
+        let answered = start + 4_000;
+        let end = answered + SECONDS * 1000;
+        let utc_day = engine::archive_schedule::recording_folder(answered);
+        let file = format!("{utc_day}/{id}.wav");
+        let wav = two_tones(SECONDS as usize);
+        let path = recordings_dir.join(&file);
+        let bytes = i64::try_from(wav.len()).unwrap_or(0);
+        let written = async {
+            if let Some(dir) = path.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            tokio::fs::write(&path, wav).await
+        };
+        written
+            .await
+            .map_err(|e| SeedError::Api(format!("{}: {e}", path.display())))?;
+        let writes = vec![
+            Write::CallStarted(CallStart {
+                id,
+                call_uuid: format!("demo-recording-{id}"),
+                direction: store::calls::Direction::Inbound,
+                started_at: start,
+                remote_party: format!("0312340{i:03}"),
+                number_id: None,
+                number: Some("0500000000".into()),
+                agent_id: None,
+                peer_agent_id: None,
+                group_id: None,
+            }),
+            Write::CallAnswered {
+                call: id,
+                at: answered,
+                agent: Some(agent),
+                peer_agent: None,
+            },
+            Write::RecordingStarted {
+                call: id,
+                at: answered,
+                file,
+            },
+            Write::CallEnded {
+                call: id,
+                at: end,
+                cause: "caller_hangup".into(),
+            },
+            Write::RecordingEnded(RecordingEnd {
+                call: id,
+                at: end,
+                bytes,
+                duration_ms: SECONDS * 1000,
+                paused_ms: 0,
+                complete: true,
+            }),
+        ];
+        journal
+            .commit(writes)
+            .await
+            .map_err(|e| SeedError::Api(e.to_string()))?;
+        calls.push(id);
+    }
+    Ok(calls)
+}
+
+/// A stereo 8 kHz 16-bit WAV: 440 Hz left, 1 kHz right.
+fn two_tones(seconds: usize) -> Vec<u8> {
+    let frames = seconds * 8000;
+    let data = u32::try_from(frames * 4).unwrap_or(u32::MAX);
+    let mut out = media::recorder::wav_header(data).to_vec();
+    for n in 0..frames {
+        let t = n as f64 / 8000.0;
+        for f in [440.0, 1000.0] {
+            let v = (8000.0 * (2.0 * std::f64::consts::PI * f * t).sin()) as i16;
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out
+}

@@ -6,6 +6,7 @@
 
 pub mod acd;
 pub mod agent_state;
+pub mod archive_schedule;
 pub mod clock;
 pub mod dial_plan;
 mod legs;

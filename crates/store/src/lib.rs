@@ -7,6 +7,7 @@
 
 pub mod agent_statuses;
 pub mod agents;
+pub mod archives;
 pub mod calls;
 pub mod changes;
 pub mod clock;
@@ -25,6 +26,7 @@ pub mod registrations;
 pub mod roles;
 pub mod sessions;
 mod sqlite_file;
+pub mod system;
 pub mod terminals;
 pub mod text_enum;
 pub mod trunks;

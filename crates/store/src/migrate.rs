@@ -16,6 +16,7 @@ const BLOCKS_RESTRICTIONS_CALLS: &str =
 const VOICE_FILES: &str = include_str!("../migrations/0004_voice_files.sql");
 const JOURNAL: &str = include_str!("../migrations/0005_journal.sql");
 const RECORDINGS: &str = include_str!("../migrations/0006_recordings.sql");
+const RECORDING_ARCHIVES: &str = include_str!("../migrations/0007_recording_archives.sql");
 const NUMBER_RECORDING: &str = include_str!("../migrations/0010_number_recording.sql");
 const LOGIN_LOCK: &str = include_str!("../migrations/0020_login_lock.sql");
 
@@ -55,6 +56,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "recordings",
         sqlite: RECORDINGS,
         postgres: RECORDINGS,
+    },
+    Migration {
+        version: 7,
+        name: "recording_archives",
+        sqlite: RECORDING_ARCHIVES,
+        postgres: RECORDING_ARCHIVES,
     },
     Migration {
         version: 10,

@@ -76,14 +76,6 @@ pub struct Config {
     recording: bool,
 }
 
-/// The system setting's `recording_enabled`; recording is on unless it says otherwise.
-fn recording_enabled(system: Option<&str>) -> bool {
-    system
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
-        .and_then(|v| v.get("recording_enabled")?.as_bool())
-        .unwrap_or(true)
-}
-
 impl Config {
     pub async fn load(store: &Store) -> store::Result<Config> {
         let mut conn = store.conn().await?;
@@ -106,7 +98,7 @@ impl Config {
             )
             .await?;
         let mut c = Config {
-            recording: recording_enabled(store.get_setting("system").await?.as_deref()),
+            recording: store.system_settings().await?.recording_enabled,
             ..Config::default()
         };
         for n in numbers {

@@ -35,22 +35,8 @@ pub(crate) fn start(core: &Arc<Core>, call: i64, left_leg: usize) -> RecordTap {
 
 /// `YYYY-MM-DD/<call>.wav`, by the UTC day the recording started: folders of a bounded size.
 fn relative_path(call: i64, now_ms: u64) -> String {
-    let (y, m, d) = civil_from_days(i64::try_from(now_ms / 86_400_000).unwrap_or(0));
-    format!("{y:04}-{m:02}-{d:02}/{call}.wav")
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let folder = engine::archive_schedule::recording_folder(i64::try_from(now_ms).unwrap_or(0));
+    format!("{folder}/{call}.wav")
 }
 
 struct Sink {

@@ -113,7 +113,10 @@ async fn serve(config: Config) -> Result<()> {
     tracing::info!(backend = ?store.backend(), "database ready");
 
     let admin_password = std::env::var("TSUNAGU_ADMIN_PASSWORD").ok();
-    match seed::first_start(&store, admin_password, config.demo).await? {
+    let first = seed::first_start(&store, admin_password, config.demo).await?;
+    let seed_recordings =
+        first == FirstStart::Demo && std::env::var("TSUNAGU_DEMO_RECORDINGS").as_deref() == Ok("1");
+    match first {
         FirstStart::Existing if config.demo => {
             tracing::warn!("--demo ignored: the database already holds data");
         }
@@ -155,6 +158,26 @@ async fn serve(config: Config) -> Result<()> {
         store::journal::Journal::start(store.clone(), &config.node, clock.clone())
             .await
             .context("starting the journal")?;
+    if seed_recordings {
+        // Yesterday in the center's time zone: its archive is built at once.
+        let schedule = store
+            .system_settings()
+            .await?
+            .schedule()
+            .map_err(|(f, e)| anyhow::anyhow!("system setting {f}: {e}"))?;
+        let yesterday = schedule
+            .day_of(api::now_ms())
+            .yesterday()
+            .context("yesterday")?;
+        let calls = seed::demo_recordings(
+            &store,
+            &journal,
+            &config.data_dir.join("recordings"),
+            schedule.bounds(yesterday).0,
+        )
+        .await?;
+        tracing::info!(?calls, "demo recordings added");
+    }
     if recovered.closed > 0 {
         tracing::warn!(
             calls = recovered.closed,
@@ -201,12 +224,14 @@ async fn serve(config: Config) -> Result<()> {
             },
             trusted_proxies: config.trusted_proxies.clone(),
             recordings_dir: config.data_dir.join("recordings"),
+            archives_dir: config.data_dir.join("archives"),
             ..ApiConfig::new(config.web_dir.clone(), config.data_dir.join("voice"))
         },
     )
     .with_telephony(live);
     tokio::spawn(purge_sessions(store.clone()));
     tokio::spawn(release_locks(state.clone()));
+    tokio::spawn(state.archive.clone().run());
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("binding HTTP on {}", config.http_addr))?;

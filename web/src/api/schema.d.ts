@@ -670,6 +670,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/recording-archives": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Daily ZIPs of the recordings, newest first (from/to: days YYYYMMDD, both included) */
+        get: operations["get_recording_archives"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recording-archives/{id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a day's ZIP from this server (id: YYYYMMDD; ranges supported) */
+        get: operations["get_recording_archives__id__download"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recording-archives/{id}/s3-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A presigned S3 download link of a day's ZIP */
+        get: operations["get_recording_archives__id__s3_link"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/roles": {
         parameters: {
             query?: never;
@@ -717,6 +768,59 @@ export interface paths {
         /** Change history of Role */
         get: operations["get_roles__id__history"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/s3": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The AWS S3 integration (S3-01); the secret is never returned */
+        get: operations["get_settings_s3"];
+        /** Change the AWS S3 integration (leave secret_access_key out to keep it) */
+        put: operations["put_settings_s3"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/s3/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Test S3 settings by writing and deleting a small object; reports the store's error */
+        post: operations["post_settings_s3_test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/system": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** System settings: time zone, business day, recording and its retention */
+        get: operations["get_settings_system"];
+        /** Change the system settings */
+        put: operations["put_settings_system"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1035,6 +1139,18 @@ export interface components {
             icon?: string | null;
             name?: string | null;
         };
+        /** @description The day being packed, for the progress bar. */
+        ArchiveProgress: {
+            /** Format: int64 */
+            done: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /**
+         * @description A day's ZIP being built, built, or not built (the error says why).
+         * @enum {string}
+         */
+        ArchiveState: "packing" | "ready" | "failed";
         /** @description What the Agent and Group/Campaign selects of the history search offer. */
         CallFilterChoices: {
             agents: components["schemas"]["NamedRef"][];
@@ -1735,6 +1851,25 @@ export interface components {
             call: components["schemas"]["u64"];
             since: components["schemas"]["u64"];
         };
+        /** @description One day's archive as the screen shows it. */
+        RecordingArchive: {
+            /** Format: int64 */
+            built_at: number;
+            /** Format: int64 */
+            bytes: number;
+            /** @description `YYYYMMDD`; the id in the download paths. */
+            day: string;
+            /** @description Why packing failed. */
+            error?: string | null;
+            file_name: string;
+            progress?: null | components["schemas"]["ArchiveProgress"];
+            /** Format: int64 */
+            recordings: number;
+            /** @description Why the last upload failed (it is tried again). */
+            s3_error?: string | null;
+            s3_state: components["schemas"]["S3State"];
+            state: components["schemas"]["ArchiveState"];
+        };
         /** @description Body of PUT /calls/{id}/recording/pause. */
         RecordingPause: {
             /** @description True pauses the recording (silence in the file), false resumes it. */
@@ -1763,6 +1898,51 @@ export interface components {
             id: string;
             name: string;
         };
+        /** @description A presigned S3 link to the archive. */
+        S3Link: {
+            /**
+             * Format: int64
+             * @description Seconds the link works for.
+             */
+            expires_in: number;
+            url: string;
+        };
+        /** @description Body of PUT /settings/s3 and POST /settings/s3/test. */
+        S3SettingsInput: {
+            access_key_id: string;
+            bucket: string;
+            enabled: boolean;
+            endpoint?: string;
+            prefix?: string;
+            region: string;
+            /** @description The secret access key; leave it out (or null) to keep the stored one. */
+            secret_access_key?: string | null;
+        };
+        /** @description The S3 settings as the API shows them: everything but the secret. */
+        S3SettingsView: {
+            access_key_id: string;
+            bucket: string;
+            enabled: boolean;
+            /** @description For S3-compatible stores; empty: AWS. */
+            endpoint: string;
+            /** @description Prefix of the object keys, e.g. `recordings/`. */
+            prefix: string;
+            region: string;
+            /** @description Whether a secret access key is stored (it is never returned). */
+            secret_set: boolean;
+        };
+        /**
+         * @description The ZIP's copy in S3: not wanted (S3 off when it was built), waiting, stored, or
+         *     failed (retried later).
+         * @enum {string}
+         */
+        S3State: "off" | "pending" | "uploaded" | "failed";
+        /** @description What a connection test found. */
+        S3TestResult: {
+            /** @description The store's own error when the test failed. */
+            error?: string | null;
+            ok: boolean;
+        };
         /** @description Body of PUT /groups/{id}/skill-level (RT-11). */
         SkillLevelInput: {
             /** Format: int64 */
@@ -1786,6 +1966,34 @@ export interface components {
             /** Format: int64 */
             updated_at: number;
             updated_by?: string | null;
+        };
+        SystemSettings: {
+            /**
+             * @description End of the business day, `HH:MM`; the day's recordings are archived after it.
+             * @default 18:00
+             */
+            business_day_end: string;
+            /**
+             * @description Start of the business day, `HH:MM` local time.
+             * @default 09:00
+             */
+            business_day_start: string;
+            /**
+             * @description Record every answered call (a phone number may override it).
+             * @default true
+             */
+            recording_enabled: boolean;
+            /**
+             * Format: int32
+             * @description Days a recording's file is kept after it is archived; 0: for ever.
+             * @default 365
+             */
+            recording_retention_days: number;
+            /**
+             * @description IANA time zone of the center, e.g. `Asia/Tokyo`.
+             * @default Asia/Tokyo
+             */
+            time_zone: string;
         };
         Target: {
             /** Format: int64 */
@@ -5550,6 +5758,186 @@ export interface operations {
             };
         };
     };
+    get_recording_archives: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["RecordingArchive"][];
+                        total: number;
+                    };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_recording_archives__id__download: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The day's archive is not ready */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_recording_archives__id__s3_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["S3Link"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The archive is not ready or not in S3 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description S3 could not sign the link */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_roles: {
         parameters: {
             query?: {
@@ -5931,6 +6319,289 @@ export interface operations {
             };
             /** @description No such record */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_settings_s3: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["S3SettingsView"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_settings_s3: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["S3SettingsInput"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["S3SettingsView"];
+                };
+            };
+            /** @description Malformed body, wrong type or unknown field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; one entry per field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_settings_s3_test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["S3SettingsInput"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["S3TestResult"];
+                };
+            };
+            /** @description Malformed body, wrong type or unknown field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; one entry per field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_settings_system: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemSettings"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_settings_system: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SystemSettings"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemSettings"];
+                };
+            };
+            /** @description Malformed body, wrong type or unknown field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; one entry per field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -221,7 +221,7 @@ async fn visible_call(s: &AppState, me: &CurrentUser, id: i64) -> ApiResult<Call
 }
 
 /// A recording's file below the recordings folder; `None` for a path that would leave it.
-fn recording_path(dir: &Path, file: &str) -> Option<PathBuf> {
+pub(crate) fn recording_path(dir: &Path, file: &str) -> Option<PathBuf> {
     let rel = Path::new(file);
     rel.components()
         .all(|c| matches!(c, std::path::Component::Normal(_)))

@@ -64,6 +64,7 @@ export const TABS: TabDef[] = [
       m('workflows', 'tab.admin'),
       m('workflow_steps', 'tab.admin'),
       m('s3', 's3.view'),
+      m('system', 'tab.admin'),
       m('limits', 'tab.admin'),
       m('display', 'tab.admin'),
       m('roles', 'role.view'),

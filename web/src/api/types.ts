@@ -139,3 +139,9 @@ export type PhoneMessage = S['PhoneEvent'];
 
 /** Pushed to the agent whose phone rings for a queue call (NUM-07/09, PREF pop-up options). */
 export type IncomingCall = Extract<S['LiveEvent'], { type: 'incoming_call' }>;
+
+export type SystemSettings = S['SystemSettings'];
+export type S3SettingsView = S['S3SettingsView'];
+export type S3TestResult = S['S3TestResult'];
+export type RecordingArchive = S['RecordingArchive'];
+export type S3Link = S['S3Link'];

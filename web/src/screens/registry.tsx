@@ -5,9 +5,11 @@ import { AgentStatusDetail, AgentStatusList } from './admin/AgentStatuses';
 import { GroupDetail, GroupList } from './admin/Groups';
 import { NumberDetail, NumberList } from './admin/Numbers';
 import { RoleDetail, RoleList } from './admin/Roles';
+import { S3SettingsScreen, SystemSettingsScreen } from './admin/Settings';
 import { TerminalDetail, TerminalList } from './admin/Terminals';
 import { TrunkDetail, TrunkList } from './admin/Trunks';
 import { VoiceFileDetail, VoiceFileList } from './admin/VoiceFiles';
+import { RecordingArchiveScreen } from './history/Archive';
 import { CallHistoryList } from './history/Calls';
 import { PasswordScreen } from './personal/Password';
 import { PreferencesScreen } from './personal/Preferences';
@@ -44,6 +46,9 @@ export const SCREENS: Record<string, ScreenEntry> = {
   'sv/blocks': { List: IncomingBlockList, Detail: IncomingBlockDetail },
   'sv/restrictions': { List: OutboundRestrictionList, Detail: OutboundRestrictionDetail },
   'history/calls': { List: CallHistoryList },
+  'history/archive': { List: RecordingArchiveScreen },
+  'admin/s3': { List: S3SettingsScreen },
+  'admin/system': { List: SystemSettingsScreen },
   'personal/password': { List: PasswordScreen },
   'personal/preferences': { List: PreferencesScreen },
 };

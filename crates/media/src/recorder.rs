@@ -63,8 +63,10 @@ pub struct Timeline {
     pending: VecDeque<[i16; 2]>,
     /// Sample position of the first pending sample.
     written: u64,
-    /// Samples that fell in a pause or arrived too late to be placed.
     paused_since: Option<u64>,
+    /// Pauses over but not yet written out, as sample ranges: a packet arriving after the
+    /// resume with audio from the pause (jitter) stays unheard.
+    paused_spans: Vec<std::ops::Range<u64>>,
     paused_samples: u64,
     late_packets: u64,
 }
@@ -82,6 +84,7 @@ impl Timeline {
             pending: VecDeque::new(),
             written: 0,
             paused_since: None,
+            paused_spans: Vec::new(),
             paused_samples: 0,
             late_packets: 0,
         }
@@ -160,6 +163,15 @@ impl Timeline {
         for (slot, &byte) in self.pending.range_mut(offset..end).zip(payload) {
             slot[ch] = law.decode(byte);
         }
+        let placed = at..at + payload.len() as u64;
+        for span in &self.paused_spans {
+            let quiet = span.start.max(placed.start)..span.end.min(placed.end);
+            for pos in quiet {
+                if let Some(slot) = self.pending.get_mut((pos - self.written) as usize) {
+                    slot[ch] = 0;
+                }
+            }
+        }
     }
 
     /// The part of the timeline that is final at `now`, as interleaved left/right samples
@@ -183,6 +195,7 @@ impl Timeline {
             out.extend_from_slice(&s);
             self.written += 1;
         }
+        self.paused_spans.retain(|span| span.end > until);
     }
 
     /// From `now` on, both channels are silent until [`Timeline::resume`].
@@ -198,7 +211,9 @@ impl Timeline {
 
     pub fn resume(&mut self, now: Duration) {
         if let Some(since) = self.paused_since.take() {
-            self.paused_samples += samples(now).saturating_sub(since);
+            let at = samples(now);
+            self.paused_samples += at.saturating_sub(since);
+            self.paused_spans.push(since..at);
             // The streams go on from where they are; their anchors are still right.
         }
     }
@@ -356,6 +371,33 @@ mod tests {
         assert!(s[..4000].iter().all(|&x| x > 2900));
         assert!(s[12000..].iter().all(|&x| x > 2900));
         assert_eq!(t.paused(), ms(1000));
+    }
+
+    #[test]
+    fn audio_from_a_pause_arriving_after_the_resume_stays_silent() {
+        let mut t = Timeline::new();
+        for i in 0..10u32 {
+            let now = ms(u64::from(i) * 20);
+            t.push(Channel::Left, 1, i * 160, Law::Ulaw, &frame(3000), now);
+        }
+        t.pause(ms(200));
+        t.resume(ms(300));
+        // Said from 260 to 320 ms, taken off the socket at 325 ms.
+        for i in 13..16u32 {
+            t.push(Channel::Left, 1, i * 160, Law::Ulaw, &frame(3000), ms(325));
+        }
+        let s = drain_all(&mut t, ms(400));
+        let left: Vec<i16> = s.iter().map(|x| x[0]).collect();
+        assert!(left[..1600].iter().all(|&x| x > 2900));
+        assert!(
+            left[1600..2400].iter().all(|&x| x == 0),
+            "paused 200..300 ms"
+        );
+        assert!(
+            left[2400..2560].iter().all(|&x| x > 2900),
+            "from the resume on"
+        );
+        assert_eq!(t.paused(), ms(100));
     }
 
     #[test]

@@ -2,18 +2,22 @@
 //! concurrent calls, with packet loss: generator "phones" on 127.0.0.1 send 20 ms G.711
 //! packets and drop `LOSS` % of them before sending (as a lossy network would).
 //!
-//! `cargo run --release -p media --example bridge_bench -- [SECONDS=5] [LOSS=2]`
+//! `cargo run --release -p media --example bridge_bench -- [SECONDS=5] [LOSS=2] [record]`
+//!
+//! With `record`, a third row per size has every bridge recorded (the recorder tap decodes
+//! each member's packets onto the stereo timeline); the audio is counted by tasks on the
+//! generators' runtime, so the row shows the bridge's own cost of its tap.
 //!
 //! Relays and bridges run on one runtime, the phones on another, each with named threads, so
 //! only the media threads' CPU time is counted.
 
 use media::g711::Law;
 use media::{
-    spawn_bridge, spawn_relay, BridgeConfig, LegMedia, MediaLeg, MemberId, Mode, PortRange,
-    RelayConfig, RtpPool,
+    spawn_bridge, spawn_relay, BridgeConfig, Channel, LegMedia, MediaLeg, MemberId, Mode,
+    PortRange, RecorderOutput, RelayConfig, RtpPool,
 };
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -33,13 +37,15 @@ const GEN_THREAD: &str = "gen-worker";
 enum Scenario {
     Relay,
     Mix3,
+    /// The 3-party mix with its recorder tap on.
+    Mix3Recorded,
 }
 
 impl Scenario {
     fn legs(self) -> usize {
         match self {
             Scenario::Relay => 2,
-            Scenario::Mix3 => 3,
+            Scenario::Mix3 | Scenario::Mix3Recorded => 3,
         }
     }
 
@@ -47,6 +53,7 @@ impl Scenario {
         match self {
             Scenario::Relay => "relay (2 legs, no decoding)",
             Scenario::Mix3 => "3-party mix",
+            Scenario::Mix3Recorded => "3-party mix, recorded",
         }
     }
 }
@@ -55,12 +62,19 @@ struct Outcome {
     cpu: f64,
     sent: u64,
     received: u64,
+    /// Samples the recordings handed out (both channels).
+    recorded: u64,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let seconds: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5);
     let loss: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(2);
+    let record = args.next().as_deref() == Some("record");
+    let mut scenarios = vec![Scenario::Relay, Scenario::Mix3];
+    if record {
+        scenarios.push(Scenario::Mix3Recorded);
+    }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let media_rt = runtime(MEDIA_THREAD, threads)?;
     let gen_rt = runtime(GEN_THREAD, threads)?;
@@ -68,10 +82,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     println!("| calls | path | legs | media CPU s | % of one core | CPU ms per call-second | × relay | phones' packets received / sent |");
     println!("|------:|------|-----:|------------:|--------------:|-----------------------:|--------:|--------------------------------:|");
+    let mut notes = Vec::new();
     for calls in [100usize, 500] {
         let mut relay_cost = None;
-        for scenario in [Scenario::Relay, Scenario::Mix3] {
+        for &scenario in &scenarios {
             let o = run(&media_rt, &gen_rt, scenario, calls, seconds, loss)?;
+            if scenario == Scenario::Mix3Recorded {
+                // Two bytes a sample; the last 300 ms of each recording are still pending.
+                let mb = 2.0 * o.recorded as f64 / 1e6;
+                let minutes = calls as f64 * seconds as f64 / 60.0;
+                notes.push(format!(
+                    "{calls} recorded mixes: {mb:.1} MB handed out, {:.2} MB per call-minute",
+                    mb / minutes
+                ));
+            }
             let per_call = 1000.0 * o.cpu / (calls as f64 * seconds as f64);
             let ratio = match relay_cost {
                 None => {
@@ -91,6 +115,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 o.sent,
             );
         }
+    }
+    for note in notes {
+        println!("{note}");
     }
     Ok(())
 }
@@ -117,6 +144,8 @@ fn run(
     })?;
     let hi = u16::try_from(20000 + 2 * legs * calls + 100)?;
     let pool = RtpPool::new(Ipv4Addr::LOCALHOST.into(), PortRange::new(20000, hi)?);
+    let recorded = Arc::new(AtomicU64::new(0));
+    let writers = gen_rt.handle().clone();
     // Handles are kept until the traffic is over; dropping them stops the tasks.
     let (handles, addrs) = media_rt.block_on(async {
         let mut relays = Vec::new();
@@ -149,7 +178,7 @@ fn run(
                         tx,
                     ));
                 }
-                Scenario::Mix3 => {
+                Scenario::Mix3 | Scenario::Mix3Recorded => {
                     let (tx, _) = tokio::sync::mpsc::unbounded_channel();
                     let bridge = spawn_bridge(
                         BridgeConfig {
@@ -157,9 +186,23 @@ fn run(
                         },
                         tx,
                     );
+                    if scenario == Scenario::Mix3Recorded {
+                        let (output, mut audio) = tokio::sync::mpsc::unbounded_channel();
+                        let counted = Arc::clone(&recorded);
+                        writers.spawn(async move {
+                            while let Some(RecorderOutput::Audio(s)) = audio.recv().await {
+                                counted.fetch_add(s.len() as u64, Relaxed);
+                            }
+                        });
+                        bridge.record(output);
+                    }
                     for (i, m) in media.into_iter().enumerate() {
+                        let mut leg = MediaLeg::new(m);
+                        if i == 0 {
+                            leg.set_recording_channel(Channel::Left);
+                        }
                         bridge
-                            .add(MemberId(i as u64), MediaLeg::new(m), Law::Ulaw, Mode::Talk)
+                            .add(MemberId(i as u64), leg, Law::Ulaw, Mode::Talk)
                             .await?;
                     }
                     bridges.push(bridge);
@@ -204,5 +247,6 @@ fn run(
         cpu,
         sent: totals.sent.load(Relaxed),
         received: totals.received.load(Relaxed),
+        recorded: recorded.load(Relaxed),
     })
 }

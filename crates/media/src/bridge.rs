@@ -11,10 +11,21 @@
 //! The core creates bridges and moves legs: [`BridgeHandle::add`] takes a [`MediaLeg`] (from
 //! [`MediaLeg::new`], [`crate::relay::RelayHandle::into_legs`] or another bridge's
 //! [`BridgeHandle::take`]), [`BridgeHandle::take`] gives it back for the next place.
+//!
+//! A bridge can record (REC-*): [`BridgeHandle::record`] starts a recording, and
+//! [`BridgeHandle::continue_recording`] goes on with one the relay handed over with its legs
+//! ([`crate::relay::RelayHandle::into_legs`]). What each member in [`Mode::Talk`] sends is
+//! placed on the recording's timeline by its RTP timestamps, on the member's channel (its
+//! leg's [`MediaLeg::recording_channel`]: the external party left, the agent side right, the
+//! members of one channel summed). Members listening, on hold or whispering are not recorded,
+//! nor is what is played to anyone: the recording is the conversation with the external
+//! party, and a coach's whisper to the agent is not part of it (the customer never heard it).
 
 use crate::g711::Law;
 use crate::mixer::{Audio, MemberId, Mixer, MixerError, Mode};
 use crate::player::{Player, Program, FRAME};
+use crate::recorder::Channel;
+use crate::recording::{RecorderOutput, Recording};
 use crate::rtp_leg::{dtmf_digit, rtp_payload, Accept, Kind, MediaLeg, Playing};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -118,6 +129,12 @@ enum Command {
     SetLaw(MemberId, Law),
     Play(MemberId, Box<Program>, Law),
     StopPlaying(MemberId),
+    SetChannel(MemberId, Channel),
+    Record(Box<Recording>),
+    /// Pause (true) or resume (false) the recording.
+    PauseRecording(bool),
+    StopRecording,
+    TakeRecording(oneshot::Sender<Option<Recording>>),
 }
 
 impl BridgeHandle {
@@ -189,6 +206,50 @@ impl BridgeHandle {
         let _ = self.commands.send(Command::StopPlaying(id));
     }
 
+    /// The channel `id` is recorded on from now on (a member's leg brings its own, by default
+    /// [`Channel::Right`]).
+    pub fn set_channel(&self, id: MemberId, channel: Channel) {
+        let _ = self.commands.send(Command::SetChannel(id, channel));
+    }
+
+    /// Records the bridge from now on into `output` (a recording already running ends first),
+    /// each talking member on its channel. The recording ends with
+    /// [`BridgeHandle::stop_recording`] or when the bridge stops.
+    pub fn record(&self, output: UnboundedSender<RecorderOutput>) {
+        let recording = Recording::start(output, Instant::now());
+        let _ = self.commands.send(Command::Record(Box::new(recording)));
+    }
+
+    /// Goes on with a recording handed over with the legs it records, in the same output. Give
+    /// it before adding the legs, so that none of their packets is taken unrecorded. A
+    /// recording already running ends first; the bridge having stopped, it ends.
+    pub fn continue_recording(&self, recording: Recording) {
+        let _ = self.commands.send(Command::Record(Box::new(recording)));
+    }
+
+    /// Every member is silence in the recording until [`BridgeHandle::resume_recording`].
+    pub fn pause_recording(&self) {
+        let _ = self.commands.send(Command::PauseRecording(true));
+    }
+
+    pub fn resume_recording(&self) {
+        let _ = self.commands.send(Command::PauseRecording(false));
+    }
+
+    pub fn stop_recording(&self) {
+        let _ = self.commands.send(Command::StopRecording);
+    }
+
+    /// Stops recording here and gives the recording out, to go on where the legs go
+    /// ([`crate::relay::spawn_relay_legs`]). Take it after those legs: what they send until
+    /// then is still recorded here, and what they send after waits in their sockets for the
+    /// next owner. None if nothing was being recorded or the bridge has stopped.
+    pub async fn take_recording(&self) -> Option<Recording> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(Command::TakeRecording(reply)).ok()?;
+        rx.await.ok().flatten()
+    }
+
     pub fn stats(&self) -> BridgeStats {
         self.counters.snapshot()
     }
@@ -209,6 +270,7 @@ pub fn spawn_bridge(cfg: BridgeConfig, events: UnboundedSender<BridgeEvent>) -> 
         events,
         cfg,
         last_tick: now,
+        tap: None,
     };
     tokio::spawn(run(bridge, command_rx));
     BridgeHandle { counters, commands }
@@ -254,6 +316,7 @@ struct Bridge {
     events: UnboundedSender<BridgeEvent>,
     cfg: BridgeConfig,
     last_tick: Instant,
+    tap: Option<Recording>,
 }
 
 async fn run(mut bridge: Bridge, mut commands: UnboundedReceiver<Command>) {
@@ -272,6 +335,8 @@ async fn run(mut bridge: Bridge, mut commands: UnboundedReceiver<Command>) {
         }
     }
     drop(bridge.slots);
+    // The recording ends before the bridge says it stopped.
+    drop(bridge.tap);
     let _ = bridge.events.send(BridgeEvent::Stopped);
 }
 
@@ -345,6 +410,23 @@ impl Bridge {
                     s.leg.output.player = None;
                 }
             }
+            Command::SetChannel(id, channel) => {
+                if let Some(s) = self.slot(id) {
+                    s.leg.set_recording_channel(channel);
+                }
+            }
+            // The one running, if any, ends as it is dropped.
+            Command::Record(recording) => self.tap = Some(*recording),
+            Command::PauseRecording(paused) => {
+                if let Some(tap) = &mut self.tap {
+                    tap.set_paused(paused, Instant::now());
+                }
+            }
+            Command::StopRecording => self.tap = None,
+            Command::TakeRecording(reply) => {
+                // Not taken after all (nobody waiting): it ends.
+                let _ = reply.send(self.tap.take());
+            }
         }
     }
 
@@ -355,6 +437,9 @@ impl Bridge {
         self.last_tick = now;
         for i in 0..self.slots.len() {
             self.receive(i, buf, now);
+        }
+        if let Some(tap) = &mut self.tap {
+            tap.drain_due(now);
         }
         let mut packet = [0u8; PACKET];
         for (id, frame) in self.mixer.tick(now.into_std()) {
@@ -407,6 +492,12 @@ impl Bridge {
     /// Takes what member `i` sent since the last tick off its sockets.
     fn receive(&mut self, i: usize, buf: &mut [u8], now: Instant) {
         let s = &mut self.slots[i];
+        // Only the conversation is recorded: not a supervisor listening in or whispering to
+        // the agent, nor a member on hold.
+        let mut tap = self
+            .tap
+            .as_mut()
+            .filter(|_| self.mixer.mode(s.id) == Some(Mode::Talk));
         for kind in [Kind::Rtp, Kind::Rtcp] {
             let socket = match kind {
                 Kind::Rtp => s.leg.endpoint.rtp_socket(),
@@ -458,6 +549,9 @@ impl Bridge {
                     law,
                     payload,
                 };
+                if let Some(tap) = &mut tap {
+                    tap.push(s.leg.source, audio, now);
+                }
                 self.mixer.push(s.id, audio, now.into_std());
             }
         }

@@ -1,7 +1,9 @@
 //! Media edge: the RTP port pool, SDP rewriting for the B2BUA, the two-party relay that
 //! forwards RTP between legs without decoding it, bridges that mix any number of legs (and
-//! take a call over from the relay and back without a gap), the player of voice files, and
-//! the WebRTC gateway that bridges the browser phone to plain RTP. See docs/media.md.
+//! take a call over from the relay and back without a gap), the call recorder (a tap on the
+//! relay and on bridges, whose recording follows the call between them), the player of voice
+//! files, and the WebRTC gateway that bridges the browser phone to plain RTP. See
+//! docs/media.md and docs/recording.md.
 
 pub mod bridge;
 pub mod g711;
@@ -9,6 +11,7 @@ pub mod mixer;
 pub mod player;
 pub mod port_range;
 pub mod recorder;
+pub mod recording;
 pub mod relay;
 mod rtp_leg;
 pub mod rtp_loss;
@@ -20,9 +23,10 @@ pub mod webrtc;
 pub use bridge::{spawn_bridge, BridgeConfig, BridgeError, BridgeEvent, BridgeHandle, BridgeStats};
 pub use mixer::{MemberId, Mode};
 pub use port_range::{PortRange, PortRangeError};
+pub use recorder::Channel;
+pub use recording::{RecordTap, RecorderOutput, Recording};
 pub use relay::{
-    spawn_relay, DirectionStats, LegMedia, RecordTap, RecorderOutput, RelayConfig, RelayEvent,
-    RelayHandle, RelayStats,
+    spawn_relay, DirectionStats, LegMedia, RelayConfig, RelayEvent, RelayHandle, RelayStats,
 };
 pub use rtp_leg::MediaLeg;
 pub use rtp_pool::{RtpEndpoint, RtpPool};

@@ -1,17 +1,25 @@
-//! The call recorder's timeline: two mono streams of RTP audio placed side by side on one
-//! clock, as a stereo 8 kHz 16-bit recording (REC-*, HIST-04), with silence wherever a side
-//! sent nothing (hold, loss, a pause asked for by the agent).
+//! The call recorder's timeline: the RTP audio of any number of sources placed side by side on
+//! one clock, as a stereo 8 kHz 16-bit recording (REC-*, HIST-04), with silence wherever
+//! nobody sent anything (hold, loss, a pause asked for by the agent).
 //!
-//! Sans-IO: the relay hands it each audio packet with the time it arrived, and takes out the
-//! finished part of the timeline as interleaved samples, which the caller writes to a file.
+//! Sans-IO: the relay or bridge hands it each audio packet with the time it arrived, and takes
+//! out the finished part of the timeline as interleaved samples, which the caller writes to a
+//! file.
 //!
-//! A packet's place is its RTP timestamp relative to its stream's anchor, so jitter does not
-//! move audio around; the anchor is the arrival time of the stream's first packet, and a
-//! stream is anchored again when its SSRC changes or its timestamps stray too far from the
+//! A source is one leg (a phone's stream), recorded on the channel its owner gives it: the
+//! external party on the left, the agent side on the right. Each source keeps its own lane and
+//! anchor, so several sources on one channel (two agents in a bridge) are summed, clipped once
+//! when written out, while a packet that arrives twice is placed twice at the same spot rather
+//! than added to itself. A source is named by an id that moves with its leg, so a leg handed
+//! from the relay to a bridge keeps its anchor and its audio continues sample for sample.
+//!
+//! A packet's place is its RTP timestamp relative to its source's anchor, so jitter does not
+//! move audio around; the anchor is the arrival time of the source's first packet, and a
+//! source is anchored again when its SSRC changes or its timestamps stray too far from the
 //! clock (a sender's timestamp jump, or drift built up over a long call). Audio is written out
 //! once it is older than [`LATENCY`], which is how late a packet may arrive and still count.
 
-use crate::g711::Law;
+use crate::mixer::Audio;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -25,13 +33,17 @@ const MAX_DRIFT: i64 = RATE as i64 * 6 / 100;
 /// A packet this far (300 ms) ahead of the clock, or so far behind it that it would miss the
 /// write-out, anchors its stream again at its arrival: a jump of the sender's timestamps.
 const MAX_AHEAD: i64 = RATE as i64 * 3 / 10;
+/// A source that sent nothing for this long (10 s), with nothing left to write out, is
+/// forgotten: a member long gone from a bridge costs nothing. Should it speak again, it is
+/// anchored anew at its arrival.
+const FORGET_AFTER: u64 = 10 * RATE as u64;
 
-/// Which channel of the recording a stream goes to.
+/// Which channel of the recording a source goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
     /// The external party (a customer, a carrier).
     Left,
-    /// The agent.
+    /// The agent side: the agent, and anyone else taking part on the call center's side.
     Right,
 }
 
@@ -42,6 +54,14 @@ impl Channel {
             Channel::Right => 1,
         }
     }
+}
+
+/// Who a packet is from, as far as the recording is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    /// Unique among the sources of a recording, and the same for a leg wherever it goes.
+    pub id: u64,
+    pub channel: Channel,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -55,16 +75,27 @@ struct Anchor {
     skew16: i64,
 }
 
+#[derive(Debug)]
+struct Lane {
+    id: u64,
+    channel: Channel,
+    anchor: Option<Anchor>,
+    /// Samples from the timeline's `written` on, not yet handed out.
+    pending: VecDeque<i16>,
+    /// Arrival (in samples) of the source's last packet.
+    last_heard: u64,
+}
+
 /// A stereo recording being assembled. Times are offsets from the start of the recording.
 #[derive(Debug)]
 pub struct Timeline {
-    anchors: [Option<Anchor>; 2],
-    /// Interleaved samples from `written` on, not yet handed out.
-    pending: VecDeque<[i16; 2]>,
-    /// Sample position of the first pending sample.
+    lanes: Vec<Lane>,
+    /// Sample position of the first pending sample of every lane.
     written: u64,
-    /// Samples that fell in a pause or arrived too late to be placed.
     paused_since: Option<u64>,
+    /// Pauses over but not yet written out, as sample ranges: a packet arriving after the
+    /// resume with audio from the pause (jitter, a bridge reading at its ticks) stays unheard.
+    paused_spans: Vec<std::ops::Range<u64>>,
     paused_samples: u64,
     late_packets: u64,
 }
@@ -78,36 +109,46 @@ impl Default for Timeline {
 impl Timeline {
     pub fn new() -> Timeline {
         Timeline {
-            anchors: [None, None],
-            pending: VecDeque::new(),
+            lanes: Vec::new(),
             written: 0,
             paused_since: None,
+            paused_spans: Vec::new(),
             paused_samples: 0,
             late_packets: 0,
         }
     }
 
-    /// One RTP packet of G.711 audio from `channel`, arrived at `now`.
-    pub fn push(
-        &mut self,
-        channel: Channel,
-        ssrc: u32,
-        ts: u32,
-        law: Law,
-        payload: &[u8],
-        now: Duration,
-    ) {
+    /// One RTP packet of G.711 audio from `source`, arrived at `now`.
+    pub fn push(&mut self, source: Source, audio: Audio<'_>, now: Duration) {
         if self.paused_since.is_some() {
             return;
         }
-        let arrival = i64::try_from(samples(now)).unwrap_or(i64::MAX);
-        let ch = channel.index();
+        let arrival = samples(now);
+        let i = match self.lanes.iter().position(|l| l.id == source.id) {
+            Some(i) => i,
+            None => {
+                self.lanes.push(Lane {
+                    id: source.id,
+                    channel: source.channel,
+                    anchor: None,
+                    pending: VecDeque::new(),
+                    last_heard: arrival,
+                });
+                self.lanes.len() - 1
+            }
+        };
+        let lane = &mut self.lanes[i];
+        // A member moved to the other side (a consultation that became the agent) is heard
+        // there from now on; what it said before is still pending on the lane and moves too.
+        lane.channel = source.channel;
+        lane.last_heard = arrival;
+        let arrival = i64::try_from(arrival).unwrap_or(i64::MAX);
         let behind_limit = -(LATENCY_SAMPLES as i64 - 160);
-        let placed = match &mut self.anchors[ch] {
-            Some(a) if a.ssrc == ssrc => {
+        let placed = match &mut lane.anchor {
+            Some(a) if a.ssrc == audio.ssrc => {
                 // The signed distance of this timestamp from the anchor's, so reordered
                 // packets land before it and a wrap of the 32-bit clock changes nothing.
-                let delta = i64::from(ts.wrapping_sub(a.ts) as i32);
+                let delta = i64::from(audio.timestamp.wrapping_sub(a.ts) as i32);
                 let at = a.at.saturating_add(delta);
                 let skew = at - arrival;
                 if !(behind_limit..=MAX_AHEAD).contains(&skew) {
@@ -130,9 +171,9 @@ impl Timeline {
         let at = match placed {
             Some(at) => at,
             None => {
-                self.anchors[ch] = Some(Anchor {
-                    ssrc,
-                    ts,
+                lane.anchor = Some(Anchor {
+                    ssrc: audio.ssrc,
+                    ts: audio.timestamp,
                     at: arrival,
                     skew16: 0,
                 });
@@ -148,17 +189,27 @@ impl Timeline {
             return;
         }
         let offset = usize::try_from(at - self.written).unwrap_or(usize::MAX);
-        let end = offset.saturating_add(payload.len());
+        let end = offset.saturating_add(audio.payload.len());
         // Never more than a few seconds ahead: anchoring keeps `at` near the arrival clock.
         if end > MAX_PENDING {
             self.late_packets += 1;
             return;
         }
-        if self.pending.len() < end {
-            self.pending.resize(end, [0, 0]);
+        if lane.pending.len() < end {
+            lane.pending.resize(end, 0);
         }
-        for (slot, &byte) in self.pending.range_mut(offset..end).zip(payload) {
-            slot[ch] = law.decode(byte);
+        let law = audio.law;
+        for (slot, &byte) in lane.pending.range_mut(offset..end).zip(audio.payload) {
+            *slot = law.decode(byte);
+        }
+        let placed = at..at + audio.payload.len() as u64;
+        for span in &self.paused_spans {
+            let quiet = span.start.max(placed.start)..span.end.min(placed.end);
+            for pos in quiet {
+                if let Some(slot) = lane.pending.get_mut((pos - self.written) as usize) {
+                    *slot = 0;
+                }
+            }
         }
     }
 
@@ -178,11 +229,31 @@ impl Timeline {
     }
 
     fn drain_until(&mut self, until: u64, out: &mut Vec<i16>) {
-        while self.written < until {
-            let s = self.pending.pop_front().unwrap_or([0, 0]);
-            out.extend_from_slice(&s);
-            self.written += 1;
+        let Some(n) = until
+            .checked_sub(self.written)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0)
+        else {
+            return;
+        };
+        // Summed wide and clipped once, like the mixer: two loud agents saturate instead of
+        // wrapping around.
+        let mut sum = vec![[0i32; 2]; n];
+        for lane in &mut self.lanes {
+            let ch = lane.channel.index();
+            let take = n.min(lane.pending.len());
+            for (s, x) in sum.iter_mut().zip(lane.pending.drain(..take)) {
+                s[ch] += i32::from(x);
+            }
         }
+        out.reserve(2 * n);
+        for s in sum {
+            out.extend(s.map(clip));
+        }
+        self.written = until;
+        self.paused_spans.retain(|span| span.end > until);
+        self.lanes
+            .retain(|l| !l.pending.is_empty() || until.saturating_sub(l.last_heard) < FORGET_AFTER);
     }
 
     /// From `now` on, both channels are silent until [`Timeline::resume`].
@@ -192,13 +263,17 @@ impl Timeline {
             self.paused_since = Some(at);
             // What arrived for the time from now on is not to be kept.
             let keep = usize::try_from(at.saturating_sub(self.written)).unwrap_or(usize::MAX);
-            self.pending.truncate(keep);
+            for lane in &mut self.lanes {
+                lane.pending.truncate(keep);
+            }
         }
     }
 
     pub fn resume(&mut self, now: Duration) {
         if let Some(since) = self.paused_since.take() {
-            self.paused_samples += samples(now).saturating_sub(since);
+            let at = samples(now);
+            self.paused_samples += at.saturating_sub(since);
+            self.paused_spans.push(since..at);
             // The streams go on from where they are; their anchors are still right.
         }
     }
@@ -216,6 +291,10 @@ impl Timeline {
     pub fn late_packets(&self) -> u64 {
         self.late_packets
     }
+}
+
+fn clip(s: i32) -> i16 {
+    s.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
 }
 
 const LATENCY_SAMPLES: u64 = LATENCY.as_millis() as u64 * RATE as u64 / 1000;
@@ -251,8 +330,24 @@ pub fn wav_header(data_bytes: u32) -> [u8; 44] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::g711::Law;
 
     const FRAME: usize = 160;
+
+    /// A μ-law packet from the one source of `channel`, as the relay records each leg.
+    fn push(t: &mut Timeline, channel: Channel, ssrc: u32, ts: u32, payload: &[u8], now: Duration) {
+        let source = Source {
+            id: channel.index() as u64,
+            channel,
+        };
+        let audio = Audio {
+            ssrc,
+            timestamp: ts,
+            law: Law::Ulaw,
+            payload,
+        };
+        t.push(source, audio, now);
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -274,21 +369,14 @@ mod tests {
         let mut t = Timeline::new();
         for i in 0..50u32 {
             let now = ms(u64::from(i) * 20);
-            t.push(
-                Channel::Left,
-                1,
-                1000 + i * 160,
-                Law::Ulaw,
-                &frame(1000),
-                now,
-            );
+            push(&mut t, Channel::Left, 1, 1000 + i * 160, &frame(1000), now);
             // The agent starts 100 ms later.
             if i >= 5 {
-                t.push(
+                push(
+                    &mut t,
                     Channel::Right,
                     2,
                     9000 + i * 160,
-                    Law::Ulaw,
                     &frame(-2000),
                     now,
                 );
@@ -311,14 +399,7 @@ mod tests {
         let order = [0u32, 2, 1, 3, 5, 4];
         for (&arr, &seq) in arrivals.iter().zip(&order) {
             let level = 100 * (i16::try_from(seq).unwrap_or(0) + 1);
-            t.push(
-                Channel::Left,
-                7,
-                seq * 160,
-                Law::Ulaw,
-                &frame(level),
-                ms(arr),
-            );
+            push(&mut t, Channel::Left, 7, seq * 160, &frame(level), ms(arr));
         }
         let s = drain_all(&mut t, ms(120));
         for seq in 0..6usize {
@@ -343,7 +424,7 @@ mod tests {
             if i == 75 {
                 t.resume(now);
             }
-            t.push(Channel::Left, 1, i * 160, Law::Ulaw, &frame(3000), now);
+            push(&mut t, Channel::Left, 1, i * 160, &frame(3000), now);
             t.drain(now, &mut out);
         }
         t.finish(ms(2000), &mut out);
@@ -359,20 +440,46 @@ mod tests {
     }
 
     #[test]
+    fn audio_from_a_pause_arriving_after_the_resume_stays_silent() {
+        let mut t = Timeline::new();
+        for i in 0..10u32 {
+            push(
+                &mut t,
+                Channel::Left,
+                1,
+                i * 160,
+                &frame(3000),
+                ms(u64::from(i) * 20),
+            );
+        }
+        t.pause(ms(200));
+        t.resume(ms(300));
+        // Said from 260 to 320 ms, taken off the socket at 325 ms.
+        for i in 13..16u32 {
+            push(&mut t, Channel::Left, 1, i * 160, &frame(3000), ms(325));
+        }
+        let s = drain_all(&mut t, ms(400));
+        let left: Vec<i16> = s.iter().map(|x| x[0]).collect();
+        assert!(left[..1600].iter().all(|&x| x > 2900));
+        assert!(
+            left[1600..2400].iter().all(|&x| x == 0),
+            "paused 200..300 ms"
+        );
+        assert!(
+            left[2400..2560].iter().all(|&x| x > 2900),
+            "from the resume on"
+        );
+        assert_eq!(t.paused(), ms(100));
+    }
+
+    #[test]
     fn a_new_ssrc_or_a_timestamp_jump_is_placed_by_its_arrival() {
         let mut t = Timeline::new();
-        t.push(Channel::Right, 1, 0, Law::Ulaw, &frame(500), ms(0));
+        push(&mut t, Channel::Right, 1, 0, &frame(500), ms(0));
         // Same SSRC, timestamps jump by an hour: placed at its arrival, 1 s in.
-        t.push(
-            Channel::Right,
-            1,
-            28_800_000,
-            Law::Ulaw,
-            &frame(600),
-            ms(1000),
-        );
+        push(&mut t, Channel::Right, 1, 28_800_000, &frame(600), ms(1000));
         // Another SSRC at 1.5 s.
-        t.push(Channel::Right, 2, 5, Law::Ulaw, &frame(700), ms(1500));
+        push(&mut t, Channel::Right, 2, 5, &frame(700), ms(1500));
         let s = drain_all(&mut t, ms(2000));
         assert_eq!(s.len(), 16000);
         assert!(s[8000 + 80][1] > 550 && s[8000 + 80][1] < 650);
@@ -384,11 +491,11 @@ mod tests {
     fn a_packet_from_before_what_was_written_is_placed_at_its_arrival() {
         let mut t = Timeline::new();
         let mut out = Vec::new();
-        t.push(Channel::Left, 1, 0, Law::Ulaw, &frame(500), ms(0));
+        push(&mut t, Channel::Left, 1, 0, &frame(500), ms(0));
         t.drain(ms(1000), &mut out);
         assert_eq!(out.len(), 2 * 5600, "up to 1 s minus the latency");
         // A packet of the first 20 ms, a second late: placed where it arrived instead.
-        t.push(Channel::Left, 1, 160, Law::Ulaw, &frame(500), ms(1000));
+        push(&mut t, Channel::Left, 1, 160, &frame(500), ms(1000));
         assert_eq!(t.late_packets(), 0);
         // What is left starts at 0.7 s; the packet is at 1 s.
         let s = drain_all(&mut t, ms(1100));
@@ -402,7 +509,7 @@ mod tests {
             let delay = if i == 5 { 200 } else { 0 };
             let level = if i == 5 { 2000 } else { 500 };
             let now = ms(u64::from(i) * 20 + delay);
-            t.push(Channel::Left, 1, i * 160, Law::Ulaw, &frame(level), now);
+            push(&mut t, Channel::Left, 1, i * 160, &frame(level), now);
         }
         let s = drain_all(&mut t, ms(400));
         assert!(s[5 * FRAME + 80][0] > 1900, "the late frame in its place");
@@ -426,16 +533,17 @@ mod tests {
             if next_fast <= next_slow {
                 now = next_fast;
                 let ts = u32::try_from(fast * 160).unwrap_or(0);
-                t.push(Channel::Left, 9, ts, Law::Ulaw, &frame(800), now);
+                push(&mut t, Channel::Left, 9, ts, &frame(800), now);
                 fast += 1;
             } else {
                 now = next_slow;
                 let ts = u32::try_from(slow * 160).unwrap_or(0);
-                t.push(Channel::Right, 3, ts, Law::Ulaw, &frame(-800), now);
+                push(&mut t, Channel::Right, 3, ts, &frame(-800), now);
                 slow += 1;
             }
             t.drain(now, &mut out);
-            most_pending = most_pending.max(t.pending.len());
+            let pending = t.lanes.iter().map(|l| l.pending.len()).max().unwrap_or(0);
+            most_pending = most_pending.max(pending);
         }
         t.finish(now, &mut out);
         assert_eq!(out.len() as u64, 2 * samples(now), "as long as the call");
@@ -458,6 +566,138 @@ mod tests {
             "right silent {} of {total}",
             silent(1)
         );
+    }
+
+    fn from(t: &mut Timeline, source: Source, ssrc: u32, ts: u32, payload: &[u8], now: Duration) {
+        let audio = Audio {
+            ssrc,
+            timestamp: ts,
+            law: Law::Ulaw,
+            payload,
+        };
+        t.push(source, audio, now);
+    }
+
+    const CUSTOMER: Source = Source {
+        id: 10,
+        channel: Channel::Left,
+    };
+    const AGENT: Source = Source {
+        id: 11,
+        channel: Channel::Right,
+    };
+    const SUPERVISOR: Source = Source {
+        id: 12,
+        channel: Channel::Right,
+    };
+
+    #[test]
+    fn sources_on_one_channel_are_summed_and_clipped_once() {
+        let mut t = Timeline::new();
+        for i in 0..10u32 {
+            let now = ms(u64::from(i) * 20);
+            from(&mut t, CUSTOMER, 1, i * 160, &frame(1000), now);
+            from(&mut t, AGENT, 2, i * 160, &frame(2000), now);
+            // The supervisor joins 100 ms later; for the last 60 ms both are loud.
+            if i >= 5 {
+                let level = if i >= 7 { 30_000 } else { 3000 };
+                from(&mut t, SUPERVISOR, 3, i * 160, &frame(level), now);
+            }
+            if i >= 7 {
+                from(&mut t, AGENT, 2, i * 160, &frame(30_000), now);
+            }
+        }
+        let s = drain_all(&mut t, ms(200));
+        let near = |x: i16, want: i32| (i32::from(x) - want).abs() < want / 16 + 8;
+        assert!(
+            s.iter().all(|x| near(x[0], 1000)),
+            "the customer alone on the left"
+        );
+        assert!(near(s[400][1], 2000), "the agent alone");
+        assert!(
+            near(s[6 * FRAME + 80][1], 5000),
+            "agent and supervisor summed"
+        );
+        assert_eq!(
+            s[8 * FRAME + 80][1],
+            i16::MAX,
+            "clipped, not wrapped around"
+        );
+    }
+
+    #[test]
+    fn a_packet_received_twice_is_placed_once() {
+        let mut t = Timeline::new();
+        for i in 0..5u32 {
+            let now = ms(u64::from(i) * 20);
+            from(&mut t, AGENT, 2, i * 160, &frame(2000), now);
+            from(&mut t, AGENT, 2, i * 160, &frame(2000), now + ms(3));
+        }
+        let s = drain_all(&mut t, ms(100));
+        assert!(
+            s.iter().all(|x| (1900..2100).contains(&x[1])),
+            "{:?}",
+            s[80]
+        );
+    }
+
+    /// The frames of one phone's stream, each sample a distinct μ-law byte: any sample lost,
+    /// repeated or moved shows.
+    fn numbered(n: u32) -> Vec<u8> {
+        (0..FRAME as u32)
+            .map(|i| ((n * 7 + i) % 120 + 0x08) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn a_source_moving_from_the_relay_to_a_bridge_and_back_goes_on_sample_for_sample() {
+        // The relay places each packet as it arrives; a bridge takes the packets off the
+        // socket at its 20 ms ticks (13 ms out of step with the phone), so their arrival is
+        // later and uneven. Each hand-over takes 45 ms, with nobody reading the socket: the
+        // packets sent meanwhile arrive together when the next owner starts.
+        let mut t = Timeline::new();
+        let mut out = Vec::new();
+        let mut sent = Vec::new();
+        for n in 0..150u32 {
+            let sent_at = 5 + u64::from(n) * 20;
+            let arrival = match sent_at {
+                ..1000 => sent_at,
+                1000..2000 => (sent_at.div_ceil(20) * 20 + 13).max(1045),
+                _ => sent_at.max(2045),
+            };
+            let payload = numbered(n);
+            from(&mut t, CUSTOMER, 77, 1000 + n * 160, &payload, ms(arrival));
+            sent.extend(payload.iter().map(|&b| Law::Ulaw.decode(b)));
+            t.drain(ms(arrival), &mut out);
+        }
+        t.finish(ms(5 + 150 * 20), &mut out);
+        let left: Vec<i16> = out.iter().step_by(2).copied().collect();
+        let start = 5 * 8;
+        assert_eq!(left.len(), start + sent.len(), "as long as the call");
+        assert!(left[..start].iter().all(|&x| x == 0));
+        let differ = (0..sent.len()).find(|&i| left[start + i] != sent[i]);
+        assert_eq!(differ, None, "the first sample that differs");
+        assert_eq!(t.late_packets(), 0);
+    }
+
+    #[test]
+    fn a_source_silent_for_ten_seconds_is_forgotten() {
+        let mut t = Timeline::new();
+        let mut out = Vec::new();
+        from(&mut t, CUSTOMER, 1, 0, &frame(500), ms(0));
+        from(&mut t, AGENT, 2, 0, &frame(500), ms(0));
+        for i in 1..=500u32 {
+            let now = ms(u64::from(i) * 20);
+            from(&mut t, CUSTOMER, 1, i * 160, &frame(500), now);
+            t.drain(now, &mut out);
+        }
+        assert_eq!(t.lanes.len(), 2, "the agent kept for 10 s");
+        for i in 501..=600u32 {
+            let now = ms(u64::from(i) * 20);
+            from(&mut t, CUSTOMER, 1, i * 160, &frame(500), now);
+            t.drain(now, &mut out);
+        }
+        assert_eq!(t.lanes.len(), 1, "the agent forgotten");
     }
 
     #[test]

@@ -12,11 +12,18 @@
 //! When a third party joins, the relay hands its legs to a bridge ([`RelayHandle::into_legs`])
 //! with their latches and the numbering of the stream each phone hears, and takes two legs back
 //! from one ([`spawn_relay_legs`]) when the call is down to two again: the phones hear one
-//! stream throughout (`media::bridge`).
+//! stream throughout (`media::bridge`). A recording in progress goes with the legs
+//! ([`Recording`]) and goes on in the same file.
+//!
+//! Only a recorded call is decoded: the recorder tap places both legs' audio on the
+//! recording's timeline as it passes through.
 
 use crate::g711::Law;
+use crate::mixer::Audio;
 use crate::player::{Player, Program, FRAME};
-use crate::recorder::{Channel, Timeline};
+use crate::recorder::{Channel, Source};
+pub use crate::recording::{RecordTap, RecorderOutput};
+use crate::recording::{Recording, DRAIN_EVERY};
 use crate::rtp_leg::{dtmf_digit, rtp_payload, Accept, Kind, LegState, MediaLeg, Output, Playing};
 use crate::rtp_pool::RtpEndpoint;
 use std::net::SocketAddr;
@@ -35,8 +42,6 @@ const BATCH: usize = 32;
 const PTIME: Duration = Duration::from_millis(20);
 /// A player late by more than this many packets restarts its clock instead of bursting.
 const MAX_CATCH_UP: u64 = 3;
-/// How often a recording's final part is handed out while no packet arrives.
-const TAP_DRAIN: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -71,27 +76,6 @@ pub enum RelayEvent {
     PlayDone { leg: usize },
     /// The relay task ended (stopped or handle dropped); its ports are back in the pool.
     Stopped,
-}
-
-/// Where a recording's audio goes: the relay sends the finished parts of the stereo timeline
-/// here as they become final, then [`RecorderOutput::End`].
-#[derive(Debug)]
-pub struct RecordTap {
-    /// The leg of the external party (left channel); the other leg is the agent (right).
-    pub left_leg: usize,
-    pub output: UnboundedSender<RecorderOutput>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecorderOutput {
-    /// Interleaved left/right 16-bit samples at 8 kHz, continuing the previous ones.
-    Audio(Vec<i16>),
-    /// The recording is over: no more audio follows.
-    End {
-        paused: Duration,
-        /// Packets that came too late (or too far ahead) to be placed: heard as silence.
-        late_packets: u64,
-    },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -169,8 +153,10 @@ impl RelayHandle {
         }
     }
 
-    /// Records both legs from now on into `tap` (a recording already running ends first). The
-    /// recording ends with [`RelayHandle::stop_recording`] or when the relay stops.
+    /// Records both legs from now on into `tap` (a recording already running ends first): leg
+    /// `left_leg` on the left channel, the other on the right, which the legs keep if they
+    /// move to a bridge. The recording ends with [`RelayHandle::stop_recording`] or when the
+    /// relay stops, and goes on elsewhere if the legs are handed over.
     pub fn record(&self, tap: RecordTap) {
         let _ = self.commands.send(Command::Record(tap));
     }
@@ -194,9 +180,11 @@ impl RelayHandle {
 
     /// Stops forwarding and hands both legs over (leg 0 first), with what was latched and the
     /// numbering of the stream each phone hears, for a bridge to carry on. A prompt playing
-    /// goes with its leg; a recording ends ([`RecorderOutput::End`]): bridges have no recorder
-    /// tap yet. No [`RelayEvent::Stopped`] follows. None if the relay had stopped.
-    pub async fn into_legs(self) -> Option<[MediaLeg; 2]> {
+    /// goes with its leg; the recording in progress, if any, comes with them, to be given to
+    /// the bridge ([`crate::BridgeHandle::continue_recording`], before adding the legs) or to
+    /// the next relay: dropped, it ends. No [`RelayEvent::Stopped`] follows. None if the
+    /// relay had stopped.
+    pub async fn into_legs(self) -> Option<([MediaLeg; 2], Option<Recording>)> {
         let (reply, rx) = oneshot::channel();
         self.commands.send(Command::Handover(reply)).ok()?;
         rx.await.ok()
@@ -210,16 +198,19 @@ pub fn spawn_relay(
     cfg: RelayConfig,
     events: UnboundedSender<RelayEvent>,
 ) -> RelayHandle {
-    spawn_relay_legs(MediaLeg::new(a), MediaLeg::new(b), cfg, events)
+    spawn_relay_legs(MediaLeg::new(a), MediaLeg::new(b), cfg, events, None)
 }
 
 /// Starts relaying between two legs taken from a bridge (or another relay): each phone's
 /// stream goes on with its SSRC and numbering, the other side's packets renumbered into it.
+/// A `recording` taken from there goes on from the first packet, each leg on the channel it
+/// was recorded on.
 pub fn spawn_relay_legs(
     a: MediaLeg,
     b: MediaLeg,
     cfg: RelayConfig,
     events: UnboundedSender<RelayEvent>,
+    recording: Option<Recording>,
 ) -> RelayHandle {
     let counters = Arc::new(Counters::default());
     let (commands, command_rx) = mpsc::unbounded_channel();
@@ -239,7 +230,8 @@ pub fn spawn_relay_legs(
         last_rtp: now,
         idle_reported: false,
         outputs: [a.output, b.output],
-        tap: None,
+        sources: [a.source, b.source],
+        tap: recording,
     };
     tokio::spawn(run(relay, [a.endpoint, b.endpoint], cfg, command_rx));
     RelayHandle { counters, commands }
@@ -255,8 +247,11 @@ enum Command {
     /// Resume (true) or pause (false) the recording.
     Recording(bool),
     StopRecording,
-    Handover(oneshot::Sender<[MediaLeg; 2]>),
+    Handover(oneshot::Sender<Handover>),
 }
+
+/// What the relay hands over: its legs and the recording going on.
+type Handover = ([MediaLeg; 2], Option<Recording>);
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -297,37 +292,9 @@ struct Relay {
     idle_reported: bool,
     /// What each leg is sent: indexed by the leg that receives.
     outputs: [Output; 2],
-    tap: Option<Tap>,
-}
-
-/// A recording in progress: the timeline both legs' audio is placed on.
-struct Tap {
-    timeline: Timeline,
-    left_leg: usize,
-    started: Instant,
-    output: UnboundedSender<RecorderOutput>,
-}
-
-impl Tap {
-    fn drain(&mut self, now: Instant) {
-        let mut out = Vec::new();
-        self.timeline.drain(now - self.started, &mut out);
-        if !out.is_empty() {
-            let _ = self.output.send(RecorderOutput::Audio(out));
-        }
-    }
-
-    fn finish(mut self, now: Instant) {
-        let mut out = Vec::new();
-        self.timeline.finish(now - self.started, &mut out);
-        if !out.is_empty() {
-            let _ = self.output.send(RecorderOutput::Audio(out));
-        }
-        let _ = self.output.send(RecorderOutput::End {
-            paused: self.timeline.paused(),
-            late_packets: self.timeline.late_packets(),
-        });
-    }
+    /// Each leg's place in a recording; moves with the leg.
+    sources: [Source; 2],
+    tap: Option<Recording>,
 }
 
 async fn run(
@@ -349,7 +316,7 @@ async fn run(
     let mut ticker = tokio::time::interval(PTIME);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Writes out the recording's final part while nobody sends anything (both on hold).
-    let mut tap_ticker = tokio::time::interval(TAP_DRAIN);
+    let mut tap_ticker = tokio::time::interval(DRAIN_EVERY);
     tap_ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut handover = None;
     loop {
@@ -375,32 +342,22 @@ async fn run(
                 }
                 Some(Command::StopPlaying(leg)) => relay.outputs[leg].player = None,
                 Some(Command::Record(tap)) => {
-                    let now = Instant::now();
-                    if let Some(old) = relay.tap.take() {
-                        old.finish(now);
+                    for (leg, source) in relay.sources.iter_mut().enumerate() {
+                        source.channel = if leg == tap.left_leg.min(1) {
+                            Channel::Left
+                        } else {
+                            Channel::Right
+                        };
                     }
-                    relay.tap = Some(Tap {
-                        timeline: Timeline::new(),
-                        left_leg: tap.left_leg.min(1),
-                        started: now,
-                        output: tap.output,
-                    });
+                    // The one running, if any, ends as it is dropped.
+                    relay.tap = Some(Recording::start(tap.output, Instant::now()));
                 }
                 Some(Command::Recording(on)) => {
                     if let Some(tap) = &mut relay.tap {
-                        let at = Instant::now() - tap.started;
-                        if on {
-                            tap.timeline.resume(at);
-                        } else {
-                            tap.timeline.pause(at);
-                        }
+                        tap.set_paused(!on, Instant::now());
                     }
                 }
-                Some(Command::StopRecording) => {
-                    if let Some(tap) = relay.tap.take() {
-                        tap.finish(Instant::now());
-                    }
-                }
+                Some(Command::StopRecording) => relay.tap = None,
                 Some(Command::Handover(reply)) => {
                     handover = Some(reply);
                     break;
@@ -430,29 +387,32 @@ async fn run(
             }
         }
     }
-    if let Some(tap) = relay.tap.take() {
-        tap.finish(Instant::now());
-    }
     if let Some(reply) = handover {
         let [e0, e1] = endpoints;
         let [s0, s1] = relay.legs;
         let [o0, o1] = relay.outputs;
+        let [r0, r1] = relay.sources;
         let legs = [
             MediaLeg {
                 endpoint: e0,
                 state: s0,
                 output: o0,
+                source: r0,
             },
             MediaLeg {
                 endpoint: e1,
                 state: s1,
                 output: o1,
+                source: r1,
             },
         ];
-        // Nobody waiting for them any more: the legs are dropped and their ports freed.
-        let _ = reply.send(legs);
+        // Nobody waiting for them any more: the legs are dropped and their ports freed, the
+        // recording ends.
+        let _ = reply.send((legs, relay.tap.take()));
         return;
     }
+    // Ends the recording before the relay says it stopped.
+    relay.tap = None;
     drop(endpoints);
     let _ = relay.events.send(RelayEvent::Stopped);
 }
@@ -593,15 +553,13 @@ impl Relay {
             if let Some(tap) = &mut self.tap {
                 let law = Law::from_payload_type(packet[1] & 0x7f);
                 if let (Some(law), Some(payload)) = (law, rtp_payload(packet)) {
-                    let channel = if from == tap.left_leg {
-                        Channel::Left
-                    } else {
-                        Channel::Right
+                    let audio = Audio {
+                        ssrc: u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]),
+                        timestamp: u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]),
+                        law,
+                        payload,
                     };
-                    let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
-                    let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
-                    tap.timeline
-                        .push(channel, ssrc, ts, law, payload, now - tap.started);
+                    tap.push(self.sources[from], audio, now);
                 }
             }
         }

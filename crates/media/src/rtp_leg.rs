@@ -1,13 +1,17 @@
 //! One leg's RTP as the relay and the bridges handle it: symmetric-RTP latching, RFC 4733
 //! digits, loss counting, and the numbering of the stream the leg is sent. [`MediaLeg`] holds
 //! all of it with the leg's sockets, so a leg moves between the relay and a bridge without
-//! its phone noticing: same SSRC, sequence numbers and timestamps continuing.
+//! its phone noticing: same SSRC, sequence numbers and timestamps continuing. It also holds
+//! the leg's place in a recording (its source id and channel), so a recording that moves with
+//! the call goes on placing the leg's audio where it was.
 
 use crate::g711::Law;
 use crate::player::{Player, FRAME};
+use crate::recorder::{Channel, Source};
 use crate::relay::LegMedia;
 use crate::rtp_pool::RtpEndpoint;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -26,7 +30,12 @@ pub struct MediaLeg {
     pub(crate) endpoint: RtpEndpoint,
     pub(crate) state: LegState,
     pub(crate) output: Output,
+    /// How the leg's audio is recorded: the agent side unless told otherwise.
+    pub(crate) source: Source,
 }
+
+/// Source ids of recordings: unique in the process, so legs from anywhere can share one.
+static NEXT_SOURCE: AtomicU64 = AtomicU64::new(1);
 
 impl MediaLeg {
     pub fn new(media: LegMedia) -> MediaLeg {
@@ -34,7 +43,22 @@ impl MediaLeg {
             state: LegState::new(media.remote, media.telephone_event_pt, Instant::now()),
             endpoint: media.endpoint,
             output: Output::new(),
+            source: Source {
+                id: NEXT_SOURCE.fetch_add(1, Relaxed),
+                channel: Channel::Right,
+            },
         }
+    }
+
+    /// The channel of a recording the leg's audio goes to, wherever the leg is: set the
+    /// external party's leg to [`Channel::Left`] before adding it to a recorded bridge.
+    /// [`crate::RelayHandle::record`] sets both legs' channels from its `left_leg`.
+    pub fn set_recording_channel(&mut self, channel: Channel) {
+        self.source.channel = channel;
+    }
+
+    pub fn recording_channel(&self) -> Channel {
+        self.source.channel
     }
 
     /// Our local RTP address, as written into SDP.

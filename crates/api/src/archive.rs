@@ -520,11 +520,26 @@ pub async fn download(
             "The archive file is missing on the server.".into(),
         ));
     }
+    let first = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|r| r.to_str().ok())
+        .is_none_or(|r| r.trim() == "bytes=0-");
     let res = tower_http::services::ServeFile::new(&path)
         .oneshot(req)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    tracing::info!(day = %a.day, by = me.login_id(), "recording archive downloaded");
+    // Who took a day's recordings away, once per download (not per range request).
+    if first && res.status().is_success() {
+        let mut c = s.store.conn().await?;
+        let e = store::journal::Event::new(
+            now_ms(),
+            "recording_archive.downloaded",
+            serde_json::json!({ "day": a.day, "by": me.login_id() }),
+        )
+        .agent(Some(me.id()));
+        store::journal::append_in(&mut c, &e).await?;
+    }
     let mut res = res.map(Body::new);
     let h = res.headers_mut();
     h.insert(

@@ -172,6 +172,14 @@ async fn a_day_with_three_recordings_becomes_one_zip_of_exactly_those_files() {
         .expect("range");
     assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(part.bytes().await.expect("body").as_ref(), b"PK\x03\x04");
+    // One event for the download, naming who; none for the range request.
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM events WHERE kind = 'recording_archive.downloaded' AND data LIKE '%sv01%'",
+    )
+    .fetch_one(s.server.store.pool())
+    .await
+    .expect("count");
+    assert_eq!(n, 1);
     let bad = sv.get("/api/v1/recording-archives?from=2026-12-01").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.fields(), ["from"]);

@@ -9,6 +9,8 @@ pub mod agent_state;
 pub mod archive_schedule;
 pub mod clock;
 pub mod dial_plan;
+pub mod ivr;
+pub mod jp_holidays;
 mod legs;
 pub mod live;
 pub mod originate;

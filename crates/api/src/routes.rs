@@ -507,6 +507,7 @@ pub fn table() -> Vec<Route> {
     collection::<agent_statuses::AgentStatuses>(&mut v);
     collection::<trunks::Trunks>(&mut v);
     collection::<incoming_blocks::IncomingBlocks>(&mut v);
+    collection::<crate::resources::ivrs::Ivrs>(&mut v);
     collection::<outbound_restrictions::OutboundRestrictions>(&mut v);
     v.push(
         route(

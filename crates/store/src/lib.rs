@@ -14,6 +14,7 @@ pub mod clock;
 pub mod events;
 pub mod groups;
 pub mod incoming_blocks;
+pub mod ivrs;
 pub mod journal;
 mod migrate;
 pub mod numbers;

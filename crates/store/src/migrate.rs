@@ -17,6 +17,7 @@ const VOICE_FILES: &str = include_str!("../migrations/0004_voice_files.sql");
 const JOURNAL: &str = include_str!("../migrations/0005_journal.sql");
 const RECORDINGS: &str = include_str!("../migrations/0006_recordings.sql");
 const RECORDING_ARCHIVES: &str = include_str!("../migrations/0007_recording_archives.sql");
+const IVRS: &str = include_str!("../migrations/0008_ivrs.sql");
 const NUMBER_RECORDING: &str = include_str!("../migrations/0010_number_recording.sql");
 const LOGIN_LOCK: &str = include_str!("../migrations/0020_login_lock.sql");
 
@@ -62,6 +63,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "recording_archives",
         sqlite: RECORDING_ARCHIVES,
         postgres: RECORDING_ARCHIVES,
+    },
+    Migration {
+        version: 8,
+        name: "ivrs",
+        sqlite: IVRS,
+        postgres: IVRS,
     },
     Migration {
         version: 10,

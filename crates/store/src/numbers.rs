@@ -240,7 +240,8 @@ pub async fn target_exists(conn: &mut Conn, t: RouteTarget) -> Result<bool> {
         TargetKind::Group => crate::exists(conn, "queue_groups", t.id).await,
         TargetKind::Agent => crate::exists(conn, "agents", t.id).await,
         TargetKind::VoiceFile => crate::exists(conn, "voice_files", t.id).await,
-        // IVRs and external forwarding arrive with later features.
-        TargetKind::Ivr | TargetKind::Forward => Ok(false),
+        TargetKind::Ivr => crate::exists(conn, "ivrs", t.id).await,
+        // External forwarding arrives with its own feature.
+        TargetKind::Forward => Ok(false),
     }
 }

@@ -8,6 +8,7 @@ pub mod calls;
 pub mod collection;
 pub mod groups;
 pub mod incoming_blocks;
+pub mod ivrs;
 pub mod numbers;
 pub mod outbound_restrictions;
 pub mod roles;

@@ -42,7 +42,7 @@ pub async fn check_target(
     let Some(t) = t else { return Ok(()) };
     if !matches!(
         t.kind,
-        TargetKind::Group | TargetKind::Agent | TargetKind::VoiceFile
+        TargetKind::Group | TargetKind::Agent | TargetKind::VoiceFile | TargetKind::Ivr
     ) {
         e.push(FieldError::new(
             field,

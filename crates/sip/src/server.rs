@@ -259,11 +259,6 @@ impl SipEdge {
         self.shared.transport.contact_addr
     }
 
-    /// The address SIP over TLS listens on, when it is on.
-    pub fn tls_addr(&self) -> Option<SocketAddr> {
-        self.shared.transport.contact_addr_tls()
-    }
-
     /// Every live registration of these terminals, newest first.
     pub fn contacts(&self, usernames: &[String]) -> Vec<Target> {
         let now = Instant::now();

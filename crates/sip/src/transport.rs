@@ -36,10 +36,6 @@ impl Transport {
         }
     }
 
-    pub fn contact_addr_tls(&self) -> Option<SocketAddr> {
-        self.tls_addr
-    }
-
     /// Our address on `wire`, for Via and Contact.
     pub fn local(&self, wire: Wire) -> SocketAddr {
         match (wire, self.tls_addr) {

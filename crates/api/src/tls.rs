@@ -2,6 +2,9 @@
 //! the certificate and key read from PEM files and read again when they change on disk (a
 //! renewed certificate is served without a restart). Browsers allow the microphone only in a
 //! secure context, so remote agents' browser phones need this or a TLS reverse proxy.
+//!
+//! The same certificate serves SIP over TLS (issue 10 item 22): [`certificate`] is handed to
+//! the SIP edge as well, so that one renewal reaches both listeners.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -101,20 +104,26 @@ impl ResolvesServerCert for Reloading {
     }
 }
 
-/// Loads the files (failing at start if they are unusable) and watches them.
-pub fn acceptor(files: TlsFiles) -> Result<TlsAcceptor> {
+/// Loads the files (failing at start if they are unusable) and watches them: the
+/// certificate to serve, always the one loaded last. Needs a tokio runtime.
+pub fn certificate(files: TlsFiles) -> Result<Arc<dyn ResolvesServerCert>> {
     let provider = provider();
     let first = load(&files, &provider)?;
     let resolver = Arc::new(Reloading {
         current: RwLock::new(Arc::new(first)),
     });
-    let mut config = ServerConfig::builder_with_provider(provider.clone())
+    tokio::spawn(watch(files, provider, resolver.clone()));
+    Ok(resolver)
+}
+
+/// The HTTPS handshake with `certificate`.
+pub fn acceptor(certificate: Arc<dyn ResolvesServerCert>) -> Result<TlsAcceptor> {
+    let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| err("TLS protocol versions".into())(&e))?
         .with_no_client_auth()
-        .with_cert_resolver(resolver.clone());
+        .with_cert_resolver(certificate);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    tokio::spawn(watch(files, provider, resolver));
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

@@ -3,6 +3,7 @@
 //! and REFER — in one place.
 
 use crate::msg;
+use crate::wire::Wire;
 use rsipstack::sip::{Request, Response};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,10 +21,10 @@ pub(crate) struct Dialog {
     remote_tag: Option<String>,
     /// Where requests go: the other side's Contact.
     remote_target: String,
-    /// Where the datagrams go (behind NAT: where theirs come from), and whether over TCP.
+    /// Where the datagrams go (behind NAT: where theirs come from), and on which wire.
     pub peer: SocketAddr,
-    pub tcp: bool,
-    /// Our address, for Via and Contact.
+    pub wire: Wire,
+    /// Our address on the dialog's wire, for Via and Contact.
     contact: SocketAddr,
     local_cseq: u32,
 }
@@ -35,7 +36,7 @@ impl Dialog {
         local_tag: &str,
         contact: SocketAddr,
         peer: SocketAddr,
-        tcp: bool,
+        wire: Wire,
     ) -> Option<Dialog> {
         let from = msg::header(req, "From")?;
         Some(Dialog {
@@ -48,7 +49,7 @@ impl Dialog {
                 .map(|c| msg::addr_uri(&c))
                 .unwrap_or_else(|| format!("sip:{peer}")),
             peer,
-            tcp,
+            wire,
             contact,
             // Our own sequence space, far from theirs for readable traces.
             local_cseq: 100,
@@ -61,7 +62,7 @@ impl Dialog {
         ok: &Response,
         contact: SocketAddr,
         peer: SocketAddr,
-        tcp: bool,
+        wire: Wire,
     ) -> Option<Dialog> {
         let from = msg::header(invite, "From")?;
         let to = msg::header(ok, "To")?;
@@ -75,7 +76,7 @@ impl Dialog {
                 .map(|c| msg::addr_uri(&c))
                 .unwrap_or_else(|| invite.uri.to_string()),
             peer,
-            tcp,
+            wire,
             contact,
             local_cseq: msg::cseq(invite).map_or(1, |(n, _)| n),
         })
@@ -98,9 +99,9 @@ impl Dialog {
         body: Option<(&str, &str)>,
     ) -> Option<Request> {
         self.local_cseq += 1;
-        let proto = if self.tcp { "TCP" } else { "UDP" };
+        let proto = self.wire.via();
         let mut text = format!(
-            "{method} {} SIP/2.0\r\nVia: SIP/2.0/{proto} {};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {};tag={}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {method}\r\nContact: <sip:tsunagu@{}>\r\n",
+            "{method} {} SIP/2.0\r\nVia: SIP/2.0/{proto} {};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {};tag={}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {method}\r\nContact: <{}>\r\n",
             self.remote_target,
             self.contact,
             msg::token(),
@@ -109,7 +110,7 @@ impl Dialog {
             self.remote,
             self.call_id,
             self.local_cseq,
-            self.contact,
+            self.wire.contact_uri(self.contact),
         );
         for (k, v) in extra {
             text.push_str(&format!("{k}: {v}\r\n"));
@@ -235,7 +236,7 @@ mod tests {
     fn in_dialog_requests_match_on_call_id_and_both_tags() {
         let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
         let peer: SocketAddr = "10.0.0.9:5070".parse().unwrap();
-        let d = Dialog::uas(&invite(), "ours", addr, peer, false).unwrap();
+        let d = Dialog::uas(&invite(), "ours", addr, peer, Wire::Udp).unwrap();
         assert!(d.matches(&bye("abc", "ours")));
         assert!(!d.matches(&bye("made-up", "ours")), "their tag");
         assert!(!d.matches(&bye("abc", "guess")), "our tag");
@@ -245,7 +246,7 @@ mod tests {
     fn requests_we_send_in_a_dialog_we_answered() {
         let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
         let peer: SocketAddr = "10.0.0.9:5070".parse().unwrap();
-        let mut d = Dialog::uas(&invite(), "ours", addr, peer, false).unwrap();
+        let mut d = Dialog::uas(&invite(), "ours", addr, peer, Wire::Udp).unwrap();
         let bye = d.request("BYE", &[], None).unwrap();
         let text = bye.to_string();
         assert!(
@@ -266,6 +267,19 @@ mod tests {
             .unwrap();
         assert!(reinvite.to_string().contains("CSeq: 102 INVITE"));
         assert_eq!(reinvite.body(), b"v=0\r\n");
+    }
+
+    #[test]
+    fn requests_in_a_dialog_over_tls_say_so_in_via_and_contact() {
+        let ours: SocketAddr = "127.0.0.1:5061".parse().unwrap();
+        let peer: SocketAddr = "10.0.0.9:40000".parse().unwrap();
+        let mut d = Dialog::uas(&invite(), "ours", ours, peer, Wire::Tls).unwrap();
+        let text = d.request("BYE", &[], None).unwrap().to_string();
+        assert!(text.contains("Via: SIP/2.0/TLS 127.0.0.1:5061;"), "{text}");
+        assert!(
+            text.contains("Contact: <sip:tsunagu@127.0.0.1:5061;transport=tls>"),
+            "{text}"
+        );
     }
 
     #[test]

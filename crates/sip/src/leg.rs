@@ -11,6 +11,7 @@ use crate::admission::Directory;
 use crate::dialog::{Dialog, Dialogs};
 use crate::msg;
 use crate::transport::{self, respond, Transport};
+use crate::wire::Wire;
 use rsipstack::sip::{Method, Request, Response, SipMessage};
 use rsipstack::transaction::transaction::{Transaction, TransactionEventSender};
 use std::net::SocketAddr;
@@ -365,10 +366,10 @@ pub(crate) fn incoming(shared: &Arc<Legs>, tx: Transaction) -> Option<(Leg, Stri
     let req = tx.original.clone();
     let call_id = msg::call_id(&req)?;
     let source = msg::source_addr(&req)?;
-    let tcp = tx.connection.as_ref().is_some_and(|c| c.is_reliable());
+    let wire = Wire::of(tx.connection.as_ref());
     let (leg, control) = Leg::new();
     let tag = msg::token();
-    let dialog = Dialog::uas(&req, &tag, shared.transport.contact_addr, source, tcp)?;
+    let dialog = Dialog::uas(&req, &tag, shared.transport.local(wire), source, wire)?;
     let (inbox_tx, inbox) = mpsc::unbounded_channel();
     shared.dialogs.insert(&call_id, &tag, inbox_tx);
     let task = IncomingTask {
@@ -467,7 +468,7 @@ impl IncomingTask {
 
     /// Carries out one order; true when the leg is over.
     async fn control(&mut self, c: Control) -> bool {
-        let contact = self.shared.transport.contact_header();
+        let contact = self.shared.transport.contact_header(self.dialog.wire);
         match c {
             Control::Ringing if !self.done => self.final_response(180, "Ringing", &[], None),
             Control::Progress(sdp) if !self.done => self.final_response(
@@ -496,7 +497,7 @@ impl IncomingTask {
                     if let Some(bye) = self.dialog.request("BYE", &[], None) {
                         self.shared
                             .transport
-                            .send_request(bye, self.dialog.peer, self.dialog.tcp);
+                            .send_request(bye, self.dialog.peer, self.dialog.wire);
                     }
                 } else if !self.done {
                     self.done = true;
@@ -513,7 +514,7 @@ impl IncomingTask {
                         Some(req) if self.answered => {
                             self.shared
                                 .transport
-                                .reinvite(req, self.dialog.peer, self.dialog.tcp)
+                                .reinvite(req, self.dialog.peer, self.dialog.wire)
                                 .await
                         }
                         _ => None,
@@ -575,7 +576,7 @@ async fn in_dialog(shared: &Legs, dialog: &Dialog, events: &Events, mut t: Trans
             events.emit(LegEventKind::Reinvite(ReinviteRequest {
                 offer,
                 tx: Box::new(t),
-                contact: shared.transport.contact_header(),
+                contact: shared.transport.contact_header(dialog.wire),
             }));
             false
         }
@@ -593,8 +594,8 @@ pub struct Target {
     /// Request-URI and To.
     pub uri: String,
     pub dest: SocketAddr,
-    /// Over TCP (the phone registered over TCP).
-    pub tcp: bool,
+    /// The wire to call on: the phone's registration's (TCP, TLS), else UDP.
+    pub wire: Wire,
 }
 
 impl Target {
@@ -603,7 +604,7 @@ impl Target {
         Target {
             uri: format!("sip:{user}@{host}"),
             dest,
-            tcp: false,
+            wire: Wire::Udp,
         }
     }
 }
@@ -648,14 +649,8 @@ async fn run_outgoing(
     let call_id = format!("{}@tsunagu", msg::token());
     let from_tag = msg::token();
     let t = &o.target;
-    let mut invite = match invite_request(
-        shared.transport.contact_addr,
-        &o,
-        &call_id,
-        &from_tag,
-        1,
-        None,
-    ) {
+    let local = shared.transport.local(t.wire);
+    let mut invite = match invite_request(local, &o, &call_id, &from_tag, 1, None) {
         Some(r) => r,
         None => {
             events.emit(LegEventKind::Failed {
@@ -665,7 +660,7 @@ async fn run_outgoing(
             return;
         }
     };
-    let Some(mut tx) = shared.transport.start_client(&invite, t.dest, t.tcp).await else {
+    let Some(mut tx) = shared.transport.start_client(&invite, t.dest, t.wire).await else {
         events.emit(LegEventKind::Failed {
             failure: Failure::Unreachable,
             status: 503,
@@ -710,14 +705,14 @@ async fn run_outgoing(
                                 pass,
                                 &msg::token(),
                             )?;
-                            invite_request(shared.transport.contact_addr, &o, &call_id, &from_tag, 2, Some((tell, answer)))
+                            invite_request(local, &o, &call_id, &from_tag, 2, Some((tell, answer)))
                         });
                         let Some(retry) = retry else {
                             events.emit(LegEventKind::Failed { failure: Failure::of(code), status: code });
                             return;
                         };
                         invite = retry;
-                        match shared.transport.start_client(&invite, t.dest, t.tcp).await {
+                        match shared.transport.start_client(&invite, t.dest, t.wire).await {
                             Some(next) => tx = next,
                             None => {
                                 events.emit(LegEventKind::Failed { failure: Failure::Unreachable, status: 503 });
@@ -753,8 +748,7 @@ async fn run_outgoing(
         }
     };
     // Answered: the dialog lives until one side hangs up.
-    let Some(dialog) = Dialog::uac(&invite, &ok, shared.transport.contact_addr, t.dest, t.tcp)
-    else {
+    let Some(dialog) = Dialog::uac(&invite, &ok, local, t.dest, t.wire) else {
         return;
     };
     let (inbox_tx, mut inbox) = mpsc::unbounded_channel();
@@ -767,14 +761,14 @@ async fn run_outgoing(
             c = control.recv() => match c {
                 Some(Control::Reinvite { offer, reply }) => {
                     let answer = match dialog.request("INVITE", &[], Some(("application/sdp", &offer))) {
-                        Some(req) => shared.transport.reinvite(req, dialog.peer, dialog.tcp).await,
+                        Some(req) => shared.transport.reinvite(req, dialog.peer, dialog.wire).await,
                         None => None,
                     };
                     reply.send(answer).ok();
                 }
                 Some(Control::Hangup) | Some(Control::Cancel) | None => {
                     if let Some(bye) = dialog.request("BYE", &[], None) {
-                        shared.transport.send_request(bye, dialog.peer, dialog.tcp);
+                        shared.transport.send_request(bye, dialog.peer, dialog.wire);
                     }
                     break;
                 }
@@ -811,7 +805,7 @@ fn invite_request(
     authorization: Option<(&str, String)>,
 ) -> Option<Request> {
     let host = local.ip();
-    let proto = if o.target.tcp { "TCP" } else { "UDP" };
+    let proto = o.target.wire.via();
     let uri = &o.target.uri;
     let from = if o.privacy {
         "\"Anonymous\" <sip:anonymous@anonymous.invalid>".to_owned()
@@ -836,8 +830,9 @@ fn invite_request(
         extra.push_str(&format!("{name}: {value}\r\n"));
     }
     let text = format!(
-        "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/{proto} {local};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {from};tag={from_tag}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:tsunagu@{local}>\r\n{extra}Allow: {}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{}",
+        "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/{proto} {local};branch=z9hG4bK{};rport\r\nMax-Forwards: 70\r\nFrom: {from};tag={from_tag}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: <{}>\r\n{extra}Allow: {}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{}",
         msg::token(),
+        o.target.wire.contact_uri(local),
         msg::ALLOW,
         o.offer.len(),
         o.offer,

@@ -18,7 +18,9 @@ mod msg;
 mod probe;
 mod registrar;
 mod server;
+mod tls;
 mod transport;
+mod wire;
 
 pub use admission::{CallerNumber, Directory, Origin, Terminal};
 pub use events::EdgeEvent;
@@ -29,3 +31,5 @@ pub use leg::{
 pub use location::StoredBinding;
 pub use probe::SipProbe;
 pub use server::{SipConfig, SipEdge, SipError, SipServer};
+pub use tls::SipTls;
+pub use wire::Wire;

@@ -10,19 +10,13 @@
 //! `register` when the AoR was last reported offline and now has a live binding; `went_offline`
 //! from `register` (last contact removed) or from `expire` (last binding timed out).
 
+use crate::wire::Wire;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Expiry used when neither the contact nor the request says one (RFC 3261 §10.2.1.1).
 pub const DEFAULT_EXPIRES: u32 = 3600;
-
-/// Transport the REGISTER arrived on (and the one to reach the terminal on).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
 
 /// One registered contact of a terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +25,8 @@ pub struct Binding {
     pub contact: String,
     /// Where the REGISTER came from: reply and send INVITEs there (NAT, rport).
     pub received: SocketAddr,
-    pub transport: Transport,
+    /// The wire the REGISTER arrived on (and the one to reach the terminal on).
+    pub transport: Wire,
     pub expires_at: Instant,
     pub call_id: String,
     pub cseq: u32,
@@ -50,7 +45,7 @@ impl Binding {
 pub struct StoredBinding {
     pub contact: String,
     pub received: SocketAddr,
-    pub transport: Transport,
+    pub transport: Wire,
     pub expires_at_ms: i64,
     pub call_id: String,
     pub cseq: u32,
@@ -95,23 +90,6 @@ pub fn wall_ms() -> i64 {
         .unwrap_or(0)
 }
 
-impl Transport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Transport> {
-        match s {
-            "udp" => Some(Transport::Udp),
-            "tcp" => Some(Transport::Tcp),
-            _ => None,
-        }
-    }
-}
-
 /// One Contact of a REGISTER: its URI and its `expires` parameter, if any. The URI `*` is the
 /// wildcard ("remove all bindings", only with `Expires: 0` and no other contact).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +125,7 @@ pub struct RegisterRequest {
     pub contacts: Vec<ContactParam>,
     pub expires_header: Option<u32>,
     pub received: SocketAddr,
-    pub transport: Transport,
+    pub transport: Wire,
     pub user_agent: Option<String>,
 }
 
@@ -467,7 +445,7 @@ mod tests {
                 .collect(),
             expires_header: expires,
             received: addr(),
-            transport: Transport::Udp,
+            transport: Wire::Udp,
             user_agent: Some("Phone/1.0".to_owned()),
         }
     }
@@ -501,7 +479,7 @@ mod tests {
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].contact, "sip:1001@10.0.0.5:5060");
         assert_eq!(b[0].received, addr());
-        assert_eq!(b[0].transport, Transport::Udp);
+        assert_eq!(b[0].transport, Wire::Udp);
         assert_eq!(b[0].expires_at, t0 + secs(600));
         assert_eq!(b[0].expires_in(t0 + secs(100)), 500);
         assert_eq!(b[0].user_agent.as_deref(), Some("Phone/1.0"));
@@ -588,7 +566,7 @@ mod tests {
             .unwrap();
         let mut r = req("c", 2, &[("<SIP:u@10.0.0.5>", None)], Some(900));
         r.received = "198.51.100.7:40000".parse().unwrap();
-        r.transport = Transport::Tcp;
+        r.transport = Wire::Tcp;
         let (b, on, off) = updated(l.register(t0 + secs(300), "u", r).unwrap());
         assert!(!on && !off, "already online");
         assert_eq!(
@@ -598,7 +576,7 @@ mod tests {
         );
         assert_eq!(b[0].expires_at, t0 + secs(1200));
         assert_eq!(b[0].received, "198.51.100.7:40000".parse().unwrap());
-        assert_eq!(b[0].transport, Transport::Tcp);
+        assert_eq!(b[0].transport, Wire::Tcp);
         let (b, on, off) = updated(
             l.register(
                 t0 + secs(301),

@@ -6,11 +6,10 @@ use crate::admission::Directory;
 use crate::auth_limiter::AuthLimiter;
 use crate::digest::{DigestAuth, Verdict};
 use crate::events::EdgeEvent;
-use crate::location::{
-    ContactParam, Location, RegisterRequest, StoredBinding, Transport as BindTransport,
-};
+use crate::location::{ContactParam, Location, RegisterRequest, StoredBinding};
 use crate::msg;
 use crate::transport::{respond, Transport};
+use crate::wire::Wire;
 use rsipstack::sip::{Method, Request};
 use rsipstack::transaction::transaction::Transaction;
 use std::sync::{Arc, Mutex};
@@ -204,13 +203,10 @@ pub(crate) async fn register(
         return respond(tx, resp).await;
     };
     let contacts = contact_params(&req);
-    let transport = match tx.connection.as_ref().filter(|c| c.is_reliable()) {
-        Some(conn) => {
-            shared.transport.keep_flow(source, conn.clone());
-            BindTransport::Tcp
-        }
-        None => BindTransport::Udp,
-    };
+    let transport = Wire::of(tx.connection.as_ref());
+    if let Some(conn) = tx.connection.as_ref().filter(|_| transport.is_stream()) {
+        shared.transport.keep_flow(source, conn.clone());
+    }
     let request = RegisterRequest {
         call_id,
         cseq,

@@ -10,10 +10,11 @@ use crate::dialog::Dialogs;
 use crate::digest::DigestAuth;
 use crate::events::EdgeEvent;
 use crate::leg::{self, IncomingCall, Leg, Legs, Originate, Target};
-use crate::location::{Binding, Location, StoredBinding, Transport as BindTransport};
+use crate::location::{Binding, Location, StoredBinding};
 use crate::msg;
 use crate::registrar::{self, Auth, Registrar};
 use crate::transport::{self, respond, Transport};
+use crate::wire::Wire;
 use media::RtpPool;
 use rsipstack::sip::Method;
 use rsipstack::transaction::transaction::Transaction;
@@ -37,6 +38,8 @@ pub struct SipConfig {
     pub digest_algorithms: Vec<crate::digest::Algorithm>,
     /// Address put into SDP and Contact headers; the listen address unless set.
     pub public_ip: Option<IpAddr>,
+    /// SIP over TLS as well, when set.
+    pub tls: Option<crate::tls::SipTls>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +109,25 @@ impl SipEdge {
                 source,
             })?;
         layer.add_transport(tcp.into());
+        let tls = match &cfg.tls {
+            Some(t) => {
+                let tcp =
+                    tokio::net::TcpListener::bind(t.listen)
+                        .await
+                        .map_err(|e| SipError::Bind {
+                            addr: t.listen,
+                            source: e.into(),
+                        })?;
+                let acceptor = crate::tls::acceptor(t.certificate.clone())
+                    .map_err(|e| SipError::Endpoint(format!("TLS: {e}")))?;
+                let bound = tcp.local_addr().map_err(|e| SipError::Bind {
+                    addr: t.listen,
+                    source: e.into(),
+                })?;
+                Some((tcp, acceptor, bound))
+            }
+            None => None,
+        };
         let endpoint = EndpointBuilder::new()
             .with_user_agent("Tsunagu")
             .with_transport_layer(layer)
@@ -115,12 +137,16 @@ impl SipEdge {
             .incoming_transactions()
             .map_err(|e| SipError::Endpoint(e.to_string()))?;
         let inner = endpoint.inner.clone();
+        let inner_for_tls = inner.clone();
         let contact_ip = cfg.public_ip.unwrap_or(bound.ip());
         let contact_addr = SocketAddr::new(contact_ip, bound.port());
         let mut secret = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
         let (events, events_rx) = mpsc::unbounded_channel();
-        let transport = Arc::new(Transport::new(inner.clone(), contact_addr));
+        let tls_contact = tls
+            .as_ref()
+            .map(|(_, _, bound)| SocketAddr::new(contact_ip, bound.port()));
+        let transport = Arc::new(Transport::new(inner.clone(), contact_addr, tls_contact));
         let phones = Arc::new(Phones {
             registry: Mutex::new(Default::default()),
             cert: media::webrtc::WebRtcCert::generate()
@@ -197,6 +223,23 @@ impl SipEdge {
                 }
             }
         }));
+        if let Some((tcp, acceptor, bound)) = tls {
+            let (accepted, handed) = mpsc::channel(64);
+            tasks.push(tokio::spawn(crate::tls::accept_loop(
+                tcp,
+                acceptor,
+                crate::tls::Limits::default(),
+                cancel.child_token(),
+                accepted,
+            )));
+            tasks.push(tokio::spawn(crate::tls::hand_to_stack(
+                inner_for_tls,
+                bound,
+                handed,
+                cancel.child_token(),
+            )));
+            tracing::info!(addr = ?tls_contact, "SIP listening on TLS");
+        }
         tracing::info!(addr = %contact_addr, "SIP listening on UDP and TCP");
         Ok((
             SipEdge {
@@ -230,7 +273,7 @@ impl SipEdge {
             .flat_map(|u| location.lookup(now, u))
             .map(|b| Target {
                 dest: msg::request_target(&b.contact, b.received),
-                tcp: b.transport == BindTransport::Tcp,
+                wire: b.transport,
                 uri: b.contact,
             })
             .collect()
@@ -252,7 +295,7 @@ impl SipEdge {
         Some(Target {
             uri: format!("sip:browser-{agent}@{addr}"),
             dest: addr,
-            tcp: false,
+            wire: Wire::Udp,
         })
     }
 

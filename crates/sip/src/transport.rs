@@ -1,7 +1,8 @@
-//! Sending on the wire: our address, the TCP connections phones registered over, and the
+//! Sending on the wire: our address, the TCP and TLS connections phones registered over, and the
 //! client transactions of requests we send (BYE, re-INVITE, INVITE).
 
 use crate::msg;
+use crate::wire::Wire;
 use rsipstack::sip::{Request, SipMessage};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::transaction::{Transaction, TransactionEvent, TransactionEventSender};
@@ -12,28 +13,43 @@ use std::time::Duration;
 
 pub(crate) struct Transport {
     pub endpoint: EndpointInnerRef,
-    /// Our address as peers should reach it.
+    /// Our address as peers should reach it (UDP and TCP).
     pub contact_addr: SocketAddr,
-    /// TCP connections phones registered over, by their address: requests to such a phone
-    /// must go down the same connection (it cannot accept one from us).
+    /// The same for TLS, when SIP over TLS is on.
+    tls_addr: Option<SocketAddr>,
+    /// TCP and TLS connections phones registered over, by their address: requests to such a
+    /// phone must go down the same connection (it cannot accept one from us).
     flows: Mutex<HashMap<SocketAddr, rsipstack::transport::SipConnection>>,
 }
 
 impl Transport {
-    pub fn new(endpoint: EndpointInnerRef, contact_addr: SocketAddr) -> Transport {
+    pub fn new(
+        endpoint: EndpointInnerRef,
+        contact_addr: SocketAddr,
+        tls_addr: Option<SocketAddr>,
+    ) -> Transport {
         Transport {
             endpoint,
             contact_addr,
+            tls_addr,
             flows: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Our Contact header value.
-    pub fn contact_header(&self) -> String {
-        format!("<sip:tsunagu@{}>", self.contact_addr)
+    /// Our address on `wire`, for Via and Contact.
+    pub fn local(&self, wire: Wire) -> SocketAddr {
+        match (wire, self.tls_addr) {
+            (Wire::Tls, Some(tls)) => tls,
+            _ => self.contact_addr,
+        }
     }
 
-    /// The connection to reach `addr` on when it registered over TCP.
+    /// Our Contact header value on `wire`.
+    pub fn contact_header(&self, wire: Wire) -> String {
+        format!("<{}>", wire.contact_uri(self.local(wire)))
+    }
+
+    /// The connection to reach `addr` on when it registered over TCP or TLS.
     pub fn flow(&self, addr: SocketAddr) -> Option<rsipstack::transport::SipConnection> {
         self.flows
             .lock()
@@ -54,7 +70,7 @@ impl Transport {
         &self,
         req: &Request,
         dest: SocketAddr,
-        tcp: bool,
+        wire: Wire,
     ) -> Option<Transaction> {
         let key = rsipstack::transaction::key::TransactionKey::from_request(
             req,
@@ -62,18 +78,22 @@ impl Transport {
         )
         .ok()?;
         let flow = self.flow(dest);
-        let tcp = tcp || flow.is_some();
+        // The connection the phone registered over says best which wire it is on.
+        let wire = match &flow {
+            Some(conn) => Wire::of(Some(conn)),
+            None => wire,
+        };
         let mut tx = Transaction::new_client(key, req.clone(), self.endpoint.clone(), flow);
-        tx.destination = Some(sip_addr(dest, tcp));
+        tx.destination = Some(wire.sip_addr(dest));
         tx.send().await.ok()?;
         Some(tx)
     }
 
     /// Sends a request (BYE) and waits for its final response in the background.
-    pub fn send_request(self: &Arc<Self>, req: Request, dest: SocketAddr, tcp: bool) {
+    pub fn send_request(self: &Arc<Self>, req: Request, dest: SocketAddr, wire: Wire) {
         let me = self.clone();
         tokio::spawn(async move {
-            let Some(mut tx) = me.start_client(&req, dest, tcp).await else {
+            let Some(mut tx) = me.start_client(&req, dest, wire).await else {
                 tracing::debug!(%dest, "could not send a request");
                 return;
             };
@@ -90,8 +110,8 @@ impl Transport {
 
     /// Sends an INVITE inside a dialog (a re-INVITE) and waits for its final response; a 2xx
     /// is ACKed. Its SDP answer, or `None` when the peer refused or never answered.
-    pub async fn reinvite(&self, req: Request, dest: SocketAddr, tcp: bool) -> Option<String> {
-        let mut tx = self.start_client(&req, dest, tcp).await?;
+    pub async fn reinvite(&self, req: Request, dest: SocketAddr, wire: Wire) -> Option<String> {
+        let mut tx = self.start_client(&req, dest, wire).await?;
         let wait = async {
             while let Some(m) = tx.receive().await {
                 if let SipMessage::Response(r) = m {
@@ -149,13 +169,4 @@ pub(crate) async fn no_dialog(tx: &mut Transaction) {
         None,
     );
     respond(tx, resp).await.ok();
-}
-
-pub(crate) fn sip_addr(addr: SocketAddr, tcp: bool) -> rsipstack::transport::SipAddr {
-    let transport = if tcp {
-        rsipstack::sip::Transport::Tcp
-    } else {
-        rsipstack::sip::Transport::Udp
-    };
-    rsipstack::transport::SipAddr::new(transport, addr.into())
 }

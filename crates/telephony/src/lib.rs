@@ -379,7 +379,7 @@ async fn restore_registrations(core: &Core) {
     for r in rows {
         let (Ok(received), Some(transport)) = (
             r.received.parse::<SocketAddr>(),
-            sip::location::Transport::parse(&r.transport),
+            sip::Wire::parse(&r.transport),
         ) else {
             continue;
         };

@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// SIP listen address (UDP and TCP) [default: 127.0.0.1:5060].
     #[arg(long, env = "TSUNAGU_SIP_ADDR")]
     pub sip_addr: Option<SocketAddr>,
+    /// SIP over TLS listen address, with the --tls-cert certificate; only with a certificate
+    /// [default: the --sip-addr host, port 5061, when --tls-cert is given].
+    #[arg(long, env = "TSUNAGU_SIP_TLS_ADDR")]
+    pub sip_tls_addr: Option<SocketAddr>,
     /// SIP digest realm [default: tsunagu].
     #[arg(long, env = "TSUNAGU_SIP_REALM")]
     pub sip_realm: Option<String>,
@@ -77,6 +81,7 @@ struct FileConfig {
     database_url: Option<String>,
     http_addr: Option<SocketAddr>,
     sip_addr: Option<SocketAddr>,
+    sip_tls_addr: Option<SocketAddr>,
     rtp_ports: Option<PortRange>,
     sip_realm: Option<String>,
     sip_md5_only: Option<bool>,
@@ -97,6 +102,8 @@ pub struct Config {
     pub database_url: Option<String>,
     pub http_addr: SocketAddr,
     pub sip_addr: SocketAddr,
+    /// SIP over TLS, with the certificate of `tls`; set exactly when `tls` is.
+    pub sip_tls_addr: Option<SocketAddr>,
     pub rtp_ports: PortRange,
     pub sip_realm: String,
     pub sip_md5_only: bool,
@@ -123,6 +130,30 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        let sip_addr = args
+            .sip_addr
+            .or(file.sip_addr)
+            .unwrap_or(([127, 0, 0, 1], 5060).into());
+        let tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(api::tls::TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => bail!(
+                "--tls-cert and --tls-key go together: give both for HTTPS, or neither \
+                 for plain HTTP"
+            ),
+        };
+        let sip_tls_addr = match (args.sip_tls_addr.or(file.sip_tls_addr), &tls) {
+            (Some(addr), Some(_)) => Some(addr),
+            // RFC 3261 §26.3.1's port for sips.
+            (None, Some(_)) => Some(SocketAddr::new(sip_addr.ip(), 5061)),
+            (Some(_), None) => {
+                bail!("--sip-tls-addr needs a certificate: give --tls-cert and --tls-key as well")
+            }
+            (None, None) => None,
+        };
         let config = Config {
             data_dir: args
                 .data_dir
@@ -133,10 +164,8 @@ impl Config {
                 .http_addr
                 .or(file.http_addr)
                 .unwrap_or(([127, 0, 0, 1], 8080).into()),
-            sip_addr: args
-                .sip_addr
-                .or(file.sip_addr)
-                .unwrap_or(([127, 0, 0, 1], 5060).into()),
+            sip_addr,
+            sip_tls_addr,
             rtp_ports: args.rtp_ports.or(file.rtp_ports).unwrap_or_default(),
             sip_realm: args
                 .sip_realm
@@ -173,20 +202,13 @@ impl Config {
                     .context("trusted_proxies in the config file")?,
                 (None, None) => Vec::new(),
             },
-            tls: match (
-                args.tls_cert.or(file.tls_cert),
-                args.tls_key.or(file.tls_key),
-            ) {
-                (Some(cert), Some(key)) => Some(api::tls::TlsFiles { cert, key }),
-                (None, None) => None,
-                _ => bail!(
-                    "--tls-cert and --tls-key go together: give both for HTTPS, or neither \
-                     for plain HTTP"
-                ),
-            },
+            tls,
         };
         if config.http_addr == config.sip_addr && config.http_addr.port() != 0 {
             bail!("--http-addr and --sip-addr must differ");
+        }
+        if config.sip_tls_addr == Some(config.http_addr) && config.http_addr.port() != 0 {
+            bail!("--http-addr and --sip-tls-addr must differ");
         }
         Ok(config)
     }
@@ -253,5 +275,36 @@ mod tests {
             ..Default::default()
         })
         .is_err());
+    }
+
+    #[test]
+    fn sip_over_tls_comes_with_the_certificate_on_5061_unless_told() {
+        let with_cert = || ServeArgs {
+            sip_addr: Some("192.0.2.7:5070".parse().unwrap()),
+            tls_cert: Some("cert.pem".into()),
+            tls_key: Some("key.pem".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(with_cert()).unwrap();
+        assert_eq!(c.sip_tls_addr, Some("192.0.2.7:5061".parse().unwrap()));
+        let c = Config::resolve(ServeArgs {
+            sip_tls_addr: Some("0.0.0.0:5062".parse().unwrap()),
+            ..with_cert()
+        })
+        .unwrap();
+        assert_eq!(c.sip_tls_addr, Some("0.0.0.0:5062".parse().unwrap()));
+        assert_eq!(
+            Config::resolve(ServeArgs::default()).unwrap().sip_tls_addr,
+            None
+        );
+        let err = Config::resolve(ServeArgs {
+            sip_tls_addr: Some("0.0.0.0:5062".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("--sip-tls-addr needs a certificate"),
+            "{err:#}"
+        );
     }
 }

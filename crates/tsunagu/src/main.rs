@@ -105,8 +105,13 @@ async fn open_store(config: &Config) -> Result<Store> {
 
 async fn serve(config: Config) -> Result<()> {
     // Certificate problems stop the start before anything else is opened.
-    let tls = match &config.tls {
-        Some(files) => Some(api::tls::acceptor(files.clone())?),
+    // One certificate, reloaded on change, for HTTPS and SIP over TLS.
+    let certificate = match &config.tls {
+        Some(files) => Some(api::tls::certificate(files.clone())?),
+        None => None,
+    };
+    let tls = match &certificate {
+        Some(c) => Some(api::tls::acceptor(c.clone())?),
         None => None,
     };
     let store = open_store(&config).await?;
@@ -196,6 +201,13 @@ async fn serve(config: Config) -> Result<()> {
                     vec![sip::digest::Algorithm::Sha256, sip::digest::Algorithm::Md5]
                 },
                 public_ip: config.public_ip,
+                tls: config
+                    .sip_tls_addr
+                    .zip(certificate)
+                    .map(|(listen, certificate)| sip::SipTls {
+                        listen,
+                        certificate,
+                    }),
             },
             rtp_ports: config.rtp_ports,
             rtp_idle_timeout: Duration::from_secs(60),
@@ -239,6 +251,7 @@ async fn serve(config: Config) -> Result<()> {
         http = %listener.local_addr()?,
         tls = tls.is_some(),
         sip = %config.sip_addr,
+        sip_tls = ?config.sip_tls_addr,
         rtp = %config.rtp_ports,
         "Tsunagu listening"
     );

@@ -9,6 +9,10 @@
 //! `unshare -n` (root, as in CI), makes a veth pair inside it — Tsunagu and SIPp on
 //! 10.99.0.1, baresip on 10.99.0.2 — and nothing leaves it; the namespace and its links vanish
 //! with the process. See docs/telephony.md, "Real softphones".
+//!
+//! The same over SIP over TLS (issue 10 item 22): baresip registers over TLS with a
+//! certificate made by the test (given to it as its CA), is called down that connection and
+//! dials over it. SIPp 3.6.1 here is built without TLS, so baresip is the TLS peer.
 
 use serde_json::Value;
 use std::net::{TcpListener, UdpSocket};
@@ -81,23 +85,69 @@ fn tone_wav(hz: f64, secs: u32) -> Vec<u8> {
     w
 }
 
+/// A self-signed certificate for the namespace's server address, in PEM files.
+struct Cert {
+    pem: String,
+    dir: tempfile::TempDir,
+}
+
+impl Cert {
+    fn new() -> Cert {
+        let mut params = rcgen::CertificateParams::new(vec![HOST.to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, HOST);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+        Cert {
+            pem: cert.pem(),
+            dir,
+        }
+    }
+
+    fn cert(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    fn key(&self) -> PathBuf {
+        self.dir.path().join("key.pem")
+    }
+}
+
 struct Tsunagu {
     _child: Child,
     http: String,
     sip: String,
+    /// SIP over TLS, when started with a certificate.
+    sip_tls: Option<String>,
     data: tempfile::TempDir,
     client: reqwest::Client,
     csrf: String,
 }
 
 impl Tsunagu {
-    async fn start() -> Tsunagu {
+    /// With `tls`, HTTPS and SIP over TLS on that certificate.
+    async fn start(tls: Option<&Cert>) -> Tsunagu {
         let data = tempfile::tempdir().unwrap();
         let http_port = free_tcp_port();
         let sip_port = free_sip_port();
         let base = 36000 + (sip_port as u32 % 100) * 100;
-        let child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
-            .args(["serve", "--demo", "--data-dir"])
+        let sip_tls = tls.map(|_| format!("{HOST}:{}", free_tcp_port()));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tsunagu"));
+        command.arg("serve");
+        if let (Some(cert), Some(addr)) = (tls, &sip_tls) {
+            command
+                .arg("--tls-cert")
+                .arg(cert.cert())
+                .arg("--tls-key")
+                .arg(cert.key())
+                .args(["--sip-tls-addr", addr]);
+        }
+        let child = command
+            .args(["--demo", "--data-dir"])
             .arg(data.path())
             .args(["--http-addr", &format!("{HOST}:{http_port}")])
             .args(["--sip-addr", &format!("{HOST}:{sip_port}")])
@@ -113,11 +163,17 @@ impl Tsunagu {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let http = format!("http://{HOST}:{http_port}");
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap();
+        let mut client = reqwest::Client::builder().cookie_store(true);
+        let http = match tls {
+            Some(cert) => {
+                client = client.tls_built_in_root_certs(false).add_root_certificate(
+                    reqwest::Certificate::from_pem(cert.pem.as_bytes()).unwrap(),
+                );
+                format!("https://{HOST}:{http_port}")
+            }
+            None => format!("http://{HOST}:{http_port}"),
+        };
+        let client = client.build().unwrap();
         for _ in 0..200 {
             let health = client.get(format!("{http}/healthz")).send().await;
             if health.is_ok_and(|r| r.status().is_success()) {
@@ -139,6 +195,7 @@ impl Tsunagu {
             _child: child,
             http,
             sip: format!("{HOST}:{sip_port}"),
+            sip_tls,
             data,
             client,
             csrf,
@@ -254,8 +311,9 @@ struct Baresip {
 }
 
 impl Baresip {
-    /// Starts baresip as terminal `user` (password `demo<user>`) of `server`.
-    async fn start(server: &str, user: &str) -> Baresip {
+    /// Starts baresip as terminal `user` (password `demo<user>`) of `server`, over UDP, or over
+    /// TLS trusting `ca`.
+    async fn start(server: &str, user: &str, ca: Option<&Cert>) -> Baresip {
         let dir = tempfile::tempdir().unwrap();
         let sip_port = UdpSocket::bind((PHONE, 0))
             .unwrap()
@@ -266,11 +324,16 @@ impl Baresip {
         let rtp = 39000 + (sip_port as u32 % 50) * 20;
         let mic = dir.path().join("mic.wav");
         std::fs::write(&mic, tone_wav(440.0, 60)).unwrap();
+        let transport = if ca.is_some() { "tls" } else { "udp" };
         std::fs::write(
             dir.path().join("accounts"),
-            format!("<sip:{user}@{server};transport=udp>;auth_pass=demo{user};regint=600;answermode=manual\n"),
+            format!("<sip:{user}@{server};transport={transport}>;auth_pass=demo{user};regint=600;answermode=manual\n"),
         )
         .unwrap();
+        let cafile = match ca {
+            Some(c) => format!("sip_cafile {}\n", c.cert().display()),
+            None => String::new(),
+        };
         std::fs::write(
             dir.path().join("config"),
             format!(
@@ -286,7 +349,8 @@ impl Baresip {
                  module aufile.so\n\
                  module_app account.so\n\
                  module_app menu.so\n\
-                 module_app ctrl_tcp.so\n",
+                 module_app ctrl_tcp.so\n\
+                 {cafile}",
                 rtp + 19,
                 mic = mic.display(),
             ),
@@ -323,6 +387,22 @@ impl Baresip {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the 200 to its REGISTER; panics on a failed registration.
+    async fn wait_registered(&self) {
+        for _ in 0..200 {
+            let log = self.log();
+            assert!(
+                !log.contains("Register:"),
+                "baresip failed to register:\n{log}"
+            );
+            if log.contains("200 OK (Tsunagu) [1 binding]") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no registration:\n{}", self.log());
     }
 
     async fn command(&mut self, command: &str, params: &str) {
@@ -385,20 +465,14 @@ fn ip(args: &str) {
     assert!(status.success(), "ip {args}");
 }
 
-#[test]
-fn baresip_registers_answers_a_queue_call_dials_and_sends_dtmf() {
+/// Runs `test` in a network namespace of its own with the veth pair: the test binary runs
+/// itself again, only `name`, under `unshare --net`.
+fn in_netns<F: std::future::Future<Output = ()>>(name: &str, test: impl FnOnce() -> F) {
     if std::env::var_os(IN_NETNS).is_none() {
-        // Run this very test again, alone, in a new network namespace.
         let status = std::process::Command::new("unshare")
             .args(["--net", "--"])
             .arg(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "baresip_registers_answers_a_queue_call_dials_and_sends_dtmf",
-                "--nocapture",
-                "--test-threads",
-                "1",
-            ])
+            .args(["--exact", name, "--nocapture", "--test-threads", "1"])
             .env(IN_NETNS, "1")
             .status()
             .expect("unshare (util-linux)");
@@ -418,35 +492,30 @@ fn baresip_registers_answers_a_queue_call_dials_and_sends_dtmf() {
         .enable_all()
         .build()
         .unwrap()
-        .block_on(in_namespace());
+        .block_on(test());
+}
+
+#[test]
+fn baresip_registers_answers_a_queue_call_dials_and_sends_dtmf() {
+    in_netns(
+        "baresip_registers_answers_a_queue_call_dials_and_sends_dtmf",
+        in_namespace,
+    );
 }
 
 async fn in_namespace() {
-    let t = Tsunagu::start().await;
+    let t = Tsunagu::start(None).await;
     // The demo carrier calls from the namespace's address, not 127.0.0.1.
     t.patch(
         "/api/v1/trunks/1",
         serde_json::json!({"allowed_sources": [HOST]}),
     )
     .await;
-    let mut phone = Baresip::start(&t.sip, "201").await;
+    let mut phone = Baresip::start(&t.sip, "201", None).await;
     // Digest registration (401, then REGISTER with Authorization). It may well be done before
     // the control connection is up (events only go to a connected client): baresip's own
     // output says it.
-    let mut registered = false;
-    for _ in 0..200 {
-        let log = phone.log();
-        assert!(
-            !log.contains("Register:"),
-            "baresip failed to register:\n{log}"
-        );
-        if log.contains("200 OK (Tsunagu) [1 binding]") {
-            registered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(registered, "no registration:\n{}", phone.log());
+    phone.wait_registered().await;
 
     // A carrier calls the demo number: the Support group rings 201's baresip, which answers.
     let carrier = t.sipp(
@@ -546,4 +615,127 @@ async fn in_namespace() {
             .any(|(k, d)| k == "call.dtmf" && d["digit"] == "5" && d["from"] == "caller"),
         "baresip's RFC 4733 digit: {events:?}"
     );
+}
+
+#[test]
+fn baresip_over_tls_registers_is_called_over_its_connection_and_dials() {
+    in_netns(
+        "baresip_over_tls_registers_is_called_over_its_connection_and_dials",
+        over_tls,
+    );
+}
+
+async fn over_tls() {
+    let cert = Cert::new();
+    let t = Tsunagu::start(Some(&cert)).await;
+    t.patch(
+        "/api/v1/trunks/1",
+        serde_json::json!({"allowed_sources": [HOST]}),
+    )
+    .await;
+    let sip_tls = t.sip_tls.clone().unwrap();
+    let mut phone = Baresip::start(&sip_tls, "201", Some(&cert)).await;
+    phone.wait_registered().await;
+    // The binding remembers the wire (kept across a restart as well; written soon after).
+    let store = store::Store::open_data_dir(t.data.path()).await.unwrap();
+    let mut kept = Vec::new();
+    for _ in 0..50 {
+        let mut conn = store.conn().await.unwrap();
+        kept = store::registrations::live(&mut conn, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.username == "201")
+            .map(|r| r.transport)
+            .collect();
+        if !kept.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(kept, ["tls"], "201's binding");
+
+    // A carrier (SIPp over UDP) calls the demo number: 201 is rung down its TLS connection,
+    // answers, and the carrier's hang-up reaches it as a BYE over TLS.
+    let carrier = t.sipp(
+        &scenario("carrier.xml"),
+        &[
+            "-s",
+            "0312345678",
+            "-key",
+            "caller",
+            "09011112222",
+            "-d",
+            "3000",
+            "-p",
+            &free_udp_port().to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+        ],
+    );
+    phone.wait_event("CALL_INCOMING", &[], 20).await;
+    phone.command("accept", "").await;
+    phone
+        .wait_event("CALL_ESTABLISHED", &["CALL_CLOSED"], 10)
+        .await;
+    assert!(finished_ok(carrier, 30).await, "the carrier's call failed");
+    phone.wait_event("CALL_CLOSED", &[], 10).await;
+
+    // 201 dials extension 202 (SIPp over UDP) over TLS, answering the 407 over TLS, and hangs
+    // up with a BYE over TLS.
+    let answer_port = free_udp_port();
+    let callee = t.sipp(
+        &scenario("answer.xml"),
+        &[
+            "-p",
+            &answer_port.to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+            "-rtp_echo",
+            "-d",
+            "200",
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reg = t.sipp(
+        &scenario("register.xml"),
+        &[
+            "-p",
+            &free_udp_port().to_string(),
+            "-au",
+            "202",
+            "-ap",
+            "demo202",
+            "-key",
+            "user",
+            "202",
+            "-key",
+            "contact_port",
+            &answer_port.to_string(),
+        ],
+    );
+    assert!(finished_ok(reg, 10).await, "registration of 202");
+    phone
+        .command("dial", &format!("sip:202@{sip_tls};transport=tls"))
+        .await;
+    phone
+        .wait_event("CALL_ESTABLISHED", &["CALL_CLOSED"], 20)
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    phone.command("hangup", "").await;
+    phone.wait_event("CALL_CLOSED", &[], 10).await;
+    assert!(finished_ok(callee, 10).await, "202 saw the call through");
+
+    let calls = t.calls(2).await;
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    for call in &calls {
+        assert_eq!(call["in_progress"], false, "{call}");
+        let events = t.events(call["id"].as_i64().unwrap()).await;
+        let (one_way, other_way) = media_packets(&events);
+        assert!(
+            one_way >= 20 && other_way >= 20,
+            "{}: RTP both ways: {one_way} / {other_way}",
+            call["kind"]
+        );
+    }
 }

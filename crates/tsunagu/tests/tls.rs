@@ -79,7 +79,15 @@ async fn https_and_wss_with_a_certificate_reloaded_from_disk() {
     let https = client(&first);
     let server = process::start(
         data.path(),
-        &["--tls-cert", &cert, "--tls-key", &key],
+        // Its own port for SIP over TLS: tests run side by side, 5061 is for one of them.
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--sip-tls-addr",
+            "127.0.0.1:0",
+        ],
         "https",
         &https,
     )
@@ -179,7 +187,17 @@ async fn unusable_certificate_files_stop_the_start_with_the_cause() {
     std::fs::write(certs.path().join("key.pem"), &b.key).unwrap();
     let cert = certs.path().join("cert.pem").display().to_string();
     let key = certs.path().join("key.pem").display().to_string();
-    let (args, _, _) = process::serve_args(data.path(), &["--tls-cert", &cert, "--tls-key", &key]);
+    let (args, _, _) = process::serve_args(
+        data.path(),
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--sip-tls-addr",
+            "127.0.0.1:0",
+        ],
+    );
     let (status, stderr) = process::run_to_end(process::command(&args)).await;
     assert!(!status.success());
     assert!(

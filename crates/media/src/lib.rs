@@ -17,6 +17,7 @@ mod rtp_leg;
 pub mod rtp_loss;
 pub mod rtp_pool;
 pub mod sdp;
+pub mod srtp;
 pub mod wav;
 pub mod webrtc;
 

@@ -31,7 +31,7 @@ pub use relay::{
 };
 pub use rtp_leg::MediaLeg;
 pub use rtp_pool::{RtpEndpoint, RtpPool};
-pub use sdp::{Direction, OfferRefusal, Sdp, SdpError};
+pub use sdp::{Crypto, CryptoError, Direction, OfferRefusal, OfferedAudio, Sdp, SdpError};
 pub use webrtc::{
     spawn_webrtc_gateway, CloseReason, WebRtcCert, WebRtcConfig, WebRtcError, WebRtcEvent,
     WebRtcGateway, WebRtcHandle, WebRtcStats,

@@ -2,8 +2,8 @@
 //! forwards RTP between legs without decoding it, bridges that mix any number of legs (and
 //! take a call over from the relay and back without a gap), the call recorder (a tap on the
 //! relay and on bridges, whose recording follows the call between them), the player of voice
-//! files, and the WebRTC gateway that bridges the browser phone to plain RTP. See
-//! docs/media.md and docs/recording.md.
+//! files, SDES-SRTP for legs that ask for it (`srtp`), and the WebRTC gateway that bridges
+//! the browser phone to plain RTP. See docs/media.md and docs/recording.md.
 
 pub mod bridge;
 pub mod g711;

@@ -158,6 +158,7 @@ fn run(
                     endpoint: pool.allocate().await?,
                     remote: Some(phone.local_addr()?),
                     telephone_event_pt: Some(101),
+                    srtp: None,
                 });
             }
             addrs.push(media.iter().map(|m| m.endpoint.rtp_addr()).collect());

@@ -72,11 +72,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     endpoint: a,
                     remote: Some(pa.local_addr()?),
                     telephone_event_pt: Some(101),
+                    srtp: None,
                 },
                 LegMedia {
                     endpoint: b,
                     remote: Some(pb.local_addr()?),
                     telephone_event_pt: Some(101),
+                    srtp: None,
                 },
                 RelayConfig {
                     idle_timeout: Duration::from_secs(30),

@@ -27,6 +27,7 @@ use crate::player::{Player, Program, FRAME};
 use crate::recorder::Channel;
 use crate::recording::{RecorderOutput, Recording};
 use crate::rtp_leg::{dtmf_digit, rtp_payload, Accept, Kind, MediaLeg, Playing};
+use crate::srtp::MAX_OVERHEAD;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub struct BridgeStats {
     pub garbage: u64,
     /// Valid packets from another source than the member's latched one.
     pub foreign: u64,
+    /// SRTP and SRTCP packets from SRTP members refused: tag wrong, replayed, too short.
+    pub unauthenticated: u64,
     /// Frames not sent: the member has no address yet, or the send failed.
     pub unsent: u64,
 }
@@ -283,6 +286,7 @@ struct Counters {
     played: AtomicU64,
     garbage: AtomicU64,
     foreign: AtomicU64,
+    unauthenticated: AtomicU64,
     unsent: AtomicU64,
 }
 
@@ -294,6 +298,7 @@ impl Counters {
             played: self.played.load(Relaxed),
             garbage: self.garbage.load(Relaxed),
             foreign: self.foreign.load(Relaxed),
+            unauthenticated: self.unauthenticated.load(Relaxed),
             unsent: self.unsent.load(Relaxed),
         }
     }
@@ -441,7 +446,8 @@ impl Bridge {
         if let Some(tap) = &mut self.tap {
             tap.drain_due(now);
         }
-        let mut packet = [0u8; PACKET];
+        // Room after the packet for an SRTP member's trailer.
+        let mut packet = [0u8; PACKET + MAX_OVERHEAD];
         for (id, frame) in self.mixer.tick(now.into_std()) {
             let Some(s) = self.slots.iter_mut().find(|s| s.id == id) else {
                 continue;
@@ -453,8 +459,8 @@ impl Bridge {
             s.leg
                 .output
                 .stamp(&mut packet, s.law.payload_type(), continuing, now);
-            packet[12..].copy_from_slice(frame);
-            s.sent_last_tick = send(s, &packet, &self.counters.sent, &self.counters.unsent);
+            packet[12..PACKET].copy_from_slice(frame);
+            s.sent_last_tick = send(s, &mut packet, &self.counters.sent, &self.counters.unsent);
         }
         for s in &mut self.slots {
             let Some(playing) = &mut s.leg.output.player else {
@@ -474,10 +480,10 @@ impl Bridge {
             s.leg
                 .output
                 .stamp(&mut packet, law.payload_type(), continuing, now);
-            for (b, &x) in packet[12..].iter_mut().zip(&frame) {
+            for (b, &x) in packet[12..PACKET].iter_mut().zip(&frame) {
                 *b = law.encode_fast(x);
             }
-            s.sent_last_tick = send(s, &packet, &self.counters.played, &self.counters.unsent);
+            s.sent_last_tick = send(s, &mut packet, &self.counters.played, &self.counters.unsent);
         }
         if !self.cfg.idle_timeout.is_zero() {
             for s in &mut self.slots {
@@ -510,8 +516,20 @@ impl Bridge {
                     // An error queued for one earlier datagram (ICMP), not for the socket.
                     Err(_) => continue,
                 };
+                let oversized = len == buf.len();
+                let len = if oversized {
+                    len
+                } else {
+                    match s.leg.state.open(&mut buf[..len], kind) {
+                        Ok(len) => len,
+                        Err(_) => {
+                            self.counters.unauthenticated.fetch_add(1, Relaxed);
+                            continue;
+                        }
+                    }
+                };
                 let packet = &buf[..len];
-                let verdict = if len == buf.len() {
+                let verdict = if oversized {
                     Accept::Garbage
                 } else {
                     s.leg.state.accept(packet, src, kind, now)
@@ -558,13 +576,18 @@ impl Bridge {
     }
 }
 
-/// Sends one of our packets to the member; whether it went.
-fn send(s: &Slot, packet: &[u8], sent: &AtomicU64, unsent: &AtomicU64) -> bool {
-    let ok = s
-        .leg
-        .state
-        .destination(Kind::Rtp)
-        .is_some_and(|dst| s.leg.endpoint.rtp_socket().try_send_to(packet, dst).is_ok());
+/// Sends one of our packets (the first [`PACKET`] bytes of `buf`, sealed there for an SRTP
+/// member) to the member; whether it went.
+fn send(s: &mut Slot, buf: &mut [u8], sent: &AtomicU64, unsent: &AtomicU64) -> bool {
+    let leg = &mut s.leg;
+    let ok = leg.state.destination(Kind::Rtp).is_some_and(|dst| {
+        leg.state.seal(buf, PACKET, Kind::Rtp).is_ok_and(|len| {
+            leg.endpoint
+                .rtp_socket()
+                .try_send_to(&buf[..len], dst)
+                .is_ok()
+        })
+    });
     if ok {
         sent.fetch_add(1, Relaxed);
     } else {

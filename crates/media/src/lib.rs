@@ -2,8 +2,8 @@
 //! forwards RTP between legs without decoding it, bridges that mix any number of legs (and
 //! take a call over from the relay and back without a gap), the call recorder (a tap on the
 //! relay and on bridges, whose recording follows the call between them), the player of voice
-//! files, and the WebRTC gateway that bridges the browser phone to plain RTP. See
-//! docs/media.md and docs/recording.md.
+//! files, SDES-SRTP for legs that ask for it (`srtp`), and the WebRTC gateway that bridges
+//! the browser phone to plain RTP. See docs/media.md and docs/recording.md.
 
 pub mod bridge;
 pub mod g711;
@@ -17,6 +17,7 @@ mod rtp_leg;
 pub mod rtp_loss;
 pub mod rtp_pool;
 pub mod sdp;
+pub mod srtp;
 pub mod wav;
 pub mod webrtc;
 
@@ -30,7 +31,7 @@ pub use relay::{
 };
 pub use rtp_leg::MediaLeg;
 pub use rtp_pool::{RtpEndpoint, RtpPool};
-pub use sdp::{Direction, OfferRefusal, Sdp, SdpError};
+pub use sdp::{Crypto, CryptoError, Direction, OfferRefusal, OfferedAudio, Sdp, SdpError};
 pub use webrtc::{
     spawn_webrtc_gateway, CloseReason, WebRtcCert, WebRtcConfig, WebRtcError, WebRtcEvent,
     WebRtcGateway, WebRtcHandle, WebRtcStats,

@@ -17,6 +17,10 @@
 //!
 //! Only a recorded call is decoded: the recorder tap places both legs' audio on the
 //! recording's timeline as it passes through.
+//!
+//! An SRTP leg ([`LegMedia::srtp`]) is opened as its packets arrive and sealed as ours leave
+//! (`media::srtp`), before latching and after renumbering: between the two, for DTMF, loss,
+//! the recorder and prompts, every packet is plain RTP, and a plain leg costs one branch.
 
 use crate::g711::Law;
 use crate::mixer::Audio;
@@ -26,6 +30,7 @@ pub use crate::recording::{RecordTap, RecorderOutput};
 use crate::recording::{Recording, DRAIN_EVERY};
 use crate::rtp_leg::{dtmf_digit, rtp_payload, Accept, Kind, LegState, MediaLeg, Output, Playing};
 use crate::rtp_pool::RtpEndpoint;
+use crate::srtp::MAX_OVERHEAD;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -63,6 +68,9 @@ pub struct LegMedia {
     /// From that leg's SDP; replaced by the first packet's source (symmetric RTP).
     pub remote: Option<SocketAddr>,
     pub telephone_event_pt: Option<u8>,
+    /// Set for an SRTP leg (from its SDES exchange): what it sends is decrypted with its key,
+    /// what it is sent encrypted with ours, RTCP likewise.
+    pub srtp: Option<crate::srtp::SrtpKeys>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +102,9 @@ pub struct RelayStats {
     pub garbage: [u64; 2],
     /// Valid packets received on each leg from a source other than the latched one.
     pub foreign: [u64; 2],
+    /// SRTP and SRTCP packets from each SRTP leg refused: tag wrong (another key, tampered),
+    /// replayed, or too short.
+    pub unauthenticated: [u64; 2],
     /// Packets from each leg not sent on: the other leg has no address yet, or send failed.
     pub unsent: [u64; 2],
     /// Packets of prompts and music sent to each leg.
@@ -259,6 +270,7 @@ struct Counters {
     forwarded: [[AtomicU64; 4]; 2],
     garbage: [AtomicU64; 2],
     foreign: [AtomicU64; 2],
+    unauthenticated: [AtomicU64; 2],
     unsent: [AtomicU64; 2],
     played: [AtomicU64; 2],
     lost: [AtomicU64; 2],
@@ -277,6 +289,7 @@ impl Counters {
             forwarded: [dir(&self.forwarded[0]), dir(&self.forwarded[1])],
             garbage: pair(&self.garbage),
             foreign: pair(&self.foreign),
+            unauthenticated: pair(&self.unauthenticated),
             unsent: pair(&self.unsent),
             played: pair(&self.played),
             lost: pair(&self.lost),
@@ -303,7 +316,9 @@ async fn run(
     cfg: RelayConfig,
     mut commands: UnboundedReceiver<Command>,
 ) {
-    let mut buf = vec![0u8; BUF_LEN];
+    // Received packets go into the first BUF_LEN bytes; the rest is room for the trailer of
+    // a packet sealed for an SRTP leg.
+    let mut buf = vec![0u8; BUF_LEN + MAX_OVERHEAD];
     let idle_timeout = cfg.idle_timeout;
     let idle = tokio::time::sleep_until(relay.last_rtp + idle_timeout);
     tokio::pin!(idle);
@@ -446,9 +461,12 @@ impl Relay {
                 if let Some(p) = &mut self.outputs[leg].player {
                     p.frames += 1;
                 }
-                let sent = self.legs[leg]
-                    .destination(Kind::Rtp)
-                    .is_some_and(|dst| endpoint.rtp_socket().try_send_to(&buf[..len], dst).is_ok());
+                let state = &mut self.legs[leg];
+                let sent = state.destination(Kind::Rtp).is_some_and(|dst| {
+                    state.seal(buf, len, Kind::Rtp).is_ok_and(|len| {
+                        endpoint.rtp_socket().try_send_to(&buf[..len], dst).is_ok()
+                    })
+                });
                 if sent {
                     self.counters.played[leg].fetch_add(1, Relaxed);
                 }
@@ -475,14 +493,26 @@ impl Relay {
         };
         let now = Instant::now();
         for _ in 0..BATCH {
-            let (len, src) = match socket(from).try_recv_from(buf) {
+            let (len, src) = match socket(from).try_recv_from(&mut buf[..BUF_LEN]) {
                 Ok(r) => r,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 // Errors on an unconnected UDP socket (a queued ICMP error, say) concern one
                 // earlier datagram, not the socket, so carry on with the next one.
                 Err(_) => continue,
             };
-            if !self.accept(&buf[..len], len == buf.len(), from, src, kind, now) {
+            let oversized = len == BUF_LEN;
+            let len = if oversized {
+                len
+            } else {
+                match self.legs[from].open(&mut buf[..len], kind) {
+                    Ok(len) => len,
+                    Err(_) => {
+                        self.counters.unauthenticated[from].fetch_add(1, Relaxed);
+                        continue;
+                    }
+                }
+            };
+            if !self.accept(&buf[..len], oversized, from, src, kind, now) {
                 continue;
             }
             let to = 1 - from;
@@ -498,10 +528,12 @@ impl Relay {
                     out.passed_on(&buf[..len], now);
                 }
             }
-            let packet = &buf[..len];
-            let sent = self.legs[to]
-                .destination(kind)
-                .is_some_and(|dst| socket(to).try_send_to(packet, dst).is_ok());
+            let state = &mut self.legs[to];
+            let sent = state.destination(kind).is_some_and(|dst| {
+                state
+                    .seal(buf, len, kind)
+                    .is_ok_and(|len| socket(to).try_send_to(&buf[..len], dst).is_ok())
+            });
             if sent {
                 let base = if kind == Kind::Rtp { 0 } else { 2 };
                 let c = &self.counters.forwarded[from];

@@ -3,13 +3,16 @@
 //! all of it with the leg's sockets, so a leg moves between the relay and a bridge without
 //! its phone noticing: same SSRC, sequence numbers and timestamps continuing. It also holds
 //! the leg's place in a recording (its source id and channel), so a recording that moves with
-//! the call goes on placing the leg's audio where it was.
+//! the call goes on placing the leg's audio where it was. An SRTP leg's crypto contexts are
+//! part of it too: wherever the leg is, what it sends is opened with its key as it arrives and
+//! what it is sent is sealed with ours as it goes, and everything in between is plain RTP.
 
 use crate::g711::Law;
 use crate::player::{Player, FRAME};
 use crate::recorder::{Channel, Source};
 use crate::relay::LegMedia;
 use crate::rtp_pool::RtpEndpoint;
+use crate::srtp::{SrtpContext, SrtpError, SrtpKeys};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -40,7 +43,10 @@ static NEXT_SOURCE: AtomicU64 = AtomicU64::new(1);
 impl MediaLeg {
     pub fn new(media: LegMedia) -> MediaLeg {
         MediaLeg {
-            state: LegState::new(media.remote, media.telephone_event_pt, Instant::now()),
+            state: LegState {
+                srtp: media.srtp.as_ref().map(|keys| Box::new(LegSrtp::new(keys))),
+                ..LegState::new(media.remote, media.telephone_event_pt, Instant::now())
+            },
             endpoint: media.endpoint,
             output: Output::new(),
             source: Source {
@@ -69,6 +75,28 @@ impl MediaLeg {
     /// Where the leg's RTP goes now: the latched source, or the signalled address.
     pub fn remote(&self) -> Option<SocketAddr> {
         self.state.rtp.addr
+    }
+
+    pub fn is_srtp(&self) -> bool {
+        self.state.srtp.is_some()
+    }
+}
+
+/// An SRTP leg's two directions.
+#[derive(Debug)]
+pub(crate) struct LegSrtp {
+    /// What the leg sends us, under its key.
+    inbound: SrtpContext,
+    /// What we send it, under ours.
+    outbound: SrtpContext,
+}
+
+impl LegSrtp {
+    fn new(keys: &SrtpKeys) -> LegSrtp {
+        LegSrtp {
+            inbound: SrtpContext::new(&keys.remote),
+            outbound: SrtpContext::new(&keys.local),
+        }
     }
 }
 
@@ -118,6 +146,8 @@ pub(crate) struct LegState {
     recent_events: [Option<(u32, u8)>; RECENT_EVENTS],
     next_event_slot: usize,
     pub loss: crate::rtp_loss::LossCounter,
+    /// None for a plain leg; boxed so that a plain leg's state stays small.
+    pub srtp: Option<Box<LegSrtp>>,
 }
 
 impl LegState {
@@ -134,6 +164,30 @@ impl LegState {
             recent_events: [None; RECENT_EVENTS],
             next_event_slot: 0,
             loss: Default::default(),
+            srtp: None,
+        }
+    }
+
+    /// What the leg sent, opened in place: an SRTP leg's packet authenticated and decrypted
+    /// (before anything else looks at it, so that forged packets cannot latch), a plain leg's
+    /// left as it is. The plain packet's length.
+    #[inline]
+    pub fn open(&mut self, packet: &mut [u8], kind: Kind) -> Result<usize, SrtpError> {
+        match (&mut self.srtp, kind) {
+            (None, _) => Ok(packet.len()),
+            (Some(s), Kind::Rtp) => s.inbound.unprotect_rtp(packet),
+            (Some(s), Kind::Rtcp) => s.inbound.unprotect_rtcp(packet),
+        }
+    }
+
+    /// What we send the leg, `buf[..len]`, sealed in place for an SRTP leg (`buf` needs
+    /// [`crate::srtp::MAX_OVERHEAD`] bytes of room after it). The length to send.
+    #[inline]
+    pub fn seal(&mut self, buf: &mut [u8], len: usize, kind: Kind) -> Result<usize, SrtpError> {
+        match (&mut self.srtp, kind) {
+            (None, _) => Ok(len),
+            (Some(s), Kind::Rtp) => s.outbound.protect_rtp(buf, len),
+            (Some(s), Kind::Rtcp) => s.outbound.protect_rtcp(buf, len),
         }
     }
 

@@ -5,6 +5,9 @@
 //! byte for byte (apart from line endings). That is why an [`Sdp`] is its list of lines and the
 //! accessors look things up on demand instead of parsing into a model.
 
+mod sdes;
+
+pub use sdes::{Crypto, CryptoError};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -30,12 +33,23 @@ pub enum SdpError {
 pub enum OfferRefusal {
     #[error("an audio stream over RTP/AVP is required")]
     NoAudio,
-    /// Only RTP/SAVP, RTP/SAVPF or UDP/TLS/RTP/SAVPF audio: we do not speak SRTP on trunks and
-    /// phones, and an RTP/AVP alternative is what we would need.
+    /// Only RTP/SAVP, RTP/SAVPF or UDP/TLS/RTP/SAVPF audio where SRTP is not allowed (SDES
+    /// keys travel in the SDP, so only over TLS): an RTP/AVP alternative is what we need.
     #[error("only secure RTP profiles are offered; plain RTP/AVP is required")]
     SecureOnly,
+    /// SRTP allowed, but not as offered: DTLS-SRTP, or no `a=crypto` with a suite we speak.
+    #[error("SRTP needs SDES (a=crypto) with AES_CM_128_HMAC_SHA1_80 or _32 over RTP/SAVP")]
+    NoSupportedCrypto,
     #[error("multicast connection addresses are not supported")]
     Multicast,
+}
+
+/// How we take an offer's audio stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfferedAudio {
+    Rtp,
+    /// SDES-SRTP with the first offered `a=crypto` we can use; [`Crypto::answer`] makes ours.
+    Srtp(Crypto),
 }
 
 /// Media direction (RFC 3264 §5.1). Absent attributes mean `SendRecv`.
@@ -172,16 +186,31 @@ impl Sdp {
     /// Whether we can take this offer at all: a plain-RTP audio stream on a unicast address.
     /// A stream on hold (port 0, `c=0.0.0.0`) is fine; the edge answers a refusal with 488.
     pub fn check_offer(&self) -> Result<(), OfferRefusal> {
+        self.accept_offer(false).map(|_| ())
+    }
+
+    /// Like [`Sdp::check_offer`], but where `allow_srtp` (the SIP edge allows it over TLS
+    /// only: SDES keys are in the clear in the SDP), a secure-only offer is taken as
+    /// SDES-SRTP if one of its `a=crypto` lines has a suite we speak, the first such in the
+    /// offerer's order of preference (RFC 4568). Plain RTP, when offered as well, is still
+    /// what we take.
+    pub fn accept_offer(&self, allow_srtp: bool) -> Result<OfferedAudio, OfferRefusal> {
         let Some((m, end)) = self.audio_section() else {
             return Err(OfferRefusal::NoAudio);
         };
         let proto = self.lines[m].value.split_whitespace().nth(2).unwrap_or("");
+        let mut offered = OfferedAudio::Rtp;
         if !is_plain_rtp(proto) {
-            return Err(if proto.contains("SAVP") {
-                OfferRefusal::SecureOnly
-            } else {
-                OfferRefusal::NoAudio
-            });
+            if !proto.contains("SAVP") {
+                return Err(OfferRefusal::NoAudio);
+            }
+            if !allow_srtp {
+                return Err(OfferRefusal::SecureOnly);
+            }
+            let crypto = is_sdes_srtp(proto)
+                .then(|| self.audio_crypto().into_iter().next())
+                .flatten();
+            offered = OfferedAudio::Srtp(crypto.ok_or(OfferRefusal::NoSupportedCrypto)?);
         }
         let c = self.lines[m + 1..end]
             .iter()
@@ -193,7 +222,72 @@ impl Sdp {
         {
             return Err(OfferRefusal::Multicast);
         }
-        Ok(())
+        Ok(offered)
+    }
+
+    /// The audio stream's `a=crypto` lines we can use, in the offerer's order; the others
+    /// (unknown suites, session parameters, several keys) are left out.
+    pub fn audio_crypto(&self) -> Vec<Crypto> {
+        let Some((m, end)) = self.audio_section() else {
+            return Vec::new();
+        };
+        self.lines[m + 1..end]
+            .iter()
+            .filter(|l| l.kind == b'a')
+            .filter_map(|l| l.value.strip_prefix("crypto:"))
+            .filter_map(|v| Crypto::parse(v).ok())
+            .collect()
+    }
+
+    /// For the plain side of an SRTP call: the audio stream becomes RTP/AVP (or RTP/AVPF),
+    /// and its `a=crypto` lines go, so that the caller's key is not passed on.
+    pub fn to_plain_rtp(&mut self) {
+        self.set_audio_security(None);
+    }
+
+    /// For the SRTP side: the audio stream becomes RTP/SAVP (or RTP/SAVPF), with `crypto`
+    /// (ours, from [`Crypto::answer`]) as its only `a=crypto` line.
+    pub fn to_srtp(&mut self, crypto: &Crypto) {
+        self.set_audio_security(Some(crypto));
+    }
+
+    fn set_audio_security(&mut self, crypto: Option<&Crypto>) {
+        let Some((m, end)) = self.audio_section() else {
+            return;
+        };
+        let mut f: Vec<String> = self.lines[m]
+            .value
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let proto = match (crypto.is_some(), f[2].as_str()) {
+            (true, "RTP/AVP") => "RTP/SAVP",
+            (true, "RTP/AVPF") => "RTP/SAVPF",
+            (false, "RTP/SAVP") => "RTP/AVP",
+            (false, "RTP/SAVPF") => "RTP/AVPF",
+            (_, other) => other,
+        };
+        f[2] = proto.to_owned();
+        self.lines[m].value = f.join(" ");
+        let mut i = m + 1;
+        let mut end = end;
+        while i < end {
+            if self.lines[i].kind == b'a' && self.lines[i].value.starts_with("crypto:") {
+                self.lines.remove(i);
+                end -= 1;
+            } else {
+                i += 1;
+            }
+        }
+        if let Some(crypto) = crypto {
+            self.lines.insert(
+                m + 1,
+                Line {
+                    kind: b'a',
+                    value: crypto.to_string(),
+                },
+            );
+        }
     }
 
     /// The audio formats in the order of the m= line (preference order for the offerer).
@@ -557,6 +651,11 @@ fn media_port(field: &str) -> Option<u16> {
 fn connection_ip(value: &str) -> Option<IpAddr> {
     let addr = value.split_whitespace().nth(2)?;
     addr.split('/').next()?.parse().ok()
+}
+
+/// The profiles that carry SDES-keyed SRTP.
+fn is_sdes_srtp(proto: &str) -> bool {
+    matches!(proto, "RTP/SAVP" | "RTP/SAVPF")
 }
 
 /// RTP without SRTP: the profiles the relay speaks.

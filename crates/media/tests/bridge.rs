@@ -163,6 +163,7 @@ async fn join_in(
         endpoint,
         remote: Some(socket.local_addr().unwrap()),
         telephone_event_pt: Some(101),
+        srtp: None,
     });
     if let Some(channel) = channel {
         leg.set_recording_channel(channel);
@@ -328,6 +329,7 @@ async fn a_duplicate_member_is_refused_and_its_leg_given_back() {
         endpoint,
         remote: None,
         telephone_event_pt: None,
+        srtp: None,
     });
     match bridge.add(MemberId(1), leg, Law::Ulaw, Mode::Talk).await {
         Err(media::BridgeError::Refused { leg, .. }) => assert_eq!(leg.rtp_addr(), addr),
@@ -353,6 +355,7 @@ async fn a_third_party_joins_a_relayed_call_and_leaves_without_a_gap_in_either_s
         endpoint,
         remote: Some(phone.local_addr().unwrap()),
         telephone_event_pt: Some(101),
+        srtp: None,
     };
     let (tx, _relay_events) = unbounded_channel();
     let relay = spawn_relay(leg(ea, &a), leg(eb, &b), RelayConfig::default(), tx.clone());
@@ -619,6 +622,7 @@ async fn a_recording_goes_on_from_the_relay_to_a_bridge_and_back_without_a_gap_o
         endpoint,
         remote: Some(phone.local_addr().unwrap()),
         telephone_event_pt: Some(101),
+        srtp: None,
     };
     let (tx, _relay_events) = unbounded_channel();
     let relay = spawn_relay(leg(ea, &a), leg(eb, &b), RelayConfig::default(), tx.clone());

@@ -108,11 +108,13 @@ async fn call(
             endpoint: a,
             remote: remotes[0],
             telephone_event_pt: te[0],
+            srtp: None,
         },
         LegMedia {
             endpoint: b,
             remote: remotes[1],
             telephone_event_pt: te[1],
+            srtp: None,
         },
         RelayConfig { idle_timeout },
         tx,

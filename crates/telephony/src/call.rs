@@ -252,11 +252,13 @@ impl CallTask {
             LegMedia {
                 remote: self.offer.audio_addr(),
                 telephone_event_pt: self.offer.telephone_event_pt(),
+                srtp: None,
                 endpoint: a,
             },
             LegMedia {
                 remote: None,
                 telephone_event_pt: None,
+                srtp: None,
                 endpoint: b,
             },
         );
@@ -656,11 +658,13 @@ impl CallTask {
                 LegMedia {
                     remote: self.offer.audio_addr(),
                     telephone_event_pt: te,
+                    srtp: None,
                     endpoint: a,
                 },
                 LegMedia {
                     remote: None,
                     telephone_event_pt: None,
+                    srtp: None,
                     endpoint: b,
                 },
             );
@@ -689,11 +693,13 @@ impl CallTask {
             LegMedia {
                 remote: self.offer.audio_addr(),
                 telephone_event_pt: self.offer.telephone_event_pt(),
+                srtp: None,
                 endpoint: a,
             },
             LegMedia {
                 remote: Some(remote),
                 telephone_event_pt: sdp.telephone_event_pt(),
+                srtp: None,
                 endpoint: b,
             },
         );
@@ -741,11 +747,13 @@ impl CallTask {
             LegMedia {
                 remote: self.offer.audio_addr(),
                 telephone_event_pt: self.offer.telephone_event_pt(),
+                srtp: None,
                 endpoint: a,
             },
             LegMedia {
                 remote: callee_remote,
                 telephone_event_pt: callee_te,
+                srtp: None,
                 endpoint: b,
             },
         );

@@ -196,7 +196,9 @@ pub fn inbound(
     }
     match number.route {
         Some(t) => match t.kind {
-            TargetKind::Agent | TargetKind::Group | TargetKind::VoiceFile => Ok(t),
+            TargetKind::Agent | TargetKind::Group | TargetKind::VoiceFile | TargetKind::Ivr => {
+                Ok(t)
+            }
             kind => Err(Refusal::NotImplemented(kind)),
         },
         None => Err(Refusal::NoRoute),

@@ -25,8 +25,10 @@
 
 use crate::agent_state::{AgentId, GroupId};
 use crate::clock::Millis;
+use crate::ivr::{Key, MenuCmd, MenuRun};
 pub use crate::legs::{LegFailure, LegId};
 use crate::legs::{LegOp, LegState, Legs};
+use crate::route_target::RouteTarget;
 use std::collections::VecDeque;
 
 /// A voice file (VOICE) by id.
@@ -173,6 +175,8 @@ pub enum Route {
     Queue { group: GroupId, audio: GroupAudio },
     /// Play a voice file and hang up (NUM-05).
     VoiceFile(VoiceId),
+    /// An IVR's button menu (IVR-08): the caller is answered and chooses where to go.
+    Menu(MenuRun),
 }
 
 /// How a call begins.
@@ -219,6 +223,8 @@ pub enum Divert {
     Agent(AgentId),
     /// A voice file that can be played.
     VoiceFile(VoiceId),
+    /// An IVR whose schedule sent the call nowhere yet: its button menu.
+    Menu(MenuRun),
     /// A destination that cannot take the call (an IVR before that exists, a voice file that
     /// cannot be played).
     Unavailable,
@@ -297,6 +303,9 @@ pub enum Command {
         owner: Option<AgentId>,
         peer: Option<AgentId>,
     },
+    /// An IVR's menu chose this destination: look it up and answer with
+    /// [`Session::handle_route`].
+    Route(RouteTarget),
     /// History: the call now belongs to this group (a divert).
     GroupChanged {
         group: GroupId,
@@ -324,6 +333,8 @@ struct Queue {
 
 #[derive(Debug)]
 pub struct Session {
+    /// The IVR menu the caller is in, and when it stops waiting for a key.
+    menu: Option<(MenuRun, Option<Millis>)>,
     direction: Direction,
     state: State,
     legs: Legs,
@@ -353,6 +364,7 @@ pub struct Session {
 impl Session {
     pub fn new(now: Millis, start: Start) -> Session {
         let mut s = Session {
+            menu: None,
             direction: start.direction,
             state: State::Setup,
             legs: Legs::default(),
@@ -420,8 +432,73 @@ impl Session {
                     s.fail(now, EndCause::Unavailable);
                 }
             }
+            Route::Menu(run) => s.enter_menu(now, run),
         }
         s
+    }
+
+    fn enter_menu(&mut self, now: Millis, mut run: MenuRun) {
+        if !self.caller_g711 {
+            // Nothing can be played to this caller: the menu cannot be offered.
+            self.fail(now, EndCause::Unavailable);
+            return;
+        }
+        self.answer_caller();
+        let cmds = run.begin();
+        self.menu = Some((run, None));
+        self.menu_commands(now, cmds);
+    }
+
+    fn menu_commands(&mut self, now: Millis, cmds: Vec<MenuCmd>) {
+        for c in cmds {
+            match c {
+                MenuCmd::Play(v) => {
+                    if let Some((_, deadline)) = &mut self.menu {
+                        *deadline = None;
+                    }
+                    self.play_to_caller(Audio::Once(v));
+                }
+                MenuCmd::StartTimer(d) => {
+                    let ms = Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX);
+                    if let Some((_, deadline)) = &mut self.menu {
+                        *deadline = Some(now.saturating_add(ms));
+                    }
+                }
+                MenuCmd::Route(t) => {
+                    self.menu = None;
+                    if self.caller_hears {
+                        self.caller_hears = false;
+                        self.commands
+                            .push_back(Command::StopPlaying { side: Side::Caller });
+                    }
+                    self.commands.push_back(Command::Route(t));
+                }
+            }
+        }
+    }
+
+    /// A key the caller pressed (RFC 4733), for the IVR menu they are in.
+    pub fn handle_dtmf(&mut self, now: Millis, digit: char) {
+        if self.state != State::Setup {
+            return;
+        }
+        let (Some((run, _)), Some(key)) = (&mut self.menu, Key::from_char(digit)) else {
+            return;
+        };
+        let cmds = run.on_key(key);
+        self.menu_commands(now, cmds);
+    }
+
+    /// Where the menu's choice leads, as the core looked it up (`Command::Route`).
+    pub fn handle_route(&mut self, now: Millis, divert: Divert) {
+        if self.state != State::Setup {
+            return;
+        }
+        let to_agent = matches!(divert, Divert::Agent(_));
+        self.divert(now, divert);
+        if to_agent && self.answered_by_us && self.state == State::Setup {
+            self.play_to_caller(Audio::Ringback);
+        }
     }
 
     pub fn poll_command(&mut self) -> Option<Command> {
@@ -431,7 +508,13 @@ impl Session {
     /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Millis> {
         match self.state {
-            State::Setup => self.legs.next_deadline(),
+            State::Setup => {
+                let menu = self.menu.as_ref().and_then(|(_, d)| *d);
+                match (self.legs.next_deadline(), menu) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
             _ => None,
         }
     }
@@ -660,6 +743,12 @@ impl Session {
         if self.state != State::Setup {
             return;
         }
+        if let Some((run, Some(deadline))) = &mut self.menu {
+            if *deadline <= now {
+                let cmds = run.on_timeout();
+                self.menu_commands(now, cmds);
+            }
+        }
         let mut ops = Vec::new();
         if self.legs.expire(now, &mut ops) {
             self.run(ops);
@@ -698,6 +787,13 @@ impl Session {
             }
             Side::Caller if self.final_prompt && self.state == State::Setup => {
                 self.give_up(now, EndCause::Announcement);
+            }
+            Side::Caller if self.menu.is_some() && self.state == State::Setup => {
+                self.caller_hears = false;
+                if let Some((run, _)) = &mut self.menu {
+                    let cmds = run.on_prompt_done();
+                    self.menu_commands(now, cmds);
+                }
             }
             _ => {}
         }
@@ -788,6 +884,10 @@ impl Session {
                 self.final_prompt = true;
                 self.answer_caller();
                 self.play_to_caller(Audio::Once(v));
+            }
+            Divert::Menu(run) => {
+                self.let_go();
+                self.enter_menu(now, run);
             }
             Divert::Busy => {
                 self.let_go();

@@ -927,3 +927,138 @@ proptest! {
         }
     }
 }
+
+fn ivr_menu() -> engine::ivr::MenuRun {
+    use engine::ivr::{Key, Menu};
+    use engine::{RouteTarget, TargetKind};
+    let menu = Menu {
+        prompt: 7,
+        buttons: [(
+            Key::Digit(2),
+            RouteTarget {
+                kind: TargetKind::Group,
+                id: 1,
+            },
+        )]
+        .into_iter()
+        .collect(),
+    };
+    engine::ivr::MenuRun::new(
+        menu,
+        RouteTarget {
+            kind: TargetKind::VoiceFile,
+            id: 99,
+        },
+    )
+}
+
+fn menu_start() -> Start {
+    Start {
+        direction: Direction::Inbound,
+        route: Route::Menu(ivr_menu()),
+        calling_agent: None,
+        caller_g711: true,
+        caller_up: false,
+    }
+}
+
+#[test]
+fn an_ivr_menu_answers_plays_and_routes_on_the_key() {
+    use engine::{RouteTarget, TargetKind};
+    let mut s = Session::new(0, menu_start());
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            AnswerCaller,
+            Play {
+                side: Side::Caller,
+                audio: Audio::Once(7)
+            }
+        ]
+    );
+    assert_eq!(s.poll_timeout(), None, "no timer while the prompt plays");
+    s.handle_play_done(3_000, Side::Caller);
+    assert_eq!(s.poll_timeout(), Some(8_000));
+    s.handle_dtmf(4_000, '2');
+    assert_eq!(
+        drain(&mut s),
+        vec![Route(RouteTarget {
+            kind: TargetKind::Group,
+            id: 1
+        })]
+    );
+    // The group takes it: the caller queues there.
+    s.handle_route(
+        4_000,
+        Divert::Group {
+            group: 1,
+            audio: with_prompts(),
+        },
+    );
+    let cmds = drain(&mut s);
+    assert!(cmds.contains(&Acd(AcdRequest::Enter {
+        group: 1,
+        hold_ms: 0
+    })));
+    assert!(cmds.contains(&GroupChanged { group: 1 }));
+    // A later key changes nothing.
+    s.handle_dtmf(5_000, '2');
+    assert!(drain(&mut s).is_empty());
+}
+
+#[test]
+fn a_key_during_the_prompt_stops_it_and_silence_three_times_takes_the_default() {
+    use engine::{RouteTarget, TargetKind};
+    let mut s = Session::new(0, menu_start());
+    drain(&mut s);
+    s.handle_dtmf(500, '2');
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            StopPlaying { side: Side::Caller },
+            Route(RouteTarget {
+                kind: TargetKind::Group,
+                id: 1
+            })
+        ]
+    );
+
+    let mut s = Session::new(0, menu_start());
+    drain(&mut s);
+    let mut t = 0;
+    for _ in 0..2 {
+        t += 3_000;
+        s.handle_play_done(t, Side::Caller);
+        t += 5_000;
+        assert_eq!(s.poll_timeout(), Some(t));
+        s.handle_timeout(t);
+        assert_eq!(
+            drain(&mut s),
+            vec![Play {
+                side: Side::Caller,
+                audio: Audio::Once(7)
+            }]
+        );
+    }
+    s.handle_play_done(t + 3_000, Side::Caller);
+    s.handle_timeout(t + 8_000);
+    assert_eq!(
+        drain(&mut s),
+        vec![Route(RouteTarget {
+            kind: TargetKind::VoiceFile,
+            id: 99
+        })]
+    );
+}
+
+#[test]
+fn a_menu_for_a_caller_without_g711_is_refused() {
+    let mut start = menu_start();
+    start.caller_g711 = false;
+    let mut s = Session::new(0, start);
+    let cmds = drain(&mut s);
+    assert!(
+        cmds.iter().any(|c| matches!(c, RejectCaller(_))),
+        "{cmds:?}"
+    );
+}

@@ -3,6 +3,7 @@
 //! journal. What happens next is always the session's decision; this only knows how.
 
 use crate::acd::{AcdCommand, AcdInput};
+use crate::directory::IvrOutcome;
 use crate::routing::{Plan, Spec};
 use crate::Core;
 use engine::live::Popup;
@@ -391,8 +392,19 @@ impl CallTask {
                 Some(_) => Divert::VoiceFile(t.id),
                 None => Divert::Unavailable,
             },
-            // IVR and forwarding come with those features.
-            TargetKind::Ivr | TargetKind::Forward => Divert::Unavailable,
+            TargetKind::Ivr => {
+                let config = self.core.directory.get();
+                match config.follow_ivrs(t, ms(self.core.clock.now())) {
+                    Some(IvrOutcome::Menu(run)) => Divert::Menu(run),
+                    // Follow_ivrs never ends on an IVR: one more step, not a loop.
+                    Some(IvrOutcome::Target(next)) if next.kind != TargetKind::Ivr => {
+                        Box::pin(self.divert_of(Some(next))).await
+                    }
+                    _ => Divert::Unavailable,
+                }
+            }
+            // Forwarding comes with its feature.
+            TargetKind::Forward => Divert::Unavailable,
         }
     }
 
@@ -403,18 +415,23 @@ impl CallTask {
                 tracing::info!(call = self.id, "no RTP for too long; ending the call");
                 self.session.handle_media_timeout(now);
             }
-            RelayEvent::Dtmf { leg, digit } => self.core.journal.record(
-                Event::new(
-                    ms(now),
-                    "call.dtmf",
-                    serde_json::json!({"digit": digit.to_string(), "from": if leg == 0 { "caller" } else { "callee" }}),
-                )
-                .call(self.id),
-            ),
-            RelayEvent::PlayDone { leg } => self.session.handle_play_done(
-                now,
-                if leg == 0 { Side::Caller } else { Side::Callee },
-            ),
+            RelayEvent::Dtmf { leg, digit } => {
+                self.core.journal.record(
+                    Event::new(
+                        ms(now),
+                        "call.dtmf",
+                        serde_json::json!({"digit": digit.to_string(), "from": if leg == 0 { "caller" } else { "callee" }}),
+                    )
+                    .call(self.id),
+                );
+                if leg == 0 {
+                    // An IVR menu the caller is in reads it.
+                    self.session.handle_dtmf(now, digit);
+                }
+            }
+            RelayEvent::PlayDone { leg } => self
+                .session
+                .handle_play_done(now, if leg == 0 { Side::Caller } else { Side::Callee }),
             RelayEvent::Stopped => {}
         }
     }
@@ -485,6 +502,10 @@ impl CallTask {
                             Recording::Off
                         };
                     }
+                }
+                Command::Route(target) => {
+                    let divert = self.divert_of(Some(target)).await;
+                    self.session.handle_route(now, divert);
                 }
                 Command::GroupChanged { group } => self.core.journal.record(Write::CallGroup {
                     call: self.id,

@@ -5,6 +5,7 @@
 
 use engine::dial_plan::{self, Extension};
 use engine::trunk_source::SourceRule;
+use engine::{RouteTarget, TargetKind};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
@@ -74,6 +75,20 @@ pub struct Config {
     restrictions: HashMap<String, Vec<String>>,
     /// Full-call recording, system-wide (REC-*).
     recording: bool,
+    /// IVRs as the engine runs them; one that does not translate (never saved so) is absent.
+    ivrs: HashMap<i64, engine::ivr::Ivr>,
+    /// The center's time zone (the system setting), for IVR schedules; `None` before the
+    /// first load.
+    time_zone: Option<jiff::tz::TimeZone>,
+}
+
+/// Where a walk through IVRs ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IvrOutcome {
+    /// A destination that is not an IVR.
+    Target(RouteTarget),
+    /// An IVR's button menu.
+    Menu(engine::ivr::MenuRun),
 }
 
 impl Config {
@@ -97,10 +112,20 @@ impl Config {
                 ALL,
             )
             .await?;
+        let system = store.system_settings().await?;
         let mut c = Config {
-            recording: store.system_settings().await?.recording_enabled,
+            recording: system.recording_enabled,
+            time_zone: engine::archive_schedule::parse_time_zone(&system.time_zone).ok(),
             ..Config::default()
         };
+        for r in store::ivrs::list_all(&mut conn).await? {
+            match r.fields.to_engine(r.id) {
+                Ok(ivr) => {
+                    c.ivrs.insert(r.id, ivr);
+                }
+                Err(e) => tracing::warn!(ivr = r.id, problems = ?e, "IVR cannot be used"),
+            }
+        }
         for n in numbers {
             let plan = dial_plan::Number {
                 id: n.id,
@@ -225,6 +250,28 @@ impl Config {
 
     pub fn group(&self, id: i64) -> Option<&store::groups::Group> {
         self.groups.get(&id)
+    }
+
+    /// Follows IVRs from `target` at `now_ms` (epoch ms, read in the center's time zone):
+    /// schedules and defaults that lead to other IVRs are taken, a menu stops the walk.
+    /// `None` when an IVR is missing or the walk does not end (a loop saved before checks).
+    pub fn follow_ivrs(&self, target: RouteTarget, now_ms: i64) -> Option<IvrOutcome> {
+        const MAX_HOPS: usize = 16;
+        let local = jiff::Timestamp::from_millisecond(now_ms)
+            .ok()?
+            .to_zoned(self.time_zone.clone().unwrap_or(jiff::tz::TimeZone::UTC))
+            .datetime();
+        let mut t = target;
+        for _ in 0..MAX_HOPS {
+            if t.kind != TargetKind::Ivr {
+                return Some(IvrOutcome::Target(t));
+            }
+            match self.ivrs.get(&t.id)?.start(local) {
+                engine::ivr::Start::Route(next) => t = next,
+                engine::ivr::Start::Menu(run) => return Some(IvrOutcome::Menu(run)),
+            }
+        }
+        None
     }
 
     pub fn groups(&self) -> impl Iterator<Item = &store::groups::Group> {

@@ -2,6 +2,8 @@
 //! concrete with the configuration in memory — whom to ring and how to reach them, what the
 //! group plays, the caller ID a trunk gets, what history records — or a refusal.
 
+use crate::call::ms;
+use crate::directory::IvrOutcome;
 use crate::Core;
 use engine::dial_plan::{self, CallerChoice, Dialed, Refusal};
 use engine::live::Popup;
@@ -274,6 +276,19 @@ async fn inbound(core: &Arc<Core>, caller: &str, dialed: &str) -> Result<Plan, R
         popup: None,
         ring_from,
         channel: Some(channel),
+    };
+    // An IVR's schedule and defaults lead on to another destination, or to its menu.
+    let target = match config.follow_ivrs(target, ms(core.clock.now())) {
+        Some(IvrOutcome::Target(t)) => t,
+        Some(IvrOutcome::Menu(run)) => {
+            plan.route = Route::Menu(run);
+            return Ok(plan);
+        }
+        None => {
+            return refused(Refuse::Unavailable(Some(
+                "the number's IVR cannot route the call".into(),
+            )))
+        }
     };
     match target.kind {
         TargetKind::Agent => {

@@ -1317,3 +1317,102 @@ async fn early_media_from_the_carrier_reaches_the_caller() {
     let c = &t.calls().await[0];
     assert_eq!(c["kind"], "outgoing");
 }
+
+/// IVR-08: a number routed to an IVR answers with its menu; button 2 (an RFC 4733 digit from
+/// the carrier) sends the call to the Support group, whose agent rings only then.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ivr_menu_routes_the_call_on_button_2() {
+    let t = Tsunagu::start().await;
+    let (wav, _) = tone_wav(500.0, 3000, 4000.0);
+    let prompt = t.voice_file("menu", wav).await;
+    let ivr = t
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/ivrs",
+            Some(serde_json::json!({
+                "name": "受付メニュー",
+                "default_route": {"kind": "voice_file", "id": prompt},
+                "buttons_on": true,
+                "menu_voice_id": prompt,
+                "buttons": {"2": {"kind": "group", "id": 1}},
+            })),
+        )
+        .await;
+    let ivr = ivr["id"].as_i64().expect("ivr id");
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/numbers/1",
+        Some(serde_json::json!({"route": {"kind": "ivr", "id": ivr}})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let phone = t.phone("201", "answer.xml", 300).await;
+    let carrier = t.carrier(&scenario("carrier_ivr.xml"), "09011115555", 2000);
+    assert!(finished_ok(carrier, 30).await, "carrier call failed");
+    assert!(
+        finished_ok(phone, 10).await,
+        "the agent's phone did not get the call"
+    );
+    let c = &t.calls().await[0];
+    assert_eq!(c["agent_id"].as_i64(), Some(t.agent_id("201").await), "{c}");
+    assert_eq!(c["group_id"].as_i64(), Some(1), "{c}");
+    let events = t.events(c["id"].as_i64().expect("id")).await;
+    let key_at = events
+        .iter()
+        .position(|(k, d)| k == "call.dtmf" && d["digit"] == "2")
+        .expect("the digit reached the call");
+    let queued_at = events
+        .iter()
+        .position(|(k, _)| k.starts_with("queue."))
+        .expect("the call entered the queue");
+    assert!(key_at < queued_at, "queued only after the key: {events:?}");
+}
+
+/// IVR-07: on a designated day (today) only the ★ entry matches: its voice file plays.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ivr_schedule_routes_a_designated_day_to_its_starred_entry() {
+    let t = Tsunagu::start().await;
+    let (wav, samples) = tone_wav(700.0, 400, 4000.0);
+    let holiday = t.voice_file("holiday", wav).await;
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Asia/Tokyo").expect("tz"))
+        .date()
+        .to_string();
+    let (every_day, no_day) = (vec![true; 7], vec![false; 7]);
+    let ivr = t
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/ivrs",
+            Some(serde_json::json!({
+                "name": "祝日",
+                "default_route": {"kind": "group", "id": 1},
+                "schedule_on": true,
+                "entries": [
+                    {"from": "00:00", "to": "00:00", "weekdays": every_day,
+                     "designated": false, "target": {"kind": "group", "id": 1}},
+                    {"from": "00:00", "to": "00:00", "weekdays": no_day,
+                     "designated": true, "target": {"kind": "voice_file", "id": holiday}},
+                ],
+                "designated_days": [today],
+            })),
+        )
+        .await;
+    let ivr = ivr["id"].as_i64().expect("ivr id");
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/numbers/1",
+        Some(serde_json::json!({"route": {"kind": "ivr", "id": ivr}})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (carrier, rtp) = t
+        .listening_carrier("carrier_listen_bye.xml", "09011116666", 0)
+        .await;
+    let heard = listen(&rtp, 3, 0x33).await;
+    assert!(
+        finished_ok(carrier, 10).await,
+        "Tsunagu did not hang up after the file"
+    );
+    assert_eq!(heard.len(), samples.len().div_ceil(160));
+    assert_eq!(t.calls().await[0]["hangup_cause"], "announcement");
+}

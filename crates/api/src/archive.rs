@@ -450,17 +450,26 @@ pub struct ArchiveQuery {
     pub paging: Paging,
 }
 
+/// A `YYYYMMDD` bound: not eight digits is a 400 (the document's pattern), eight digits that
+/// are no date a 422.
 fn day_param(field: &str, v: Option<&str>, default: &str) -> ApiResult<String> {
-    match v.filter(|v| !v.is_empty()) {
-        None => Ok(default.to_string()),
-        Some(v) => parse_day_name(v).map(day_name).ok_or_else(|| {
-            ApiError::BadRequest(FieldError::new(
-                field,
-                "format",
-                format!("`{field}` is a date YYYYMMDD."),
-            ))
-        }),
+    let Some(v) = v.filter(|v| !v.is_empty()) else {
+        return Ok(default.to_string());
+    };
+    if v.len() != 8 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::BadRequest(FieldError::new(
+            field,
+            "format",
+            format!("`{field}` is a date YYYYMMDD."),
+        )));
     }
+    parse_day_name(v).map(day_name).ok_or_else(|| {
+        ApiError::Validation(vec![FieldError::new(
+            field,
+            "date",
+            format!("`{field}` is not a day of the calendar."),
+        )])
+    })
 }
 
 pub async fn list(

@@ -104,6 +104,7 @@ fn param(t: Param) -> Value {
         }
         Param::OneOf(words) => json!({"type": "string", "enum": words}),
         Param::IntOneOf(n) => json!({"type": "integer", "format": "int64", "enum": n}),
+        Param::Pattern(p) => json!({"type": "string", "pattern": p}),
     }
 }
 

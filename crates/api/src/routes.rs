@@ -220,9 +220,12 @@ pub enum Param {
     OneOf(&'static [&'static str]),
     /// One of these numbers.
     IntOneOf(&'static [i64]),
+    /// Text matching this regular expression (anchored); a value that matches but means
+    /// nothing (a 31st of February) is the handler's 422.
+    Pattern(&'static str),
 }
 
-use Param::{Int, IntOneOf, OneOf, Range, Text};
+use Param::{Int, IntOneOf, OneOf, Pattern, Range, Text};
 
 pub const MAX_OFFSET: i64 = i64::MAX / 2;
 pub const MAX_LIMIT: i64 = 500;
@@ -695,6 +698,9 @@ fn settings_routes(v: &mut Vec<Route>) {
     );
 }
 
+/// A day `YYYYMMDD` (empty: no bound).
+const DAY: Param = Pattern("^([0-9]{8})?$");
+
 /// The daily recording archive (REC-01…05).
 fn archive_routes(v: &mut Vec<Route>) {
     use crate::archive;
@@ -710,8 +716,12 @@ fn archive_routes(v: &mut Vec<Route>) {
             TAG,
             "Daily ZIPs of the recordings, newest first (from/to: days YYYYMMDD, both included)",
         )
-        .query(&[("from", Text), ("to", Text), PAGING[0], PAGING[1]])
-        .ok(200, Some("List:RecordingArchive")),
+        .query(&[("from", DAY), ("to", DAY), PAGING[0], PAGING[1]])
+        .ok(200, Some("List:RecordingArchive"))
+        .error(
+            422,
+            "`from` or `to` is eight digits but no day of the calendar",
+        ),
     );
     v.push(
         route(

@@ -183,6 +183,9 @@ async fn a_day_with_three_recordings_becomes_one_zip_of_exactly_those_files() {
     let bad = sv.get("/api/v1/recording-archives?from=2026-12-01").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.fields(), ["from"]);
+    let bad = sv.get("/api/v1/recording-archives?to=20260230").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.fields(), ["to"]);
     let none = sv.get("/api/v1/recording-archives/19991231/download").await;
     assert_eq!(none.status, StatusCode::NOT_FOUND);
 

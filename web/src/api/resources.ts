@@ -31,6 +31,8 @@ import type {
   UploadResult,
   VoiceFile,
   VoiceFileInput,
+  Ivr,
+  IvrInput,
 } from './types';
 
 export const agents = collection<Agent, AgentInput>('agents');
@@ -46,6 +48,7 @@ export const outboundRestrictions = collection<OutboundRestriction, OutboundRest
 export const uploadRestrictions = (file: File) => upload<UploadResult>('/api/v1/outbound-restrictions/upload', file);
 /** VOICE-*: the fields are edited as JSON; the audio goes up as multipart (with progress). */
 export const voiceFiles = collection<VoiceFile, VoiceFileInput>('voice-files');
+export const ivrs = collection<Ivr, IvrInput>('ivrs');
 export const createVoiceFile = (fields: VoiceFileInput, file: File | null, onProgress?: (f: number) => void) => {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) {

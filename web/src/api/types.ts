@@ -145,3 +145,6 @@ export type S3SettingsView = S['S3SettingsView'];
 export type S3TestResult = S['S3TestResult'];
 export type RecordingArchive = S['RecordingArchive'];
 export type S3Link = S['S3Link'];
+export type Ivr = S['IvrRecord'];
+export type IvrEntry = S['IvrEntry'];
+export type IvrInput = S['IvrInput'];

@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import { AgentDetail, AgentList } from './admin/Agents';
 import { AgentStatusDetail, AgentStatusList } from './admin/AgentStatuses';
 import { GroupDetail, GroupList } from './admin/Groups';
+import { IvrDetail, IvrList } from './admin/Ivrs';
 import { NumberDetail, NumberList } from './admin/Numbers';
 import { RoleDetail, RoleList } from './admin/Roles';
 import { S3SettingsScreen, SystemSettingsScreen } from './admin/Settings';
@@ -36,6 +37,7 @@ export interface ScreenEntry {
 export const SCREENS: Record<string, ScreenEntry> = {
   'admin/agents': { List: AgentList, Detail: AgentDetail },
   'admin/groups': { List: GroupList, Detail: GroupDetail },
+  'admin/ivr': { List: IvrList, Detail: IvrDetail },
   'admin/terminals': { List: TerminalList, Detail: TerminalDetail },
   'admin/numbers': { List: NumberList, Detail: NumberDetail },
   'admin/agent_statuses': { List: AgentStatusList, Detail: AgentStatusDetail },

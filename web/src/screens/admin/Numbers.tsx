@@ -1,5 +1,5 @@
 import { useTranslation } from 'react-i18next';
-import { agents, groups, numbers } from '../../api/resources';
+import { agents, groups, ivrs, numbers, voiceFiles } from '../../api/resources';
 import type { PhoneNumber, PhoneNumberInput, Target } from '../../api/types';
 import { useAuth } from '../../auth';
 import { DetailScreen, type DetailConfig } from '../../components/DetailScreen';
@@ -28,9 +28,13 @@ function useTargets() {
   const { can } = useAuth();
   const agentList = useAll(agents, can('agent.view'));
   const groupList = useAll(groups, can('group.view'));
+  const voiceList = useAll(voiceFiles, can('voice.view'));
+  const ivrList = useAll(ivrs, can('ivr.view'));
   const choices: Record<string, Option[]> = {
     group: groupList.map((g) => ({ value: g.id, label: g.name })),
     agent: agentList.map((a) => ({ value: a.id, label: `${a.name} (${a.login_id})` })),
+    voice_file: voiceList.map((v) => ({ value: v.id, label: v.name })),
+    ivr: ivrList.map((i) => ({ value: i.id, label: i.name })),
   };
   return { agentList, choices };
 }
@@ -57,6 +61,8 @@ export function NumberList() {
         options: [
           { value: 'group', label: t('common.kind_group') },
           { value: 'agent', label: t('common.kind_agent') },
+          { value: 'voice_file', label: t('common.kind_voice_file') },
+          { value: 'ivr', label: t('common.kind_ivr') },
         ],
       },
       { name: 'name', label: t('number.name') },
@@ -123,7 +129,7 @@ export function NumberDetail({ id }: { id: string }) {
           <TextInput name="prefix" nullable />
         </Field>
         <Field name="route" label={label('route')}>
-          <TargetPicker name="route" kinds={['group', 'agent']} choices={choices} />
+          <TargetPicker name="route" kinds={['group', 'agent', 'voice_file', 'ivr']} choices={choices} />
         </Field>
         <Field name="max_channels" label={label('max_channels')}>
           <NumberInput name="max_channels" min={0} />

@@ -35,11 +35,8 @@ pub async fn put_system(
     }
     ApiError::validation(errors)?;
     s.store.set_system_settings(&input).await?;
+    // The guard tells telephony (recording, time zone apply to the next call).
     changed(&s, &me, "system").await?;
-    // Recording on or off applies to the next call.
-    if let Some(t) = &s.telephony {
-        t.config_changed();
-    }
     s.archive.wake();
     Ok(Json(input))
 }

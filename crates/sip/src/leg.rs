@@ -357,6 +357,8 @@ pub struct IncomingCall {
     /// The user of the Request-URI.
     pub dialed: String,
     pub source: SocketAddr,
+    /// The wire the INVITE came on: an SDES-SRTP offer is only let through over TLS.
+    pub wire: Wire,
     /// The caller's SDP offer.
     pub offer: String,
 }
@@ -561,12 +563,12 @@ async fn in_dialog(shared: &Legs, dialog: &Dialog, events: &Events, mut t: Trans
             }
             let offer = Some(String::from_utf8_lossy(req.body()).into_owned())
                 .filter(|s| !s.trim().is_empty());
-            // An offer we cannot take (secure profile only, multicast) is refused here, before
-            // the core hears of it: the media stay as they are.
+            // An offer we cannot take (secure profile only, except SDES over TLS; multicast)
+            // is refused here, before the core hears of it: the media stay as they are.
             if let Some(refusal) = offer.as_deref().and_then(|o| {
                 media::Sdp::parse(o)
                     .map_err(|_| media::OfferRefusal::NoAudio)
-                    .and_then(|sdp| sdp.check_offer())
+                    .and_then(|sdp| sdp.accept_offer(dialog.wire.allows_sdes()))
                     .err()
             }) {
                 let resp = msg::not_acceptable(req, refusal, None);

@@ -440,10 +440,12 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         return;
     };
     let offer = String::from_utf8_lossy(req.body()).into_owned();
-    // Offerless INVITEs, non-audio sessions, secure-only and multicast offers are not
-    // supported by the relay (RFC 3264 §6: 488).
+    let wire = Wire::of(tx.connection.as_ref());
+    // Offerless INVITEs, non-audio sessions and multicast offers are not supported by the
+    // relay (RFC 3264 §6: 488); neither are secure-only ones, except SDES-SRTP over TLS:
+    // its keys are in the SDP, so they must not cross an unencrypted transport.
     let refusal = match media::sdp::Sdp::parse(&offer) {
-        Ok(sdp) => sdp.check_offer().err().or_else(|| {
+        Ok(sdp) => sdp.accept_offer(wire.allows_sdes()).err().or_else(|| {
             sdp.audio_addr()
                 .is_none()
                 .then_some(media::OfferRefusal::NoAudio)
@@ -494,6 +496,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         caller,
         dialed,
         source,
+        wire,
         offer,
     }));
 }

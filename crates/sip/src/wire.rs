@@ -23,6 +23,12 @@ impl Wire {
         }
     }
 
+    /// Whether SDES-SRTP may be taken on this wire: its keys travel in the clear in the SDP
+    /// (RFC 4568 §8.3), so only over TLS.
+    pub fn allows_sdes(self) -> bool {
+        self == Wire::Tls
+    }
+
     /// Over a connection we keep (TCP, TLS), not datagrams.
     pub fn is_stream(self) -> bool {
         self != Wire::Udp
@@ -84,5 +90,12 @@ mod tests {
             assert_eq!(Wire::parse(w.as_str()), Some(w));
         }
         assert_eq!(Wire::parse("sctp"), None);
+    }
+
+    #[test]
+    fn sdes_keys_are_taken_over_tls_only() {
+        assert!(Wire::Tls.allows_sdes());
+        assert!(!Wire::Udp.allows_sdes());
+        assert!(!Wire::Tcp.allows_sdes());
     }
 }

@@ -3,6 +3,7 @@
 //! journal. What happens next is always the session's decision; this only knows how.
 
 use crate::acd::{AcdCommand, AcdInput};
+use crate::caller_srtp::{self, CallerSrtp};
 use crate::directory::IvrOutcome;
 use crate::routing::{Plan, Spec};
 use crate::Core;
@@ -65,6 +66,8 @@ pub(crate) struct CallerSide {
     pub media: Option<RtpEndpoint>,
     /// The leg is already answered.
     pub up: bool,
+    /// The caller's leg is SRTP (`sdp` has been made plain for the other side already).
+    pub srtp: Option<CallerSrtp>,
 }
 
 pub(crate) struct CallTask {
@@ -75,6 +78,8 @@ pub(crate) struct CallTask {
     caller_leg: sip::LegId,
     /// Describes the caller's media; what the legs we place are offered (rewritten).
     offer: Sdp,
+    /// Set when the caller's leg is SRTP: what we send them is made RTP/SAVP with our key.
+    caller_srtp: Option<CallerSrtp>,
     specs: Vec<Spec>,
     placed: Vec<Option<Placed>>,
     by_leg: HashMap<sip::LegId, usize>,
@@ -202,6 +207,7 @@ impl CallTask {
             caller: caller.leg,
             session,
             offer,
+            caller_srtp: caller.srtp,
             specs: plan.specs,
             placed: Vec::new(),
             by_leg: HashMap::new(),
@@ -253,7 +259,7 @@ impl CallTask {
             LegMedia {
                 remote: self.offer.audio_addr(),
                 telephone_event_pt: self.offer.telephone_event_pt(),
-                srtp: None,
+                srtp: self.caller_srtp.as_ref().map(CallerSrtp::keys),
                 endpoint: a,
             },
             LegMedia {
@@ -610,6 +616,10 @@ impl CallTask {
                         "prompt_packets_to_callee": stats.played[1],
                         "caller_lost_packets": stats.lost[0],
                         "callee_lost_packets": stats.lost[1],
+                        "caller_srtp": self.caller_srtp.is_some(),
+                        // SRTP packets refused (wrong key, replayed, tampered), by leg.
+                        "caller_unauthenticated_packets": stats.unauthenticated[0],
+                        "callee_unauthenticated_packets": stats.unauthenticated[1],
                     }),
                 )
                 .call(self.id),
@@ -679,7 +689,7 @@ impl CallTask {
                 LegMedia {
                     remote: self.offer.audio_addr(),
                     telephone_event_pt: te,
-                    srtp: None,
+                    srtp: self.caller_srtp.as_ref().map(CallerSrtp::keys),
                     endpoint: a,
                 },
                 LegMedia {
@@ -690,8 +700,9 @@ impl CallTask {
                 },
             );
         }
-        self.caller
-            .answer(Sdp::g711_answer_to(&self.offer, self.caller_rtp, law).to_string());
+        let mut answer = Sdp::g711_answer_to(&self.offer, self.caller_rtp, law);
+        self.secure_toward_caller(&mut answer);
+        self.caller.answer(answer.to_string());
     }
 
     /// A 183 with SDP before anyone answered: the caller hears that side from now on (a
@@ -714,7 +725,7 @@ impl CallTask {
             LegMedia {
                 remote: self.offer.audio_addr(),
                 telephone_event_pt: self.offer.telephone_event_pt(),
-                srtp: None,
+                srtp: self.caller_srtp.as_ref().map(CallerSrtp::keys),
                 endpoint: a,
             },
             LegMedia {
@@ -725,6 +736,7 @@ impl CallTask {
             },
         );
         sdp.rewrite_audio(self.caller_rtp);
+        self.secure_toward_caller(&mut sdp);
         self.caller.progress(sdp.to_string());
         tracing::debug!(call = self.id, leg, "early media from the callee");
         self.early_sdp = Some(sdp);
@@ -764,11 +776,12 @@ impl CallTask {
             self.law = answer.g711_law();
         }
         answer.rewrite_audio(a.rtp_addr());
+        self.secure_toward_caller(&mut answer);
         self.start_relay(
             LegMedia {
                 remote: self.offer.audio_addr(),
                 telephone_event_pt: self.offer.telephone_event_pt(),
-                srtp: None,
+                srtp: self.caller_srtp.as_ref().map(CallerSrtp::keys),
                 endpoint: a,
             },
             LegMedia {
@@ -779,6 +792,13 @@ impl CallTask {
             },
         );
         self.caller.answer(answer.to_string());
+    }
+
+    /// An SDP for the caller: RTP/SAVP with our key if theirs is an SRTP leg.
+    fn secure_toward_caller(&self, sdp: &mut Sdp) {
+        if let Some(srtp) = &self.caller_srtp {
+            srtp.to_caller(sdp);
+        }
     }
 
     fn start_relay(&mut self, a: LegMedia, b: LegMedia) {
@@ -796,10 +816,25 @@ impl CallTask {
     /// passed to the other side, as the session decides.
     fn reinvite(&mut self, side: Side, r: ReinviteRequest) {
         let offer = r.offer.as_deref().and_then(|o| Sdp::parse(o).ok());
-        let Some(offer) = offer else {
+        let Some(mut offer) = offer else {
             r.refuse("");
             return;
         };
+        // The leg keeps the security it started with: an SRTP caller's re-offer must bring
+        // the same key, a plain leg's must stay plain. The offer is plain from here on.
+        match (side, &self.caller_srtp) {
+            (Side::Caller, Some(srtp)) => {
+                if let Err(why) = srtp.take_reoffer(&mut offer) {
+                    r.refuse(why);
+                    return;
+                }
+            }
+            _ if !caller_srtp::is_plain_reoffer(&offer) => {
+                r.refuse("SRTP cannot be started in a call");
+                return;
+            }
+            _ => {}
+        }
         use media::sdp::Direction;
         let held = matches!(offer.direction(), Direction::SendOnly | Direction::Inactive)
             || offer.audio_addr().is_none();
@@ -827,6 +862,9 @@ impl CallTask {
             Side::Caller => self.caller_rtp,
             Side::Callee => self.callee_rtp,
         });
+        if side == Side::Caller {
+            self.secure_toward_caller(&mut sdp);
+        }
         r.answer(sdp.to_string());
     }
 
@@ -853,6 +891,12 @@ impl CallTask {
             Side::Callee => (self.caller_rtp, self.callee_rtp, Side::Caller),
         };
         offer.rewrite_audio(toward_other);
+        // Only the caller's leg may be SRTP: what goes to it is made RTP/SAVP with our key,
+        // what comes from it plain (without their key) for the callee.
+        let srtp = self.caller_srtp.clone();
+        if let (Side::Callee, Some(srtp)) = (side, &srtp) {
+            srtp.to_caller(&mut offer);
+        }
         let internal = self.internal_tx.clone();
         tokio::spawn(async move {
             let answer = other
@@ -868,6 +912,11 @@ impl CallTask {
                         })
                         .ok();
                     sdp.rewrite_audio(toward_sender);
+                    match (side, &srtp) {
+                        (Side::Caller, Some(srtp)) => srtp.to_caller(&mut sdp),
+                        (Side::Callee, Some(_)) => sdp.to_plain_rtp(),
+                        (_, None) => {}
+                    }
                     r.answer(sdp.to_string());
                 }
                 None => r.refuse("the other side refused"),

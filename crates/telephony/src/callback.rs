@@ -115,6 +115,7 @@ async fn run(
                         sdp,
                         media: endpoint.take(),
                         up: true,
+                        srtp: None,
                     };
                     let (core, username, extension) =
                         (core.clone(), username.clone(), extension.clone());

@@ -14,6 +14,7 @@
 mod acd;
 mod call;
 mod callback;
+mod caller_srtp;
 mod directory;
 mod recording;
 mod routing;
@@ -272,15 +273,27 @@ async fn run(
 async fn incoming(core: Arc<Core>, call: sip::IncomingCall) {
     match routing::route(&core, &call).await {
         Ok(plan) => {
-            let Ok(sdp) = media::sdp::Sdp::parse(&call.offer) else {
+            let Ok(mut sdp) = media::sdp::Sdp::parse(&call.offer) else {
                 call.leg.reject(sip::Refuse::ServerError);
                 return;
+            };
+            // The edge let an SRTP offer through only over TLS; it is checked again here
+            // because this is where the caller's leg is made SRTP.
+            let srtp = match caller_srtp::CallerSrtp::take_offer(&mut sdp, call.wire.allows_sdes())
+            {
+                Ok(srtp) => srtp,
+                Err(why) => {
+                    tracing::warn!(error = %why, "an offer the edge let through is refused");
+                    call.leg.reject(sip::Refuse::ServerError);
+                    return;
+                }
             };
             let caller = call::CallerSide {
                 leg: call.leg,
                 sdp,
                 media: None,
                 up: false,
+                srtp,
             };
             call::CallTask::start(core, caller, call.call_id, plan).await;
         }

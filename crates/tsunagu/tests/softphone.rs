@@ -314,6 +314,12 @@ impl Baresip {
     /// Starts baresip as terminal `user` (password `demo<user>`) of `server`, over UDP, or over
     /// TLS trusting `ca`.
     async fn start(server: &str, user: &str, ca: Option<&Cert>) -> Baresip {
+        Baresip::start_with(server, user, ca, false).await
+    }
+
+    /// Like [`Baresip::start`]; with `srtp`, its calls must be SDES-SRTP (`mediaenc=srtp-mand`:
+    /// RTP/SAVP offers with `a=crypto`, plain answers refused).
+    async fn start_with(server: &str, user: &str, ca: Option<&Cert>, srtp: bool) -> Baresip {
         let dir = tempfile::tempdir().unwrap();
         let sip_port = UdpSocket::bind((PHONE, 0))
             .unwrap()
@@ -327,7 +333,8 @@ impl Baresip {
         let transport = if ca.is_some() { "tls" } else { "udp" };
         std::fs::write(
             dir.path().join("accounts"),
-            format!("<sip:{user}@{server};transport={transport}>;auth_pass=demo{user};regint=600;answermode=manual\n"),
+            format!("<sip:{user}@{server};transport={transport}>;auth_pass=demo{user};regint=600;answermode=manual{mediaenc}\n",
+                mediaenc = if srtp { ";mediaenc=srtp-mand" } else { "" }),
         )
         .unwrap();
         let cafile = match ca {
@@ -350,8 +357,10 @@ impl Baresip {
                  module_app account.so\n\
                  module_app menu.so\n\
                  module_app ctrl_tcp.so\n\
+                 {srtp}\
                  {cafile}",
                 rtp + 19,
+                srtp = if srtp { "module srtp.so\n" } else { "" },
                 mic = mic.display(),
             ),
         )
@@ -738,4 +747,110 @@ async fn over_tls() {
             call["kind"]
         );
     }
+}
+
+#[test]
+fn baresip_over_tls_calls_in_with_sdes_srtp_relayed_to_plain_rtp() {
+    in_netns(
+        "baresip_over_tls_calls_in_with_sdes_srtp_relayed_to_plain_rtp",
+        srtp_over_tls,
+    );
+}
+
+/// Issue 10 item 22: a phone that insists on SRTP calls in over TLS; its leg is SRTP, the
+/// callee's (SIPp, echoing) plain RTP, and audio crosses the relay both ways.
+async fn srtp_over_tls() {
+    let cert = Cert::new();
+    let t = Tsunagu::start(Some(&cert)).await;
+    let sip_tls = t.sip_tls.clone().unwrap();
+    let mut phone = Baresip::start_with(&sip_tls, "201", Some(&cert), true).await;
+    phone.wait_registered().await;
+    let answer_port = free_udp_port();
+    let trace = tempfile::tempdir().unwrap();
+    let messages = trace.path().join("messages.log");
+    let callee = t.sipp(
+        &scenario("answer.xml"),
+        &[
+            "-p",
+            &answer_port.to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+            "-rtp_echo",
+            "-d",
+            "200",
+            "-trace_msg",
+            "-message_file",
+            messages.to_str().unwrap(),
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reg = t.sipp(
+        &scenario("register.xml"),
+        &[
+            "-p",
+            &free_udp_port().to_string(),
+            "-au",
+            "202",
+            "-ap",
+            "demo202",
+            "-key",
+            "user",
+            "202",
+            "-key",
+            "contact_port",
+            &answer_port.to_string(),
+        ],
+    );
+    assert!(finished_ok(reg, 10).await, "registration of 202");
+    phone
+        .command("dial", &format!("sip:202@{sip_tls};transport=tls"))
+        .await;
+    phone
+        .wait_event("CALL_ESTABLISHED", &["CALL_CLOSED"], 20)
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    phone.command("hangup", "").await;
+    phone.wait_event("CALL_CLOSED", &[], 10).await;
+    assert!(finished_ok(callee, 10).await, "202 saw the call through");
+    let log = phone.log();
+    assert!(
+        log.contains("SRTP is Enabled"),
+        "baresip took our a=crypto:\n{log}"
+    );
+    assert!(
+        !log.contains("failed to decrypt"),
+        "what we sent baresip is SRTP with the key we gave it:\n{log}"
+    );
+
+    // 202 was offered plain RTP, and never the caller's key.
+    let seen = std::fs::read_to_string(&messages).unwrap_or_default();
+    assert!(
+        seen.contains("m=audio") && seen.contains("RTP/AVP") && !seen.contains("SAVP"),
+        "202's INVITE:\n{seen}"
+    );
+    assert!(!seen.contains("a=crypto"), "202's INVITE:\n{seen}");
+
+    let calls = t.calls(1).await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let events = t.events(calls[0]["id"].as_i64().unwrap()).await;
+    let media = events
+        .iter()
+        .find(|(k, _)| k == "call.media")
+        .map(|(_, d)| d.clone())
+        .unwrap_or_default();
+    assert_eq!(media["caller_srtp"], true, "{media}");
+    // baresip sends one RTCP APP packet ("PING"/"PONG", 16 bytes, to open NAT pinholes) in
+    // the clear before its SRTP is set up: refusing it is right, anything more is not.
+    assert!(
+        media["caller_unauthenticated_packets"]
+            .as_u64()
+            .is_some_and(|n| n <= 1),
+        "{media}"
+    );
+    assert_eq!(media["callee_unauthenticated_packets"], 0, "{media}");
+    let (one_way, other_way) = media_packets(&events);
+    assert!(
+        one_way >= 20 && other_way >= 20,
+        "SRTP in, plain RTP out, and back: {one_way} / {other_way}: {media}"
+    );
 }

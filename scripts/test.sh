@@ -41,7 +41,7 @@ log="$data/server.log"
 # Without the demo's greeting: the specs count calls that wait unanswered in the queue. With
 # three recordings of yesterday, so that the archive and playback specs find something.
 TSUNAGU_DEMO_AUDIO=0 TSUNAGU_DEMO_RECORDINGS=1 target/debug/tsunagu serve --demo --data-dir "$data" --http-addr "127.0.0.1:$port" \
-    --sip-addr "127.0.0.1:$sip_port" --rtp-ports 41000-41999 --web-dir web/dist >"$log" 2>&1 &
+    --sip-addr "127.0.0.1:$sip_port" --rtp-ports 21000-21999 --web-dir web/dist >"$log" 2>&1 &
 server=$!
 cleanup() {
     kill "$server" 2>/dev/null || true

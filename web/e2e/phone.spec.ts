@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { children, exited, freeUdpPort, sipp, unregister } from './sipp';
+import { children, exited, freeMediaPort, freeUdpPort, sipp, unregister } from './sipp';
 
 const MIC = path.join(os.tmpdir(), 'tsunagu-phone-mic.wav');
 if (!fs.existsSync(MIC)) {
@@ -250,7 +250,7 @@ test('an outbound call from the browser carries the chosen caller ID to the trun
     const log = path.join(os.tmpdir(), `tsunagu-phone-trunk-${Date.now()}.log`);
     const trunkPort = await freeUdpPort();
     expect((await call(admin, 'PATCH', '/api/v1/trunks/1', { outbound_host: `127.0.0.1:${trunkPort}` }))[0]).toBe(200);
-    const uas = sipp('trunk_uas.xml', ['-p', String(trunkPort), '-mp', String(await freeUdpPort()), '-rtp_echo', '-trace_logs', '-log_file', log]);
+    const uas = sipp('trunk_uas.xml', ['-p', String(trunkPort), '-mp', String(await freeMediaPort()), '-rtp_echo', '-trace_logs', '-log_file', log]);
     await agent.waitForTimeout(300);
     await select.selectOption({ label: '0355556666(Sales line)' });
     await agent.getByTestId('phone-number').fill('0311112222');

@@ -2,7 +2,7 @@
 // pauses the recording from the header while on the call; the supervisor plays the recording
 // in call history (the browser loads and decodes the WAV) and sees the pause.
 import { expect, test, type Page } from '@playwright/test';
-import { children, exited, freeUdpPort, phone, sipp } from './sipp';
+import { children, exited, freeMediaPort, freeUdpPort, phone, sipp } from './sipp';
 import { login } from './session';
 
 test.afterAll(() => {
@@ -46,7 +46,7 @@ test('the agent pauses the recording and the supervisor plays it in call history
   const agent = await (await browser.newContext()).newPage();
   await login(agent, '203');
   const uas = await phone('203', 300);
-  const call = sipp('carrier.xml', ['-s', did, '-key', 'caller', caller, '-d', '5000', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort())]);
+  const call = sipp('carrier.xml', ['-s', did, '-key', 'caller', caller, '-d', '5000', '-p', String(await freeUdpPort()), '-mp', String(await freeMediaPort())]);
 
   const toggle = agent.getByTestId('recording-toggle');
   await expect(toggle).toBeVisible({ timeout: 10_000 });

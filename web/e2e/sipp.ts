@@ -21,6 +21,23 @@ export function freeUdpPort(): Promise<number> {
   });
 }
 
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => resolve(false));
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** An even port for SIPp's `-mp`: SIPp binds it for audio and the one two above for video. */
+export async function freeMediaPort(): Promise<number> {
+  for (;;) {
+    const port = await freeUdpPort();
+    if (port % 2 !== 0 || port > 65532) continue;
+    if ((await bindable(port + 1)) && (await bindable(port + 2)) && (await bindable(port + 3))) return port;
+  }
+}
+
 export function sipp(scenario: string, args: string[]): ChildProcess {
   const child = spawn(
     'sipp',
@@ -40,7 +57,7 @@ export function exited(child: ChildProcess): Promise<number | null> {
 /** The phone of an agent: an answering SIPp (after `answerAfterMs`) registered by a second one. */
 export async function phone(user: string, answerAfterMs: number): Promise<ChildProcess> {
   const port = await freeUdpPort();
-  const media = await freeUdpPort();
+  const media = await freeMediaPort();
   const uas = sipp('answer.xml', ['-p', String(port), '-mp', String(media), '-rtp_echo', '-d', String(answerAfterMs)]);
   await new Promise((r) => setTimeout(r, 300));
   const reg = sipp('register.xml', [
@@ -74,7 +91,7 @@ export async function carrier(scenario: string, caller: string, ms: number): Pro
     '-p',
     String(await freeUdpPort()),
     '-mp',
-    String(await freeUdpPort()),
+    String(await freeMediaPort()),
   ]);
 }
 

@@ -434,7 +434,7 @@ async fn a_trunk_with_a_port_gets_404_for_a_number_we_do_not_have() {
             "-p",
             &port.to_string(),
             "-mp",
-            &free_udp_port().to_string(),
+            &free_media_port().to_string(),
         ],
     );
     assert!(
@@ -456,7 +456,7 @@ async fn a_trunk_with_a_port_gets_404_for_a_number_we_do_not_have() {
             "-p",
             &port.to_string(),
             "-mp",
-            &free_udp_port().to_string(),
+            &free_media_port().to_string(),
         ],
     );
     assert!(finished_ok(right, 20).await && finished_ok(phone, 10).await);
@@ -473,7 +473,7 @@ async fn a_trunk_with_a_port_gets_404_for_a_number_we_do_not_have() {
             "-p",
             &free_udp_port().to_string(),
             "-mp",
-            &free_udp_port().to_string(),
+            &free_media_port().to_string(),
         ],
     );
     assert!(

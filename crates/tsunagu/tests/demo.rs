@@ -55,7 +55,8 @@ async fn the_readme_demo_call_is_answered_relayed_and_in_history() {
         .unwrap()
         .port();
     let sip_port = free_sip_port();
-    let rtp = 42000 + (sip_port as u32 % 50) * 100;
+    // Below the ephemeral ports (32768 and up) that the SIPp peers bind.
+    let rtp = 22000 + (sip_port as u32 % 50) * 100;
     let log = data.path().join("demo.log");
     let child = Command::new("bash")
         .arg(repo().join("scripts/demo.sh"))

@@ -374,7 +374,12 @@ async fn an_outbound_call_has_the_far_party_on_the_left_too() {
     .await;
     let trunk = t.sipp(
         &uas,
-        &["-p", &port.to_string(), "-mp", &free_udp_port().to_string()],
+        &[
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &free_media_port().to_string(),
+        ],
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
     // The agent's phone streams from its ACK on; dial.xml then pauses for -d and hangs up.
@@ -397,7 +402,7 @@ async fn an_outbound_call_has_the_far_party_on_the_left_too() {
             "-p",
             &free_udp_port().to_string(),
             "-mp",
-            &free_udp_port().to_string(),
+            &free_media_port().to_string(),
         ],
     );
     assert!(finished_ok(phone, 30).await, "outbound call failed");

@@ -50,7 +50,8 @@ impl Tsunagu {
             .unwrap()
             .port();
         let sip_port = free_sip_port();
-        let base = 30000 + (sip_port as u32 % 100) * 100;
+        // Below the ephemeral ports (32768 and up) that the SIPp peers bind.
+        let base = 10000 + (sip_port as u32 % 200) * 100;
         let child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
             .args(["serve", "--demo", "--data-dir"])
             .arg(data.path())

@@ -44,6 +44,19 @@ fn free_udp_port() -> u16 {
         .port()
 }
 
+/// An even port for SIPp's `-mp`: SIPp binds it and the one two above (video).
+fn free_media_port() -> u16 {
+    loop {
+        let port = free_udp_port();
+        if port.is_multiple_of(2)
+            && port <= u16::MAX - 3
+            && (1..=3).all(|k| UdpSocket::bind((HOST, port + k)).is_ok())
+        {
+            return port;
+        }
+    }
+}
+
 fn free_tcp_port() -> u16 {
     TcpListener::bind((HOST, 0))
         .unwrap()
@@ -134,7 +147,8 @@ impl Tsunagu {
         let data = tempfile::tempdir().unwrap();
         let http_port = free_tcp_port();
         let sip_port = free_sip_port();
-        let base = 36000 + (sip_port as u32 % 100) * 100;
+        // Below the ephemeral ports (32768 and up) that the SIPp peers bind.
+        let base = 10000 + (sip_port as u32 % 200) * 100;
         let sip_tls = tls.map(|_| format!("{HOST}:{}", free_tcp_port()));
         let mut command = Command::new(env!("CARGO_BIN_EXE_tsunagu"));
         command.arg("serve");
@@ -540,7 +554,7 @@ async fn in_namespace() {
             "-p",
             &free_udp_port().to_string(),
             "-mp",
-            &free_udp_port().to_string(),
+            &free_media_port().to_string(),
         ],
     );
     phone.wait_event("CALL_INCOMING", &[], 20).await;
@@ -559,7 +573,7 @@ async fn in_namespace() {
             "-p",
             &answer_port.to_string(),
             "-mp",
-            &free_udp_port().to_string(),
+            &free_media_port().to_string(),
             "-rtp_echo",
             "-d",
             "200",
@@ -679,7 +693,7 @@ async fn over_tls() {
             "-p",
             &free_udp_port().to_string(),
             "-mp",
-            &free_udp_port().to_string(),
+            &free_media_port().to_string(),
         ],
     );
     phone.wait_event("CALL_INCOMING", &[], 20).await;
@@ -699,7 +713,7 @@ async fn over_tls() {
             "-p",
             &answer_port.to_string(),
             "-mp",
-            &free_udp_port().to_string(),
+            &free_media_port().to_string(),
             "-rtp_echo",
             "-d",
             "200",
@@ -774,7 +788,7 @@ async fn srtp_over_tls() {
             "-p",
             &answer_port.to_string(),
             "-mp",
-            &free_udp_port().to_string(),
+            &free_media_port().to_string(),
             "-rtp_echo",
             "-d",
             "200",

@@ -615,7 +615,7 @@ async fn a_phone_registered_over_tcp_is_called_over_tcp() {
             "-p",
             &port.to_string(),
             "-mp",
-            &free_udp_port().to_string(),
+            &free_media_port().to_string(),
             "-rtp_echo",
             "-d",
             "300",

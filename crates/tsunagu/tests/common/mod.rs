@@ -26,6 +26,24 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
+/// An even port for SIPp's `-mp`: SIPp binds it for audio and the one two above for video, so
+/// both (and the odd ones between, RTCP's) must be free. From the ephemeral range, which the
+/// servers' RTP ranges stay below.
+pub fn free_media_port() -> u16 {
+    loop {
+        let Ok(first) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let port = first.local_addr().unwrap().port();
+        if !port.is_multiple_of(2) || port > u16::MAX - 3 {
+            continue;
+        }
+        if (1..=3).all(|k| UdpSocket::bind(("127.0.0.1", port + k)).is_ok()) {
+            return port;
+        }
+    }
+}
+
 /// A port free for both UDP and TCP (SIP listens on both).
 pub fn free_sip_port() -> u16 {
     loop {
@@ -76,8 +94,10 @@ impl Tsunagu {
             .unwrap()
             .port();
         let sip_port = free_sip_port();
-        // An RTP range of our own per test, so that parallel tests never collide.
-        let base = 20000 + (sip_port as u32 % 200) * 200;
+        // An RTP range of our own per test, so that parallel tests never collide, and below the
+        // ephemeral ports (32768 and up) the SIPp phones bind: a server's RTP pool must not
+        // take a port a phone is about to bind.
+        let base = 10000 + (sip_port as u32 % 100) * 200;
         let args: Vec<String> = vec![
             "serve".into(),
             "--demo".into(),
@@ -254,7 +274,7 @@ impl Tsunagu {
         extra: &[&str],
     ) -> Child {
         let port = free_udp_port();
-        let media = free_udp_port();
+        let media = free_media_port();
         let mut args = vec![
             "-p".to_owned(),
             port.to_string(),
@@ -302,7 +322,7 @@ impl Tsunagu {
                 "-p",
                 &free_udp_port().to_string(),
                 "-mp",
-                &free_udp_port().to_string(),
+                &free_media_port().to_string(),
             ],
         )
     }
@@ -374,7 +394,7 @@ impl Tsunagu {
                 "-p",
                 &free_udp_port().to_string(),
                 "-mp",
-                &free_udp_port().to_string(),
+                &free_media_port().to_string(),
             ],
         )
     }
@@ -402,7 +422,7 @@ impl Tsunagu {
                 "-p",
                 &port.to_string(),
                 "-mp",
-                &free_udp_port().to_string(),
+                &free_media_port().to_string(),
                 "-rtp_echo",
                 "-trace_logs",
                 "-log_file",

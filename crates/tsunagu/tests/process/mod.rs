@@ -59,7 +59,8 @@ impl Drop for Server {
 pub fn serve_args(data: &Path, extra: &[&str]) -> (Vec<String>, u16, u16) {
     let http_port = free_tcp_port();
     let sip_port = free_sip_port();
-    let rtp = 20000 + (u32::from(sip_port) % 200) * 200;
+    // Below the ephemeral ports (32768 and up) that the SIPp peers bind.
+    let rtp = 10000 + (u32::from(sip_port) % 100) * 200;
     let mut args: Vec<String> = vec![
         "serve".into(),
         "--data-dir".into(),

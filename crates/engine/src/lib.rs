@@ -21,6 +21,7 @@ mod rng;
 pub mod route_target;
 pub mod session;
 pub mod trunk_source;
+pub mod voicemail;
 
 pub use clock::{Clock, Millis};
 pub use ring_strategy::RingStrategy;

@@ -29,6 +29,7 @@ use crate::ivr::{Key, MenuCmd, MenuRun};
 pub use crate::legs::{LegFailure, LegId};
 use crate::legs::{LegOp, LegState, Legs};
 use crate::route_target::RouteTarget;
+use crate::voicemail::{self, VmCmd, Voicemail};
 use std::collections::VecDeque;
 
 /// A voice file (VOICE) by id.
@@ -68,6 +69,8 @@ pub enum EndCause {
     MediaTimeout,
     /// A voice file was played to the caller and the call ended with it.
     Announcement,
+    /// The caller left a message (or was offered to) and we ended the call after the thanks.
+    Voicemail,
 }
 
 impl EndCause {
@@ -82,6 +85,7 @@ impl EndCause {
             EndCause::Unavailable => "unavailable",
             EndCause::MediaTimeout => "media_timeout",
             EndCause::Announcement => "announcement",
+            EndCause::Voicemail => "voicemail",
         }
     }
 
@@ -133,6 +137,8 @@ pub enum Audio {
     /// The ringback tone, while an answered caller waits for the other party to answer.
     Ringback,
     Silence,
+    /// One of voicemail's fixed prompts.
+    Voicemail(voicemail::Prompt),
 }
 
 /// What a group plays (GROUP-24…27); only the voice files that can be played.
@@ -175,6 +181,8 @@ pub enum Route {
     Queue { group: GroupId, audio: GroupAudio },
     /// Play a voice file and hang up (NUM-05).
     VoiceFile(VoiceId),
+    /// Play a voice file, then take a message (VOICE-04).
+    Voicemail(VoiceId),
     /// An IVR's button menu (IVR-08): the caller is answered and chooses where to go.
     Menu(MenuRun),
 }
@@ -223,6 +231,8 @@ pub enum Divert {
     Agent(AgentId),
     /// A voice file that can be played.
     VoiceFile(VoiceId),
+    /// A voice file with voicemail on, that can be played.
+    Voicemail(VoiceId),
     /// An IVR whose schedule sent the call nowhere yet: its button menu.
     Menu(MenuRun),
     /// A destination that cannot take the call (an IVR before that exists, a voice file that
@@ -306,6 +316,12 @@ pub enum Command {
     /// An IVR's menu chose this destination: look it up and answer with
     /// [`Session::handle_route`].
     Route(RouteTarget),
+    /// Start keeping the caller's audio: their message after the voice file `voice`.
+    RecordMessage {
+        voice: VoiceId,
+    },
+    /// The message is over: keep it (or not) and how much of it.
+    StopMessage(voicemail::Ended),
     /// History: the call now belongs to this group (a divert).
     GroupChanged {
         group: GroupId,
@@ -354,6 +370,8 @@ pub struct Session {
     caller_hears: bool,
     /// A voice file the call ends with once it has played.
     final_prompt: bool,
+    /// Voicemail: the voice file that plays first, and once it has, the message being taken.
+    voicemail: Option<(VoiceId, Option<Voicemail>)>,
     /// The agent hears the answer-side announcement; the caller waits for its end.
     announcing: bool,
     /// Agents this call keeps busy outside the queues.
@@ -379,6 +397,7 @@ impl Session {
             g711: start.caller_up && start.caller_g711,
             caller_hears: false,
             final_prompt: false,
+            voicemail: None,
             announcing: false,
             busy: Vec::new(),
             commands: VecDeque::new(),
@@ -432,9 +451,55 @@ impl Session {
                     s.fail(now, EndCause::Unavailable);
                 }
             }
+            Route::Voicemail(v) => s.offer_voicemail(now, v),
             Route::Menu(run) => s.enter_menu(now, run),
         }
         s
+    }
+
+    /// The voice file, then a message (VOICE-04); the voice file alone cannot be played to a
+    /// caller without G.711.
+    fn offer_voicemail(&mut self, now: Millis, voice: VoiceId) {
+        if !self.caller_g711 {
+            self.fail(now, EndCause::Unavailable);
+            return;
+        }
+        self.answer_caller();
+        self.voicemail = Some((voice, None));
+        self.play_to_caller(Audio::Once(voice));
+    }
+
+    fn voicemail_commands(&mut self, now: Millis, cmds: Vec<VmCmd>) {
+        let voice = self.voicemail.as_ref().map(|(v, _)| *v);
+        for c in cmds {
+            match c {
+                VmCmd::Play(p) => self.play_to_caller(Audio::Voicemail(p)),
+                VmCmd::StartRecording => {
+                    if let Some(voice) = voice {
+                        self.commands.push_back(Command::RecordMessage { voice });
+                    }
+                }
+                VmCmd::StopRecording(ended) => {
+                    self.commands.push_back(Command::StopMessage(ended));
+                }
+                VmCmd::Hangup => self.give_up(now, EndCause::Voicemail),
+            }
+        }
+    }
+
+    /// The message being taken, if any.
+    fn message(&mut self) -> Option<&mut Voicemail> {
+        self.voicemail.as_mut().and_then(|(_, vm)| vm.as_mut())
+    }
+
+    /// The caller started (`speaking`) or stopped speaking, as the media heard it.
+    pub fn handle_voice(&mut self, now: Millis, speaking: bool) {
+        if self.state != State::Setup {
+            return;
+        }
+        if let Some(vm) = self.message() {
+            vm.on_voice(now, speaking);
+        }
     }
 
     fn enter_menu(&mut self, now: Millis, mut run: MenuRun) {
@@ -482,6 +547,11 @@ impl Session {
         if self.state != State::Setup {
             return;
         }
+        if let (Some(vm), Some(key)) = (self.message(), Key::from_char(digit)) {
+            let cmds = vm.on_key(now, key);
+            self.voicemail_commands(now, cmds);
+            return;
+        }
         let (Some((run, _)), Some(key)) = (&mut self.menu, Key::from_char(digit)) else {
             return;
         };
@@ -510,10 +580,14 @@ impl Session {
         match self.state {
             State::Setup => {
                 let menu = self.menu.as_ref().and_then(|(_, d)| *d);
-                match (self.legs.next_deadline(), menu) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
+                let message = self
+                    .voicemail
+                    .as_ref()
+                    .and_then(|(_, vm)| vm.as_ref()?.deadline());
+                [self.legs.next_deadline(), menu, message]
+                    .into_iter()
+                    .flatten()
+                    .min()
             }
             _ => None,
         }
@@ -717,6 +791,10 @@ impl Session {
     pub fn handle_caller_hangup(&mut self, now: Millis) {
         match self.state {
             State::Setup => {
+                if let Some(vm) = self.message() {
+                    let cmds = vm.on_hangup(now);
+                    self.voicemail_commands(now, cmds);
+                }
                 let mut ops = Vec::new();
                 self.legs.stop_all_but(None, &mut ops);
                 self.run(ops);
@@ -749,6 +827,10 @@ impl Session {
                 self.menu_commands(now, cmds);
             }
         }
+        if let Some(vm) = self.message() {
+            let cmds = vm.on_timeout(now);
+            self.voicemail_commands(now, cmds);
+        }
         let mut ops = Vec::new();
         if self.legs.expire(now, &mut ops) {
             self.run(ops);
@@ -761,6 +843,10 @@ impl Session {
         match self.state {
             State::Setup if self.caller_up => {
                 // A waiting caller we answered went silent: nobody is there any more.
+                if let Some(vm) = self.message() {
+                    let cmds = vm.on_hangup(now);
+                    self.voicemail_commands(now, cmds);
+                }
                 let mut ops = Vec::new();
                 self.legs.stop_all_but(None, &mut ops);
                 self.run(ops);
@@ -787,6 +873,20 @@ impl Session {
             }
             Side::Caller if self.final_prompt && self.state == State::Setup => {
                 self.give_up(now, EndCause::Announcement);
+            }
+            Side::Caller if self.voicemail.is_some() && self.state == State::Setup => {
+                self.caller_hears = false;
+                let cmds = match &mut self.voicemail {
+                    Some((_, Some(vm))) => vm.on_prompt_done(now),
+                    Some((_, taking)) => {
+                        // The voice file has played: the message follows.
+                        let (vm, cmds) = Voicemail::begin();
+                        *taking = Some(vm);
+                        cmds
+                    }
+                    None => Vec::new(),
+                };
+                self.voicemail_commands(now, cmds);
             }
             Side::Caller if self.menu.is_some() && self.state == State::Setup => {
                 self.caller_hears = false;
@@ -885,6 +985,10 @@ impl Session {
                 self.answer_caller();
                 self.play_to_caller(Audio::Once(v));
             }
+            Divert::Voicemail(v) if self.caller_g711 => {
+                self.let_go();
+                self.offer_voicemail(now, v);
+            }
             Divert::Menu(run) => {
                 self.let_go();
                 self.enter_menu(now, run);
@@ -893,7 +997,10 @@ impl Session {
                 self.let_go();
                 self.give_up(now, EndCause::Busy);
             }
-            Divert::Group { .. } | Divert::VoiceFile(_) | Divert::Unavailable => {
+            Divert::Group { .. }
+            | Divert::VoiceFile(_)
+            | Divert::Voicemail(_)
+            | Divert::Unavailable => {
                 self.let_go();
                 self.give_up(now, EndCause::Unavailable);
             }

@@ -5,6 +5,7 @@ use engine::session::{
     AcdOrder, AcdRequest, Audio, Command, Direction, Divert, EndCause, GroupAudio, LegFailure,
     Reinvite, Reject, Route, Session, Side, Start, DIVERT_RING_MS, MAX_DIVERTS,
 };
+use engine::voicemail::{self, Prompt as VmPrompt};
 use proptest::prelude::*;
 
 fn drain(s: &mut Session) -> Vec<Command> {
@@ -1061,4 +1062,154 @@ fn a_menu_for_a_caller_without_g711_is_refused() {
         cmds.iter().any(|c| matches!(c, RejectCaller(_))),
         "{cmds:?}"
     );
+}
+
+fn voicemail_call() -> Session {
+    let mut s = Session::new(
+        0,
+        Start {
+            direction: Direction::Inbound,
+            route: Route::Voicemail(40),
+            calling_agent: None,
+            caller_g711: true,
+            caller_up: false,
+        },
+    );
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            AnswerCaller,
+            Play {
+                side: Side::Caller,
+                audio: Audio::Once(40)
+            }
+        ]
+    );
+    s
+}
+
+/// Through the voice file, the instructions and the beep: the message is recorded from `at`.
+fn recording_from(s: &mut Session, at: u64) {
+    s.handle_play_done(at - 4_000, Side::Caller);
+    assert_eq!(
+        drain(s),
+        vec![Play {
+            side: Side::Caller,
+            audio: Audio::Voicemail(VmPrompt::Instructions)
+        }]
+    );
+    s.handle_play_done(at - 500, Side::Caller);
+    assert_eq!(
+        drain(s),
+        vec![Play {
+            side: Side::Caller,
+            audio: Audio::Voicemail(VmPrompt::Beep)
+        }]
+    );
+    s.handle_play_done(at, Side::Caller);
+    assert_eq!(drain(s), vec![RecordMessage { voice: 40 }]);
+}
+
+#[test]
+fn voicemail_plays_the_file_the_instructions_and_a_beep_then_pound_ends_with_thanks() {
+    let mut s = voicemail_call();
+    // Keys during the voice file do nothing.
+    s.handle_dtmf(1_000, '#');
+    assert_eq!(drain(&mut s), vec![]);
+    recording_from(&mut s, 10_000);
+    s.handle_voice(10_300, true);
+    assert_eq!(s.poll_timeout(), Some(10_000 + voicemail::MAX_MS));
+    s.handle_dtmf(25_000, '#');
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            StopMessage(voicemail::Ended {
+                stop: voicemail::Stop::Pound,
+                keep: true,
+                length_ms: None
+            }),
+            Play {
+                side: Side::Caller,
+                audio: Audio::Voicemail(VmPrompt::Thanks)
+            }
+        ]
+    );
+    s.handle_play_done(26_500, Side::Caller);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            HangupCaller,
+            Ended {
+                cause: EndCause::Voicemail
+            }
+        ]
+    );
+}
+
+#[test]
+fn voicemail_silence_on_the_virtual_clock_ends_the_message() {
+    let mut s = voicemail_call();
+    recording_from(&mut s, 10_000);
+    s.handle_voice(10_500, true);
+    s.handle_voice(13_000, false);
+    assert_eq!(s.poll_timeout(), Some(23_000));
+    s.handle_timeout(23_000);
+    assert_eq!(
+        drain(&mut s)[0],
+        StopMessage(voicemail::Ended {
+            stop: voicemail::Stop::Silence,
+            keep: true,
+            length_ms: Some(4_000)
+        })
+    );
+}
+
+#[test]
+fn a_caller_hanging_up_during_the_message_keeps_it() {
+    let mut s = voicemail_call();
+    recording_from(&mut s, 10_000);
+    s.handle_voice(10_200, true);
+    s.handle_caller_hangup(20_000);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            StopMessage(voicemail::Ended {
+                stop: voicemail::Stop::Hangup,
+                keep: true,
+                length_ms: None
+            }),
+            Ended {
+                cause: EndCause::CallerHangup
+            }
+        ]
+    );
+}
+
+#[test]
+fn a_caller_hanging_up_during_the_voice_file_leaves_no_message() {
+    let mut s = voicemail_call();
+    s.handle_caller_hangup(2_000);
+    assert_eq!(
+        drain(&mut s),
+        vec![Ended {
+            cause: EndCause::CallerHangup
+        }]
+    );
+}
+
+#[test]
+fn a_divert_to_voicemail_lets_the_queue_go_and_takes_a_message() {
+    let mut s = Session::new(0, queue(1, with_prompts(), true));
+    drain(&mut s);
+    s.handle_acd(5_000, AcdOrder::Divert(Divert::Voicemail(40)));
+    let cmds = drain(&mut s);
+    assert!(
+        cmds.contains(&Play {
+            side: Side::Caller,
+            audio: Audio::Once(40)
+        }),
+        "{cmds:?}"
+    );
+    assert!(!cmds.iter().any(|c| matches!(c, Ended { .. })), "{cmds:?}");
+    recording_from(&mut s, 20_000);
 }

@@ -18,6 +18,7 @@ pub mod rtp_loss;
 pub mod rtp_pool;
 pub mod sdp;
 pub mod srtp;
+pub mod vad;
 pub mod wav;
 pub mod webrtc;
 

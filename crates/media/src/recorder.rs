@@ -307,7 +307,21 @@ fn samples(t: Duration) -> u64 {
 
 /// The 44-byte header of a stereo 8 kHz 16-bit PCM WAV holding `data_bytes` of samples.
 pub fn wav_header(data_bytes: u32) -> [u8; 44] {
-    let channels: u16 = 2;
+    header(2, data_bytes)
+}
+
+/// A whole mono 8 kHz 16-bit PCM WAV of `samples` (a voicemail message).
+pub fn mono_wav(samples: &[i16]) -> Vec<u8> {
+    let data_bytes = u32::try_from(samples.len() * 2).unwrap_or(u32::MAX);
+    let mut wav = Vec::with_capacity(44 + samples.len() * 2);
+    wav.extend_from_slice(&header(1, data_bytes));
+    for s in samples {
+        wav.extend_from_slice(&s.to_le_bytes());
+    }
+    wav
+}
+
+fn header(channels: u16, data_bytes: u32) -> [u8; 44] {
     let bits: u16 = 16;
     let block = channels * bits / 8;
     let mut h = [0u8; 44];

@@ -123,6 +123,8 @@ pub enum Write {
         file: String,
     },
     RecordingEnded(crate::recordings::RecordingEnd),
+    /// A caller left a message (VOICE-04); its row and its event.
+    VoicemailSaved(crate::voicemails::NewVoicemail),
 }
 
 impl Write {
@@ -136,6 +138,8 @@ impl Write {
             | Write::CallEnded { call, .. } => Some(*call),
             // The recording's own row, not the call's.
             Write::RecordingStarted { .. } | Write::RecordingEnded(_) => None,
+            // The message's own row.
+            Write::VoicemailSaved(_) => None,
         }
     }
 }
@@ -548,6 +552,21 @@ impl Writer {
                     }),
                 )
                 .call(end.call);
+                append_in(tx, &e).await?;
+            }
+            Write::VoicemailSaved(v) => {
+                let id = crate::voicemails::insert(tx, v).await?;
+                let e = Event::new(
+                    v.recorded_at,
+                    "voicemail.saved",
+                    serde_json::json!({
+                        "voicemail_id": id,
+                        "voice_file_id": v.voice_file_id,
+                        "duration_ms": v.duration_ms,
+                        "stop_reason": v.stop_reason,
+                    }),
+                )
+                .call(v.call_id);
                 append_in(tx, &e).await?;
             }
         }

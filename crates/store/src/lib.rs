@@ -32,6 +32,7 @@ pub mod terminals;
 pub mod text_enum;
 pub mod trunks;
 pub mod voice_files;
+pub mod voicemails;
 
 use serde::Serialize;
 use sqlx::any::AnyPoolOptions;

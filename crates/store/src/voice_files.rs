@@ -166,3 +166,11 @@ fn quoted(names: impl Iterator<Item = String>) -> String {
     }
     shown.join(", ")
 }
+
+impl crate::Store {
+    /// Voice file `id`'s settings (whether it takes messages, where they are mailed).
+    pub async fn voice_file(&self, id: i64) -> Result<Option<VoiceFile>> {
+        let mut conn = self.conn().await?;
+        VoiceFile::get(&mut conn, id).await
+    }
+}

@@ -51,6 +51,8 @@ pub struct ApiConfig {
     pub recordings_dir: PathBuf,
     /// Where the daily recording archives are kept (`<data-dir>/archives`).
     pub archives_dir: PathBuf,
+    /// Where voicemail messages are kept (`<data-dir>/voicemail`, a message's `file` below it).
+    pub voicemail_dir: PathBuf,
     /// Lock and throttling of failed logins (AUTH-06).
     pub login: LoginPolicy,
     /// Peers whose `X-Forwarded-For` is believed (reverse proxies); empty: none.
@@ -65,6 +67,7 @@ impl ApiConfig {
             web_dir,
             recordings_dir: voice_dir.with_file_name("recordings"),
             archives_dir: voice_dir.with_file_name("archives"),
+            voicemail_dir: voice_dir.with_file_name("voicemail"),
             voice_dir,
             login: LoginPolicy::default(),
             trusted_proxies: Vec::new(),

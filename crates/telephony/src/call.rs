@@ -32,6 +32,8 @@ pub(crate) enum Internal {
         side: Side,
         addr: Option<SocketAddr>,
     },
+    /// The caller started or stopped speaking during their voicemail message.
+    Voice { speaking: bool },
     /// An agent pauses (`paused`) or resumes the recording.
     PauseRecording {
         paused: bool,
@@ -112,6 +114,11 @@ pub(crate) struct CallTask {
     number_id: Option<i64>,
     recording: Recording,
     recording_paused: bool,
+    /// The caller's number and when the call started: what a voicemail message's row says.
+    remote_party: String,
+    started_at: i64,
+    /// A voicemail message being kept: where the session's decision on its end goes.
+    message: Option<tokio::sync::oneshot::Sender<engine::voicemail::Ended>>,
 }
 
 /// Whether this call is recorded yet (REC-*): from the moment the agent or far party answers.
@@ -239,6 +246,9 @@ impl CallTask {
             number_id: plan.number_id,
             recording: Recording::NotYet,
             recording_paused: false,
+            remote_party: plan.remote_party.clone(),
+            started_at: ms(now),
+            message: None,
             core,
         };
         let mut task = task;
@@ -296,6 +306,9 @@ impl CallTask {
                         if let Some(relay) = &self.relay {
                             relay.set_remote(side_index(side), addr);
                         }
+                    }
+                    Internal::Voice { speaking } => {
+                        self.session.handle_voice(self.core.clock.now(), speaking);
                     }
                     Internal::PauseRecording { paused, by, reply } => {
                         reply.send(self.pause_recording(paused, by)).ok();
@@ -395,6 +408,9 @@ impl CallTask {
             }
             TargetKind::Agent => Divert::Agent(t.id),
             TargetKind::VoiceFile => match self.core.voices.get(t.id).await {
+                Some(_) if crate::voicemail::takes_messages(&self.core, t.id).await => {
+                    Divert::Voicemail(t.id)
+                }
                 Some(_) => Divert::VoiceFile(t.id),
                 None => Divert::Unavailable,
             },
@@ -512,6 +528,30 @@ impl CallTask {
                 Command::Route(target) => {
                     let divert = self.divert_of(Some(target)).await;
                     self.session.handle_route(now, divert);
+                }
+                Command::RecordMessage { voice } => {
+                    if let Some(relay) = &self.relay {
+                        let (tap, decided) = crate::voicemail::start(
+                            &self.core,
+                            crate::voicemail::Message {
+                                call: self.id,
+                                voice_file: voice,
+                                caller: self.remote_party.clone(),
+                                call_started_at: self.started_at,
+                            },
+                            self.internal_tx.clone(),
+                        );
+                        relay.record(tap);
+                        self.message = Some(decided);
+                    }
+                }
+                Command::StopMessage(ended) => {
+                    if let Some(decided) = self.message.take() {
+                        let _ = decided.send(ended);
+                        if let Some(relay) = &self.relay {
+                            relay.stop_recording();
+                        }
+                    }
                 }
                 Command::GroupChanged { group } => self.core.journal.record(Write::CallGroup {
                     call: self.id,

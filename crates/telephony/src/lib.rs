@@ -18,6 +18,7 @@ mod caller_srtp;
 mod directory;
 mod recording;
 mod routing;
+mod voicemail;
 mod voices;
 
 pub use acd::AcdHandle;
@@ -49,6 +50,8 @@ pub struct TelephonyConfig {
     pub voice_dir: PathBuf,
     /// Where call recordings are written (`<day>/<call>.wav`).
     pub recordings_dir: PathBuf,
+    /// Where voicemail messages are written (`<day>/<call>.wav`).
+    pub voicemail_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,9 @@ pub(crate) struct Core {
     pub channels: Arc<routing::Channels>,
     pub store: Store,
     pub recordings_dir: PathBuf,
+    pub voicemail_dir: PathBuf,
+    /// The call whose message was just stored, for the notifier (VOICE-06).
+    pub voicemail_saved: broadcast::Sender<i64>,
     /// Calls in progress on this node, by call id: how the API reaches a call's task.
     calls: std::sync::Mutex<HashMap<i64, mpsc::UnboundedSender<call::Internal>>>,
 }
@@ -144,6 +150,8 @@ impl Telephony {
             channels: Arc::default(),
             store,
             recordings_dir: cfg.recordings_dir,
+            voicemail_dir: cfg.voicemail_dir,
+            voicemail_saved: broadcast::channel(64).0,
             calls: Default::default(),
         });
         restore_registrations(&core).await;
@@ -171,6 +179,11 @@ impl Telephony {
 }
 
 impl TelephonyHandle {
+    /// The calls whose voicemail message has just been stored (VOICE-06's notifier listens).
+    pub fn voicemails_saved(&self) -> broadcast::Receiver<i64> {
+        self.core.voicemail_saved.subscribe()
+    }
+
     /// The address SIP listens on.
     pub fn sip_addr(&self) -> SocketAddr {
         self.core.edge.local_addr()

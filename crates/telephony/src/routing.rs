@@ -326,7 +326,11 @@ async fn inbound(core: &Arc<Core>, caller: &str, dialed: &str) -> Result<Plan, R
         TargetKind::VoiceFile => {
             // A file that cannot be played leaves nothing to connect the caller to.
             if core.voices.get(target.id).await.is_some() {
-                plan.route = Route::VoiceFile(target.id);
+                plan.route = if crate::voicemail::takes_messages(core, target.id).await {
+                    Route::Voicemail(target.id)
+                } else {
+                    Route::VoiceFile(target.id)
+                };
             }
         }
         TargetKind::Ivr | TargetKind::Forward => {

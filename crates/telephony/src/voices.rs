@@ -3,6 +3,7 @@
 //! heard by the next call.
 
 use engine::session::{Audio, GroupAudio};
+use engine::voicemail::Prompt as VmPrompt;
 use media::player::{Program, Prompt};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -106,11 +107,48 @@ impl Voices {
             Audio::Loop(id) => Program::Loop(self.get(*id).await?),
             Audio::Ringback => Program::Loop(ringback()),
             Audio::Silence => Program::Silence,
+            Audio::Voicemail(p) => Program::Once(voicemail_prompt(*p)?),
         })
     }
+}
+
+/// Voicemail's fixed prompts, built in (`prompts/`, made by `scripts/make-prompts.sh`).
+fn voicemail_prompt(p: VmPrompt) -> Option<Arc<Prompt>> {
+    static PROMPTS: OnceLock<Option<[Arc<Prompt>; 3]>> = OnceLock::new();
+    let all = PROMPTS.get_or_init(|| {
+        let load = |bytes: &[u8]| Prompt::from_wav(bytes).ok().map(Arc::new);
+        Some([
+            load(include_bytes!("../prompts/ja/vm_instructions.wav"))?,
+            load(include_bytes!("../prompts/beep.wav"))?,
+            load(include_bytes!("../prompts/ja/vm_thanks.wav"))?,
+        ])
+    });
+    let Some(all) = all else {
+        tracing::error!("the built-in voicemail prompts cannot be played");
+        return None;
+    };
+    Some(Arc::clone(match p {
+        VmPrompt::Instructions => &all[0],
+        VmPrompt::Beep => &all[1],
+        VmPrompt::Thanks => &all[2],
+    }))
 }
 
 fn ringback() -> Arc<Prompt> {
     static TONE: OnceLock<Arc<Prompt>> = OnceLock::new();
     TONE.get_or_init(|| Arc::new(Prompt::ringback())).clone()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_prompts_play() {
+        for p in [VmPrompt::Instructions, VmPrompt::Beep, VmPrompt::Thanks] {
+            let prompt = voicemail_prompt(p).expect("a built-in prompt");
+            assert!(prompt.duration_ms() >= 400, "{p:?}");
+        }
+    }
+}
+

@@ -213,6 +213,7 @@ async fn serve(config: Config) -> Result<()> {
             rtp_idle_timeout: Duration::from_secs(60),
             voice_dir: config.data_dir.join("voice"),
             recordings_dir: config.data_dir.join("recordings"),
+            voicemail_dir: config.data_dir.join("voicemail"),
         },
         store.clone(),
         journal.clone(),
@@ -237,6 +238,7 @@ async fn serve(config: Config) -> Result<()> {
             trusted_proxies: config.trusted_proxies.clone(),
             recordings_dir: config.data_dir.join("recordings"),
             archives_dir: config.data_dir.join("archives"),
+            voicemail_dir: config.data_dir.join("voicemail"),
             ..ApiConfig::new(config.web_dir.clone(), config.data_dir.join("voice"))
         },
     )

@@ -60,6 +60,8 @@ use utoipa::OpenApi;
     store::ivrs::IvrRecord,
     store::ivrs::IvrEntry,
     crate::resources::ivrs::IvrInput,
+    store::forwardings::Forwarding,
+    crate::resources::forwardings::ForwardingInput,
     crate::settings::S3SettingsView,
     crate::settings::S3SettingsInput,
     crate::settings::S3TestResult,

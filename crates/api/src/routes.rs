@@ -511,6 +511,7 @@ pub fn table() -> Vec<Route> {
     collection::<trunks::Trunks>(&mut v);
     collection::<incoming_blocks::IncomingBlocks>(&mut v);
     collection::<crate::resources::ivrs::Ivrs>(&mut v);
+    collection::<crate::resources::forwardings::Forwardings>(&mut v);
     collection::<outbound_restrictions::OutboundRestrictions>(&mut v);
     v.push(
         route(

@@ -9,6 +9,8 @@ use crate::agent_state::{AgentId, GroupId};
 use crate::{RouteTarget, TargetKind};
 
 pub type NumberId = i64;
+/// An external forwarding (外線転送, FWD) by id.
+pub type ForwardId = i64;
 
 /// Emergency numbers: police, coast guard, fire and ambulance. They always reach the trunk.
 pub const EMERGENCY: [&str; 3] = ["110", "118", "119"];
@@ -48,6 +50,27 @@ pub trait Lookup {
 pub enum Extension {
     Agent(AgentId),
     Group(GroupId),
+    /// An external forwarding's extension (FWD-02 内線).
+    Forward(ForwardId),
+}
+
+/// An external forwarding (外線転送, FWD-01…04) as routing needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub id: ForwardId,
+    /// 外線転送番号: the external number called.
+    pub destination: String,
+    /// 発信者番号: the number of ours shown, unless `use_called_number`.
+    pub caller_number: Option<NumberId>,
+    /// 着信番号を発番に利用: show the number the caller dialled instead.
+    pub use_called_number: bool,
+}
+
+/// Where a forwarded call goes, and the number of ours it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarded {
+    pub destination: String,
+    pub caller_number: Number,
 }
 
 /// The caller ID a phone asked for (the browser phone's choice).
@@ -67,6 +90,8 @@ pub enum Dialed {
     Agent(AgentId),
     /// A group's extension: the call enters its queue like a call to its number.
     Group(GroupId),
+    /// An external forwarding's extension: forwarded as its routing would.
+    Forward(ForwardId),
     /// Out through a trunk.
     External {
         destination: String,
@@ -122,6 +147,7 @@ pub fn from_phone(
         return Ok(match owner {
             Extension::Agent(a) => Dialed::Agent(a),
             Extension::Group(g) => Dialed::Group(g),
+            Extension::Forward(f) => Dialed::Forward(f),
         });
     }
     let caller = caller.ok_or(Refusal::NoAgent)?;
@@ -196,13 +222,47 @@ pub fn inbound(
     }
     match number.route {
         Some(t) => match t.kind {
-            TargetKind::Agent | TargetKind::Group | TargetKind::VoiceFile | TargetKind::Ivr => {
-                Ok(t)
-            }
-            kind => Err(Refusal::NotImplemented(kind)),
+            TargetKind::Agent
+            | TargetKind::Group
+            | TargetKind::VoiceFile
+            | TargetKind::Ivr
+            | TargetKind::Forward => Ok(t),
         },
         None => Err(Refusal::NoRoute),
     }
+}
+
+/// A call forwarded out (FWD-02): the number it shows is the forwarding's caller number, or
+/// with 着信番号を発番に利用 the number that was called (`called`: the number the carrier
+/// called, or for a forwarding's extension dialled on a phone the agent's own caller
+/// number). The outbound restriction list applies as to any call out.
+pub fn forward(
+    lookup: &impl Lookup,
+    fwd: &Forward,
+    called: Option<NumberId>,
+) -> Result<Forwarded, Refusal> {
+    let shown = if fwd.use_called_number {
+        called
+    } else {
+        fwd.caller_number
+    };
+    let caller_number = shown
+        .and_then(|id| lookup.numbers().iter().find(|n| n.id == id))
+        .ok_or(Refusal::NumberGone)?;
+    let destination = fwd.destination.clone();
+    if !(2..=20).contains(&destination.len()) || !destination.chars().all(|c| c.is_ascii_digit()) {
+        return Err(Refusal::Incomplete);
+    }
+    if lookup.is_restricted(&destination, &caller_number.number) {
+        return Err(Refusal::Restricted {
+            destination,
+            caller_number: caller_number.id,
+        });
+    }
+    Ok(Forwarded {
+        destination,
+        caller_number: caller_number.clone(),
+    })
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -311,6 +371,91 @@ mod tests {
                 via_number: None
             },
             "186 shows the number"
+        );
+    }
+
+    struct Plan {
+        numbers: Vec<Number>,
+        /// (destination, caller number; "" = every caller number).
+        restricted: Vec<(&'static str, &'static str)>,
+    }
+
+    impl Lookup for Plan {
+        fn extension(&self, dialed: &str) -> Option<Extension> {
+            (dialed == "701").then_some(Extension::Forward(7))
+        }
+        fn numbers(&self) -> &[Number] {
+            &self.numbers
+        }
+        fn is_restricted(&self, destination: &str, caller_number: &str) -> bool {
+            self.restricted
+                .iter()
+                .any(|(d, c)| *d == destination && (c.is_empty() || *c == caller_number))
+        }
+    }
+
+    #[test]
+    fn forwarding_shows_its_caller_number_or_the_called_one() {
+        let plan = Plan {
+            numbers: vec![number(1, None), number(2, None)],
+            restricted: vec![("0120999999", "0300000002")],
+        };
+        let fwd = |caller_number, use_called_number, destination: &str| Forward {
+            id: 7,
+            destination: destination.into(),
+            caller_number,
+            use_called_number,
+        };
+        // (forwarding, the number called) → the number shown, or the refusal.
+        let cases: Vec<(Forward, Option<NumberId>, Result<NumberId, Refusal>)> = vec![
+            (fwd(Some(1), false, "09011112222"), Some(2), Ok(1)),
+            (fwd(Some(1), true, "09011112222"), Some(2), Ok(2)),
+            // ON ignores the configured number (FWD-02).
+            (fwd(None, true, "09011112222"), Some(1), Ok(1)),
+            (
+                fwd(Some(9), false, "09011112222"),
+                Some(1),
+                Err(Refusal::NumberGone),
+            ),
+            (
+                fwd(Some(1), true, "09011112222"),
+                None,
+                Err(Refusal::NumberGone),
+            ),
+            (
+                fwd(Some(1), false, "09-1111"),
+                Some(1),
+                Err(Refusal::Incomplete),
+            ),
+            // The restriction list applies to the number shown.
+            (fwd(Some(1), false, "0120999999"), Some(2), Ok(1)),
+            (
+                fwd(Some(1), true, "0120999999"),
+                Some(2),
+                Err(Refusal::Restricted {
+                    destination: "0120999999".into(),
+                    caller_number: 2,
+                }),
+            ),
+        ];
+        for (f, called, want) in cases {
+            let got = forward(&plan, &f, called).map(|r| {
+                assert_eq!(r.destination, f.destination);
+                r.caller_number.id
+            });
+            assert_eq!(got, want, "{f:?} called {called:?}");
+        }
+    }
+
+    #[test]
+    fn a_forwardings_extension_is_dialled_like_any_other() {
+        let plan = Plan {
+            numbers: vec![number(1, None)],
+            restricted: vec![],
+        };
+        assert_eq!(
+            from_phone(&plan, None, CallerChoice::Default, "701"),
+            Ok(Dialed::Forward(7))
         );
     }
 }

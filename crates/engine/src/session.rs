@@ -17,7 +17,8 @@
 //!   waits in silence (or keeps hearing the queue), then the two are connected;
 //! - an agent's hold plays the group's hold music to the caller, answered by us;
 //! - diverts: to another group (at most `MAX_DIVERTS` times), to an agent (rung like a direct
-//!   call), to a voice file (played, then the call ends), or busy;
+//!   call), to an external forwarding (its number rung through the trunk; a caller we answered
+//!   hears ringback meanwhile), to a voice file (played, then the call ends), or busy;
 //! - an agent placing a call, or answering one that is not a queue call, is busy for the
 //!   queues until it ends;
 //! - an inbound call belongs in history to whoever answered it; an outbound or internal one to
@@ -40,6 +41,11 @@ pub type VoiceId = i64;
 pub const MAX_DIVERTS: u32 = 5;
 /// How long an agent a queue call was diverted to is rung.
 pub const DIVERT_RING_MS: Millis = 30_000;
+/// How long the external number of a forwarding (外線転送) is rung.
+pub const FORWARD_RING_MS: Millis = 60_000;
+
+/// An external forwarding (FWD) by id.
+pub type ForwardId = i64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -229,6 +235,8 @@ pub enum Divert {
         audio: GroupAudio,
     },
     Agent(AgentId),
+    /// An external forwarding: its number is rung through the trunk.
+    Forward(ForwardId),
     /// A voice file that can be played.
     VoiceFile(VoiceId),
     /// A voice file with voicemail on, that can be played.
@@ -284,6 +292,11 @@ pub enum Command {
     /// Find `agent`'s phones and call `ring_contacts` with them.
     RingAgent {
         agent: AgentId,
+    },
+    /// Place the forwarding's leg through the trunk (the caller ID, the restriction list and
+    /// the channel limit are the core's) and call `ring_forward` with it, or with none.
+    RingForward {
+        forward: ForwardId,
     },
     /// The caller hears this leg before it answers (183 with SDP: ringback, an announcement).
     EarlyMedia {
@@ -670,16 +683,32 @@ impl Session {
         agent: AgentId,
         contacts: usize,
     ) -> std::ops::Range<LegId> {
+        self.ring_legs(now, Some(agent), contacts)
+    }
+
+    /// Rings the forwarding's leg (after `Command::RingForward`): `placed` is false when it
+    /// cannot be placed (no trunk, restricted, over the channel limit), and the call fails.
+    pub fn ring_forward(&mut self, now: Millis, placed: bool) -> std::ops::Range<LegId> {
+        self.ring_legs(now, None, usize::from(placed))
+    }
+
+    fn ring_legs(
+        &mut self,
+        now: Millis,
+        agent: Option<AgentId>,
+        contacts: usize,
+    ) -> std::ops::Range<LegId> {
         let first = self.legs.legs.len();
         if self.state != State::Setup {
             return first..first;
         }
         if contacts == 0 {
-            if self.managed() {
-                self.commands
-                    .push_back(Command::Acd(AcdRequest::Failed { agent }));
-            } else if !self.legs.any_in_play() {
-                self.fail(now, EndCause::Unavailable);
+            match (self.managed(), agent) {
+                (true, Some(agent)) => self
+                    .commands
+                    .push_back(Command::Acd(AcdRequest::Failed { agent })),
+                _ if !self.legs.any_in_play() => self.fail(now, EndCause::Unavailable),
+                _ => {}
             }
             return first..first;
         }
@@ -690,7 +719,7 @@ impl Session {
         };
         let mut ops = Vec::new();
         for _ in 0..contacts {
-            self.legs.add(Some(agent), deadline, &mut ops);
+            self.legs.add(agent, deadline, &mut ops);
         }
         self.run(ops);
         first..self.legs.legs.len()
@@ -978,6 +1007,16 @@ impl Session {
                 self.let_go();
                 self.ring_ms = DIVERT_RING_MS;
                 self.commands.push_back(Command::RingAgent { agent });
+            }
+            Divert::Forward(forward) => {
+                // Out through the trunk: the ACD lets go; a caller we answered hears ringback
+                // instead of the queue until the far end answers.
+                self.let_go();
+                self.ring_ms = FORWARD_RING_MS;
+                if self.answered_by_us {
+                    self.play_to_caller(Audio::Ringback);
+                }
+                self.commands.push_back(Command::RingForward { forward });
             }
             Divert::VoiceFile(v) if self.caller_g711 => {
                 self.let_go();

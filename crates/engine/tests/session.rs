@@ -3,7 +3,7 @@
 
 use engine::session::{
     AcdOrder, AcdRequest, Audio, Command, Direction, Divert, EndCause, GroupAudio, LegFailure,
-    Reinvite, Reject, Route, Session, Side, Start, DIVERT_RING_MS, MAX_DIVERTS,
+    Reinvite, Reject, Route, Session, Side, Start, DIVERT_RING_MS, FORWARD_RING_MS, MAX_DIVERTS,
 };
 use engine::voicemail::{self, Prompt as VmPrompt};
 use proptest::prelude::*;
@@ -847,6 +847,8 @@ enum Ev {
     AcdStop(i64),
     Contacts(i64, usize),
     DivertBusy,
+    DivertForward,
+    ForwardPlaced(bool),
     PlayDone(bool),
 }
 
@@ -864,6 +866,8 @@ fn ev() -> impl Strategy<Value = Ev> {
         (1..4i64).prop_map(Ev::AcdStop),
         (1..4i64, 0..3usize).prop_map(|(a, n)| Ev::Contacts(a, n)),
         Just(Ev::DivertBusy),
+        Just(Ev::DivertForward),
+        any::<bool>().prop_map(Ev::ForwardPlaced),
         any::<bool>().prop_map(Ev::PlayDone),
     ]
 }
@@ -916,6 +920,8 @@ proptest! {
                 Ev::AcdStop(a) => s.handle_acd(now, AcdOrder::Stop(a)),
                 Ev::Contacts(a, n) => { s.ring_contacts(now, a, n); }
                 Ev::DivertBusy => s.handle_acd(now, AcdOrder::Divert(Divert::Busy)),
+                Ev::DivertForward => s.handle_acd(now, AcdOrder::Divert(Divert::Forward(4))),
+                Ev::ForwardPlaced(placed) => { s.ring_forward(now, placed); }
                 Ev::PlayDone(caller) => s.handle_play_done(now, if caller { Side::Caller } else { Side::Callee }),
             }
             check(drain(&mut s), &mut ended, &mut connects)?;
@@ -1061,6 +1067,126 @@ fn a_menu_for_a_caller_without_g711_is_refused() {
     assert!(
         cmds.iter().any(|c| matches!(c, RejectCaller(_))),
         "{cmds:?}"
+    );
+}
+
+#[test]
+fn a_divert_to_a_forwarding_rings_its_leg_and_connects_without_an_owner() {
+    let mut s = Session::new(0, queue(1, GroupAudio::default(), true));
+    drain(&mut s);
+    s.handle_acd(10, AcdOrder::Ring(5));
+    s.ring_contacts(10, 5, 1);
+    drain(&mut s);
+    s.handle_acd(1_000, AcdOrder::Divert(Divert::Forward(4)));
+    assert_eq!(
+        drain(&mut s),
+        vec![Cancel { leg: 0 }, RingForward { forward: 4 }],
+        "the ACD lets go; the core places the trunk leg"
+    );
+    assert_eq!(s.ring_forward(1_000, true), 1..2);
+    assert_eq!(drain(&mut s), vec![Ring { leg: 1 }]);
+    assert_eq!(s.poll_timeout(), Some(1_000 + FORWARD_RING_MS));
+    s.handle_leg_ringing(1_200, 1);
+    assert_eq!(
+        drain(&mut s),
+        vec![],
+        "the caller heard the queue's 180 already"
+    );
+    s.handle_leg_answered(2_000, 1, true);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Answered {
+                owner: None,
+                peer: None
+            },
+            Connect { leg: 1 },
+        ],
+        "nobody of ours is busy with a forwarded call"
+    );
+    s.handle_leg_hangup(60_000, 1);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            HangupCaller,
+            Acd(AcdRequest::Forget),
+            Ended {
+                cause: EndCause::CalleeHangup
+            }
+        ]
+    );
+}
+
+#[test]
+fn a_forwarding_that_cannot_be_placed_or_is_not_answered_fails_the_call() {
+    // No trunk, restricted, over the channel limit: the core places nothing.
+    let mut s = Session::new(0, queue(1, GroupAudio::default(), true));
+    drain(&mut s);
+    s.handle_acd(1_000, AcdOrder::Divert(Divert::Forward(4)));
+    drain(&mut s);
+    assert_eq!(s.ring_forward(1_000, false), 0..0);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            RejectCaller(Reject::Unavailable),
+            Acd(AcdRequest::Forget),
+            Ended {
+                cause: EndCause::Unavailable
+            }
+        ]
+    );
+    // The far end does not answer in time.
+    let mut s = Session::new(0, queue(1, GroupAudio::default(), true));
+    drain(&mut s);
+    s.handle_acd(1_000, AcdOrder::Divert(Divert::Forward(4)));
+    drain(&mut s);
+    s.ring_forward(1_000, true);
+    drain(&mut s);
+    s.handle_timeout(1_000 + FORWARD_RING_MS);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Cancel { leg: 0 },
+            RejectCaller(Reject::NoAnswer),
+            Acd(AcdRequest::Forget),
+            Ended {
+                cause: EndCause::NoAnswer
+            }
+        ]
+    );
+}
+
+#[test]
+fn an_ivr_button_to_a_forwarding_plays_ringback_until_the_far_end_answers() {
+    let mut s = Session::new(0, menu_start());
+    drain(&mut s);
+    s.handle_dtmf(500, '2');
+    drain(&mut s);
+    s.handle_route(500, Divert::Forward(4));
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Play {
+                side: Side::Caller,
+                audio: Audio::Ringback
+            },
+            RingForward { forward: 4 }
+        ]
+    );
+    assert_eq!(s.ring_forward(500, true), 0..1);
+    assert_eq!(drain(&mut s), vec![Ring { leg: 0 }]);
+    s.handle_leg_answered(3_000, 0, true);
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Answered {
+                owner: None,
+                peer: None
+            },
+            Connect { leg: 0 },
+            StopPlaying { side: Side::Caller },
+        ],
+        "the ringback stops when the two sides are connected"
     );
 }
 

@@ -423,7 +423,14 @@ pub async fn extension_owner(conn: &mut Conn, ext: &str) -> Result<Option<(Strin
         .bind(ext)
         .fetch_optional(&mut *conn)
         .await?;
-    Ok(g.map(|(id,)| ("group".into(), id)))
+    if let Some((id,)) = g {
+        return Ok(Some(("group".into(), id)));
+    }
+    let f: Option<(i64,)> = sqlx::query_as("SELECT id FROM forwardings WHERE extension = $1")
+        .bind(ext)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(f.map(|(id,)| ("forwarding".into(), id)))
 }
 
 /// Human-readable reasons why the agent cannot be deleted, empty when it can.

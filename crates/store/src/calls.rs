@@ -73,6 +73,10 @@ pub struct CallRecord {
     pub in_progress: bool,
     /// The call's recording, when it was recorded (HIST-04).
     pub recording: Option<CallRecording>,
+    /// A call forwarded out (外線転送, FWD): the external number called on the second leg.
+    pub forwarded_to: Option<String>,
+    /// The caller ID the forwarded leg showed.
+    pub forwarded_from: Option<String>,
 }
 
 /// What the history row shows of a call's recording.
@@ -110,6 +114,8 @@ struct Row {
     recording_ms: Option<i64>,
     recording_paused_ms: Option<i64>,
     recording_purged_at: Option<i64>,
+    forwarded_to: Option<String>,
+    forwarded_from: Option<String>,
 }
 
 impl Row {
@@ -142,6 +148,8 @@ impl Row {
                 }),
                 None => None,
             },
+            forwarded_to: self.forwarded_to,
+            forwarded_from: self.forwarded_from,
         })
     }
 }
@@ -150,7 +158,8 @@ const COLS: &str = "c.id, c.call_uuid, c.direction, c.kind, c.started_at, c.answ
     c.ended_at, c.remote_party, c.number_id, c.number, c.agent_id, a.name AS agent_name, \
     c.peer_agent_id, c.group_id, g.name AS group_name, c.duration_secs, c.hangup_cause, c.in_progress, \
     r.state AS recording_state, r.duration_ms AS recording_ms, \
-    r.paused_ms AS recording_paused_ms, r.purged_at AS recording_purged_at";
+    r.paused_ms AS recording_paused_ms, r.purged_at AS recording_purged_at, \
+    c.forwarded_to, c.forwarded_from";
 
 const FROM: &str = "calls c LEFT JOIN agents a ON a.id = c.agent_id \
     LEFT JOIN queue_groups g ON g.id = c.group_id \
@@ -294,6 +303,41 @@ pub(crate) async fn set_group(conn: &mut Conn, call: &mut OpenCall, group: i64) 
         .await?;
     call.group_id = Some(group);
     Ok(())
+}
+
+/// The call was forwarded out (外線転送): `to` is called showing `from`; appends
+/// `call.forwarded`.
+pub(crate) async fn set_forwarded(
+    conn: &mut Conn,
+    call: &OpenCall,
+    at: i64,
+    forwarding: i64,
+    to: &str,
+    from: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE calls SET forwarded_to = $1, forwarded_from = $2 WHERE id = $3")
+        .bind(to)
+        .bind(from)
+        .bind(call.id)
+        .execute(&mut *conn)
+        .await?;
+    events::append(
+        conn,
+        &NewEvent {
+            at,
+            kind: "call.forwarded",
+            call: Some(call.id),
+            call_id: None,
+            agent_id: call.agent_id,
+            group_id: call.group_id,
+            data: json!({
+                "forwarding_id": forwarding,
+                "to": to,
+                "from": from,
+            }),
+        },
+    )
+    .await
 }
 
 /// Records the end of a call with its hang-up cause and appends `call.ended`. Talk time is

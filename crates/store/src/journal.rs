@@ -111,6 +111,14 @@ pub enum Write {
         call: i64,
         group: i64,
     },
+    /// The call is forwarded out (外線転送): its second leg calls `to` showing `from`.
+    CallForwarded {
+        call: i64,
+        at: i64,
+        forwarding: i64,
+        to: String,
+        from: String,
+    },
     CallEnded {
         call: i64,
         at: i64,
@@ -135,6 +143,7 @@ impl Write {
             Write::CallStarted(c) => Some(c.id),
             Write::CallAnswered { call, .. }
             | Write::CallGroup { call, .. }
+            | Write::CallForwarded { call, .. }
             | Write::CallEnded { call, .. } => Some(*call),
             // The recording's own row, not the call's.
             Write::RecordingStarted { .. } | Write::RecordingEnded(_) => None,
@@ -523,6 +532,17 @@ impl Writer {
             Write::CallGroup { call, group } => {
                 if let Some(open) = self.open.get_mut(call) {
                     calls::set_group(tx, open, *group).await?;
+                }
+            }
+            Write::CallForwarded {
+                call,
+                at,
+                forwarding,
+                to,
+                from,
+            } => {
+                if let Some(open) = self.open.get(call) {
+                    calls::set_forwarded(tx, open, *at, *forwarding, to, from).await?;
                 }
             }
             Write::CallEnded { call, at, cause } => match self.open.remove(call) {

@@ -12,6 +12,7 @@ pub mod calls;
 pub mod changes;
 pub mod clock;
 pub mod events;
+pub mod forwardings;
 pub mod groups;
 pub mod incoming_blocks;
 pub mod ivrs;

@@ -20,6 +20,7 @@ const RECORDING_ARCHIVES: &str = include_str!("../migrations/0007_recording_arch
 const IVRS: &str = include_str!("../migrations/0008_ivrs.sql");
 const NUMBER_RECORDING: &str = include_str!("../migrations/0010_number_recording.sql");
 const LOGIN_LOCK: &str = include_str!("../migrations/0020_login_lock.sql");
+const FORWARDINGS: &str = include_str!("../migrations/0021_forwardings.sql");
 const VOICEMAILS: &str = include_str!("../migrations/0022_voicemails.sql");
 
 const MIGRATIONS: &[Migration] = &[
@@ -82,6 +83,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "login_lock",
         sqlite: LOGIN_LOCK,
         postgres: LOGIN_LOCK,
+    },
+    Migration {
+        version: 21,
+        name: "forwardings",
+        sqlite: FORWARDINGS,
+        postgres: FORWARDINGS,
     },
     Migration {
         version: 22,

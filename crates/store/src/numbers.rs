@@ -231,6 +231,11 @@ pub async fn references(conn: &mut Conn, id: i64) -> Result<Vec<String>> {
         format!("the caller number of {n} agent(s)")
     })
     .await?;
+    let sql = "SELECT COUNT(*) FROM forwardings WHERE caller_number_id = $1";
+    record::reason(conn, &mut out, sql, id, |n| {
+        format!("the caller number of {n} external forwarding(s)")
+    })
+    .await?;
     Ok(out)
 }
 
@@ -241,7 +246,6 @@ pub async fn target_exists(conn: &mut Conn, t: RouteTarget) -> Result<bool> {
         TargetKind::Agent => crate::exists(conn, "agents", t.id).await,
         TargetKind::VoiceFile => crate::exists(conn, "voice_files", t.id).await,
         TargetKind::Ivr => crate::exists(conn, "ivrs", t.id).await,
-        // External forwarding arrives with its own feature.
-        TargetKind::Forward => Ok(false),
+        TargetKind::Forward => crate::exists(conn, "forwardings", t.id).await,
     }
 }

@@ -109,6 +109,8 @@ pub(crate) struct CallTask {
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal: mpsc::UnboundedReceiver<Internal>,
     _channel: Option<crate::routing::ChannelGuard>,
+    /// The channel a forwarded leg holds of the number it shows.
+    forward_channel: Option<crate::routing::ChannelGuard>,
     /// The external party's leg: the left channel of the recording.
     external_leg: usize,
     number_id: Option<i64>,
@@ -160,21 +162,22 @@ impl CallTask {
             }
         };
         let now = core.clock.now();
-        let started = core
-            .journal
-            .commit(vec![Write::CallStarted(CallStart {
-                id,
-                call_uuid,
-                direction: plan.direction,
-                started_at: ms(now),
-                remote_party: plan.remote_party.clone(),
-                number_id: plan.number_id,
-                number: plan.number.clone(),
-                agent_id: plan.agent_id,
-                peer_agent_id: plan.peer_agent,
-                group_id: plan.group_id,
-            })])
-            .await;
+        let mut writes = vec![Write::CallStarted(CallStart {
+            id,
+            call_uuid,
+            direction: plan.direction,
+            started_at: ms(now),
+            remote_party: plan.remote_party.clone(),
+            number_id: plan.number_id,
+            number: plan.number.clone(),
+            agent_id: plan.agent_id,
+            peer_agent_id: plan.peer_agent,
+            group_id: plan.group_id,
+        })];
+        if let Some(f) = &plan.forwarded {
+            writes.push(forwarded(id, ms(now), f));
+        }
+        let started = core.journal.commit(writes).await;
         if let Err(e) = started {
             tracing::error!(error = %e, "cannot record call start; refusing the call");
             refuse_or_hangup(&caller, Refuse::ServerError);
@@ -238,6 +241,7 @@ impl CallTask {
             internal_tx,
             internal,
             _channel: plan.channel,
+            forward_channel: plan.forward_channel,
             // Outbound calls are placed by an agent: the far party is the callee.
             external_leg: match plan.direction {
                 store::calls::Direction::Outbound => 1,
@@ -425,8 +429,10 @@ impl CallTask {
                     _ => Divert::Unavailable,
                 }
             }
-            // Forwarding comes with its feature.
-            TargetKind::Forward => Divert::Unavailable,
+            TargetKind::Forward => match self.core.directory.get().forwarding(t.id) {
+                Some(_) => Divert::Forward(t.id),
+                None => Divert::Unavailable,
+            },
         }
     }
 
@@ -488,6 +494,7 @@ impl CallTask {
                         self.set_spec(leg, spec);
                     }
                 }
+                Command::RingForward { forward } => self.ring_forward(now, forward).await,
                 Command::EarlyMedia { leg } => self.early_media(leg),
                 Command::Connect { leg } => self.connect(leg),
                 Command::Play { side, audio } => {
@@ -560,6 +567,30 @@ impl CallTask {
                 Command::Ended { cause } => self.ended(now, cause),
             }
             self.start_recording();
+        }
+    }
+
+    /// A divert to a forwarding (FWD-03): its leg through the trunk, showing its caller
+    /// number or the number the caller dialled, or nothing when it cannot be placed.
+    async fn ring_forward(&mut self, now: u64, forward: i64) {
+        let leg =
+            crate::routing::forward_leg(&self.core, forward, self.number_id, self.number_id).await;
+        let spec = match leg {
+            Ok(leg) => {
+                self.core
+                    .journal
+                    .record(forwarded(self.id, ms(now), &leg.forwarded));
+                self.forward_channel = leg.channel;
+                Some(leg.spec)
+            }
+            Err(e) => {
+                tracing::info!(call = self.id, forward, why = ?e.refuse, "forwarding not placed");
+                None
+            }
+        };
+        let legs = self.session.ring_forward(now, spec.is_some());
+        if let (Some(leg), Some(spec)) = (legs.clone().next(), spec) {
+            self.set_spec(leg, spec);
         }
     }
 
@@ -969,6 +1000,17 @@ impl Drop for CallTask {
     fn drop(&mut self) {
         let placed = self.placed.iter().filter(|p| p.is_some()).count();
         metrics::gauge!("tsunagu_legs_active").decrement(placed as f64);
+    }
+}
+
+/// History of a forwarded call's second leg.
+fn forwarded(call: i64, at: i64, f: &crate::routing::Forwarded) -> Write {
+    Write::CallForwarded {
+        call,
+        at,
+        forwarding: f.forwarding,
+        to: f.to.clone(),
+        from: f.from.clone(),
     }
 }
 

@@ -77,6 +77,8 @@ pub struct Config {
     recording: bool,
     /// IVRs as the engine runs them; one that does not translate (never saved so) is absent.
     ivrs: HashMap<i64, engine::ivr::Ivr>,
+    /// External forwardings (外線転送, FWD).
+    forwardings: HashMap<i64, dial_plan::Forward>,
     /// The center's time zone (the system setting), for IVR schedules; `None` before the
     /// first load.
     time_zone: Option<jiff::tz::TimeZone>,
@@ -125,6 +127,21 @@ impl Config {
                 }
                 Err(e) => tracing::warn!(ivr = r.id, problems = ?e, "IVR cannot be used"),
             }
+        }
+        for f in store::forwardings::list_all(&mut conn).await? {
+            if let Some(ext) = f.fields.extension.clone().filter(|e| !e.is_empty()) {
+                // Agents' and groups' extensions win (the API refuses duplicates).
+                c.extensions.insert(ext, Extension::Forward(f.id));
+            }
+            c.forwardings.insert(
+                f.id,
+                dial_plan::Forward {
+                    id: f.id,
+                    destination: f.fields.destination,
+                    caller_number: f.fields.caller_number_id,
+                    use_called_number: f.fields.use_called_number,
+                },
+            );
         }
         for n in numbers {
             let plan = dial_plan::Number {
@@ -178,6 +195,7 @@ impl Config {
         }
         for a in agents {
             if let Some(ext) = a.fields.extension.clone().filter(|e| !e.is_empty()) {
+                // An agent's extension wins over anything else's.
                 c.extensions.insert(ext, Extension::Agent(a.id));
             }
             c.agents.insert(
@@ -197,7 +215,12 @@ impl Config {
         for g in groups {
             if let Some(ext) = g.fields.extension.clone().filter(|e| !e.is_empty()) {
                 // An agent's extension wins, as it always has (the API refuses duplicates).
-                c.extensions.entry(ext).or_insert(Extension::Group(g.id));
+                match c.extensions.get(&ext) {
+                    Some(Extension::Agent(_)) => {}
+                    _ => {
+                        c.extensions.insert(ext, Extension::Group(g.id));
+                    }
+                }
             }
             c.groups.insert(g.id, g);
         }
@@ -250,6 +273,10 @@ impl Config {
 
     pub fn group(&self, id: i64) -> Option<&store::groups::Group> {
         self.groups.get(&id)
+    }
+
+    pub fn forwarding(&self, id: i64) -> Option<&dial_plan::Forward> {
+        self.forwardings.get(&id)
     }
 
     /// Follows IVRs from `target` at `now_ms` (epoch ms, read in the center's time zone):

@@ -3,7 +3,7 @@
 //! group plays, the caller ID a trunk gets, what history records — or a refusal.
 
 use crate::call::ms;
-use crate::directory::IvrOutcome;
+use crate::directory::{Config, IvrOutcome};
 use crate::Core;
 use engine::dial_plan::{self, CallerChoice, Dialed, Refusal};
 use engine::live::Popup;
@@ -20,6 +20,8 @@ use store::trunks::CallerIdHeader;
 const RING_INBOUND_MS: u64 = 20_000;
 const RING_INTERNAL_MS: u64 = 30_000;
 const RING_EXTERNAL_MS: u64 = 120_000;
+/// How long a forwarding's external number rings (as after a divert to it).
+const RING_FORWARD_MS: u64 = session::FORWARD_RING_MS;
 
 /// One leg the session may place: how to reach it, and whose it is.
 #[derive(Debug, Clone)]
@@ -52,6 +54,34 @@ pub(crate) struct Plan {
     /// Who the agents' phones see calling.
     pub ring_from: Identity,
     pub channel: Option<ChannelGuard>,
+    /// A call forwarded out (外線転送): what history records of its second leg.
+    pub forwarded: Option<Forwarded>,
+    /// The channel the forwarded leg takes of the number it shows.
+    pub forward_channel: Option<ChannelGuard>,
+}
+
+/// The second leg of a forwarded call, as history records it.
+#[derive(Debug, Clone)]
+pub(crate) struct Forwarded {
+    pub forwarding: i64,
+    /// The external number called.
+    pub to: String,
+    /// The caller ID shown.
+    pub from: String,
+}
+
+/// A forwarded call's outbound leg, ready to place.
+pub(crate) struct ForwardLeg {
+    pub spec: Spec,
+    pub channel: Option<ChannelGuard>,
+    pub forwarded: Forwarded,
+}
+
+/// Why a forwarding's leg cannot be placed.
+pub(crate) struct ForwardRefused {
+    pub refuse: Refuse,
+    /// The destination is on the outbound restriction list (recorded in history).
+    pub restricted: bool,
 }
 
 impl Plan {
@@ -276,6 +306,8 @@ async fn inbound(core: &Arc<Core>, caller: &str, dialed: &str) -> Result<Plan, R
         popup: None,
         ring_from,
         channel: Some(channel),
+        forwarded: None,
+        forward_channel: None,
     };
     // An IVR's schedule and defaults lead on to another destination, or to its menu.
     let target = match config.follow_ivrs(target, ms(core.clock.now())) {
@@ -291,6 +323,30 @@ async fn inbound(core: &Arc<Core>, caller: &str, dialed: &str) -> Result<Plan, R
         }
     };
     match target.kind {
+        TargetKind::Forward => {
+            // Out through the trunk showing the forwarding's number or the one called.
+            let n = Some(number.plan.id);
+            match forward_leg(core, target.id, n, n).await {
+                Ok(leg) => plan.forward(leg, RING_FORWARD_MS),
+                Err(ForwardRefused {
+                    refuse,
+                    restricted: true,
+                }) => {
+                    return Err(Refused {
+                        refuse,
+                        record: Some(Box::new(RefusedCall {
+                            cause: "restricted",
+                            direction: Direction::Inbound,
+                            remote_party: caller.to_owned(),
+                            number_id: n,
+                            number: Some(number.plan.number.clone()),
+                            agent_id: None,
+                        })),
+                    })
+                }
+                Err(e) => return refused(e.refuse),
+            }
+        }
         TargetKind::Agent => {
             plan.agent_id = Some(target.id);
             let (route, specs) = ring(
@@ -333,14 +389,134 @@ async fn inbound(core: &Arc<Core>, caller: &str, dialed: &str) -> Result<Plan, R
                 };
             }
         }
-        TargetKind::Ivr | TargetKind::Forward => {
-            return refused(Refuse::NotImplemented(format!(
-                "routing to a {} is not available yet",
-                target.kind
-            )))
+        TargetKind::Ivr => {
+            // follow_ivrs never ends on an IVR.
+            return refused(Refuse::Unavailable(Some(
+                "the number's IVR cannot route the call".into(),
+            )));
         }
     }
     Ok(plan)
+}
+
+impl Plan {
+    /// The call rings the forwarding's leg alone.
+    fn forward(&mut self, leg: ForwardLeg, ring_ms: u64) {
+        self.specs = vec![leg.spec];
+        self.route = Route::Ring {
+            contacts: vec![None],
+            ring_ms,
+        };
+        self.forward_channel = leg.channel;
+        self.forwarded = Some(leg.forwarded);
+    }
+}
+
+/// The outbound leg of the forwarding `forwarding` (FWD-02): through the trunk to its number,
+/// showing its caller number or, with 着信番号を発番に利用, `called`; refused by the outbound
+/// restriction list; taking a channel of the number shown unless the call already holds one
+/// of it (`holding`: the number the call came in on).
+pub(crate) async fn forward_leg(
+    core: &Arc<Core>,
+    forwarding: i64,
+    called: Option<i64>,
+    holding: Option<i64>,
+) -> Result<ForwardLeg, ForwardRefused> {
+    let config = core.directory.get();
+    let plain = |refuse| ForwardRefused {
+        refuse,
+        restricted: false,
+    };
+    let fwd = config
+        .forwarding(forwarding)
+        .ok_or_else(|| plain(Refuse::NotFound("the forwarding no longer exists".into())))?;
+    let out = match dial_plan::forward(&*config, fwd, called) {
+        Ok(out) => out,
+        Err(Refusal::Restricted { .. }) => {
+            return Err(ForwardRefused {
+                refuse: Refuse::Forbidden(
+                    "the forwarding's number is on the outbound restriction list".into(),
+                ),
+                restricted: true,
+            })
+        }
+        Err(Refusal::NumberGone) => {
+            return Err(plain(Refuse::Unavailable(Some(
+                "the forwarding has no caller number".into(),
+            ))))
+        }
+        Err(_) => {
+            return Err(plain(Refuse::Unavailable(Some(
+                "the forwarding's number cannot be dialled".into(),
+            ))))
+        }
+    };
+    let shown = out.caller_number;
+    let channel = if holding == Some(shown.id) {
+        None
+    } else {
+        Some(
+            core.channels
+                .take(shown.id, shown.max_channels)
+                .ok_or_else(|| plain(Refuse::ServiceUnavailable("channel limit reached".into())))?,
+        )
+    };
+    let spec = trunk_spec(&config, &out.destination, &shown.number, false)
+        .await
+        .map_err(plain)?;
+    Ok(ForwardLeg {
+        spec,
+        channel,
+        forwarded: Forwarded {
+            forwarding,
+            to: out.destination,
+            from: shown.number,
+        },
+    })
+}
+
+/// A leg out through the trunk to `destination` showing `shown` (withheld from the callee
+/// with 184), the caller ID in the headers the trunk wants.
+async fn trunk_spec(
+    config: &Config,
+    destination: &str,
+    shown: &str,
+    withheld: bool,
+) -> Result<Spec, Refuse> {
+    let trunk = config
+        .outbound_trunk()
+        .ok_or_else(|| Refuse::ServiceUnavailable("no trunk for outbound calls".into()))?;
+    let host = trunk.outbound_host.clone().unwrap_or_default();
+    let addr = resolve(&host)
+        .await
+        .ok_or_else(|| Refuse::ServiceUnavailable("the trunk's host cannot be resolved".into()))?;
+    let shown = shown.to_owned();
+    let (from_user, asserted) = if withheld {
+        // 184: the number is withheld from the callee; the carrier still learns it.
+        (shown.clone(), Some(shown.clone()))
+    } else {
+        match trunk.caller_id_header {
+            CallerIdHeader::From => (shown.clone(), None),
+            CallerIdHeader::Pai => (
+                trunk.username.clone().unwrap_or_else(|| shown.clone()),
+                Some(shown.clone()),
+            ),
+            CallerIdHeader::Both => (shown.clone(), Some(shown.clone())),
+        }
+    };
+    Ok(Spec {
+        originate: Some(sip::Originate {
+            target: sip::Target::at_host(destination, &host, addr),
+            from: Identity {
+                display: None,
+                user: from_user,
+            },
+            asserted,
+            privacy: withheld,
+            auth: trunk.username.clone().zip(trunk.password.clone()),
+            offer: String::new(),
+        }),
+    })
 }
 
 /// A call from one of our phones: an extension (agent or group), or out through a trunk.
@@ -379,6 +555,8 @@ async fn from_phone(
         popup: None,
         ring_from,
         channel: None,
+        forwarded: None,
+        forward_channel: None,
     };
     let forbidden = |why: &str| Err(refuse(Refuse::Forbidden(why.into())));
     match dial_plan::from_phone(&*config, caller.as_ref(), choice, dialed) {
@@ -405,17 +583,6 @@ async fn from_phone(
             withheld,
             emergency,
         }) => {
-            let trunk = config.outbound_trunk().ok_or_else(|| {
-                refuse(Refuse::ServiceUnavailable(
-                    "no trunk for outbound calls".into(),
-                ))
-            })?;
-            let host = trunk.outbound_host.clone().unwrap_or_default();
-            let addr = resolve(&host).await.ok_or_else(|| {
-                refuse(Refuse::ServiceUnavailable(
-                    "the trunk's host cannot be resolved".into(),
-                ))
-            })?;
             let number = caller_number.and_then(|id| config.number(id));
             let shown = number
                 .map(|n| n.plan.number.clone())
@@ -423,40 +590,33 @@ async fn from_phone(
             if emergency {
                 tracing::warn!(agent = ?agent, destination, "emergency call");
             }
-            let (from_user, asserted) = if withheld {
-                // 184: the number is withheld from the callee; the carrier still learns it.
-                (shown.clone(), Some(shown.clone()))
-            } else {
-                match trunk.caller_id_header {
-                    CallerIdHeader::From => (shown.clone(), None),
-                    CallerIdHeader::Pai => (
-                        trunk.username.clone().unwrap_or_else(|| shown.clone()),
-                        Some(shown.clone()),
-                    ),
-                    CallerIdHeader::Both => (shown.clone(), Some(shown.clone())),
-                }
-            };
+            let spec = trunk_spec(&config, &destination, &shown, withheld)
+                .await
+                .map_err(refuse)?;
             plan.direction = Direction::Outbound;
             plan.remote_party = destination.clone();
             plan.number_id = number.map(|n| n.plan.id);
             plan.number = number.map(|n| n.plan.number.clone());
-            plan.specs = vec![Spec {
-                originate: Some(sip::Originate {
-                    target: sip::Target::at_host(&destination, &host, addr),
-                    from: Identity {
-                        display: None,
-                        user: from_user,
-                    },
-                    asserted,
-                    privacy: withheld,
-                    auth: trunk.username.clone().zip(trunk.password.clone()),
-                    offer: String::new(),
-                }),
-            }];
+            plan.specs = vec![spec];
             plan.route = Route::Ring {
                 contacts: vec![None],
                 ring_ms: RING_EXTERNAL_MS,
             };
+        }
+        Ok(Dialed::Forward(f)) => {
+            // A forwarding's extension: out through the trunk like its routing; the number
+            // "called" is the agent's own caller number.
+            let called = caller.as_ref().and_then(|c| c.caller_number);
+            let leg = match forward_leg(core, f, called, None).await {
+                Ok(leg) => leg,
+                Err(e) => return Err(refuse(e.refuse)),
+            };
+            let shown = config.number_by_did(&leg.forwarded.from);
+            plan.direction = Direction::Outbound;
+            plan.remote_party = leg.forwarded.to.clone();
+            plan.number_id = shown.map(|n| n.plan.id);
+            plan.number = Some(leg.forwarded.from.clone());
+            plan.forward(leg, RING_EXTERNAL_MS);
         }
         Err(Refusal::NoAgent) => return forbidden("no agent is logged in to this phone"),
         Err(Refusal::Prohibited) => {

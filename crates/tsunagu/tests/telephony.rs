@@ -1416,3 +1416,161 @@ async fn an_ivr_schedule_routes_a_designated_day_to_its_starred_entry() {
     assert_eq!(heard.len(), samples.len().div_ceil(160));
     assert_eq!(t.calls().await[0]["hangup_cause"], "announcement");
 }
+
+/// FWD-02/03: a number routed to an external forwarding goes out through the trunk showing
+/// the forwarding's caller number, or with 着信番号を発番に利用 the number the carrier called;
+/// RTP flows both ways and history names both legs' parties.
+#[tokio::test(flavor = "multi_thread")]
+async fn forward_a_number_out_through_the_trunk_with_either_caller_id() {
+    use reqwest::Method;
+    let t = Tsunagu::start().await;
+    let sales = t
+        .api(
+            Method::POST,
+            "/api/v1/numbers",
+            Some(serde_json::json!({"number": "0501112222", "name": "Sales"})),
+        )
+        .await;
+    let fwd = t
+        .api(
+            Method::POST,
+            "/api/v1/forwardings",
+            Some(serde_json::json!({
+                "name": "本社", "destination": "0398765432", "caller_number_id": sales["id"]
+            })),
+        )
+        .await;
+    let fwd_id = fwd["id"].as_i64().unwrap();
+    t.api(
+        Method::PATCH,
+        "/api/v1/numbers/1",
+        Some(serde_json::json!({"route": {"kind": "forward", "id": fwd_id}})),
+    )
+    .await;
+
+    // (use the called number, the caller ID the carrier's outbound side must see)
+    for (use_called, shown) in [(false, "0501112222"), (true, "0312345678")] {
+        t.api(
+            Method::PATCH,
+            &format!("/api/v1/forwardings/{fwd_id}"),
+            Some(serde_json::json!({"use_called_number": use_called})),
+        )
+        .await;
+        let (trunk, log) = t.trunk_uas().await;
+        let carrier = t.carrier(&scenario("carrier.xml"), "09011112222", 2000);
+        assert!(
+            finished_ok(carrier, 30).await,
+            "forwarded call failed ({shown})"
+        );
+        assert!(
+            finished_ok(trunk, 10).await,
+            "the trunk saw no call ({shown})"
+        );
+        let seen = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            seen.contains(&format!("FROM= <sip:{shown}@"))
+                && seen.contains(&format!("PAI= <sip:{shown}@"))
+                && seen.contains("RURI=INVITE sip:0398765432@"),
+            "{seen}"
+        );
+        let c = &t.calls().await[0];
+        assert_eq!(c["direction"], "inbound");
+        assert_eq!(c["kind"], "incoming", "{c}");
+        assert_eq!(
+            (c["remote_party"].as_str(), c["number"].as_str()),
+            (Some("09011112222"), Some("0312345678")),
+            "the first leg: the caller and the number called"
+        );
+        assert_eq!(
+            (c["forwarded_from"].as_str(), c["forwarded_to"].as_str()),
+            (Some(shown), Some("0398765432")),
+            "the second leg: the caller ID shown and the forwarding's number"
+        );
+        let events = t.events(c["id"].as_i64().unwrap()).await;
+        assert!(
+            events.iter().any(|(k, _)| k == "call.forwarded"),
+            "{events:?}"
+        );
+        let (to_far, to_caller) = media_packets(&events);
+        assert!(
+            to_far > 20 && to_caller > 20,
+            "RTP both ways: {to_far} / {to_caller}"
+        );
+    }
+}
+
+/// FWD-03 with the restriction list: a forwarding to a restricted number is refused and the
+/// refusal recorded; a group diverting on overflow forwards out too.
+#[tokio::test(flavor = "multi_thread")]
+async fn forward_refused_by_the_restriction_list_and_from_a_group_divert() {
+    use reqwest::Method;
+    let t = Tsunagu::start().await;
+    let fwd = t
+        .api(
+            Method::POST,
+            "/api/v1/forwardings",
+            Some(serde_json::json!({
+                "name": "夜間", "destination": "0120999999", "use_called_number": true
+            })),
+        )
+        .await;
+    let fwd_id = fwd["id"].as_i64().unwrap();
+    t.api(
+        Method::POST,
+        "/api/v1/outbound-restrictions",
+        Some(serde_json::json!({"number": "0120999999", "remarks": "no"})),
+    )
+    .await;
+    t.api(
+        Method::PATCH,
+        "/api/v1/numbers/1",
+        Some(serde_json::json!({"route": {"kind": "forward", "id": fwd_id}})),
+    )
+    .await;
+    let (trunk, _log) = t.trunk_uas().await;
+    let refused = refused_scenario(t.data.path(), 403);
+    let carrier = t.carrier(&refused, "09011113333", 1000);
+    assert!(finished_ok(carrier, 20).await, "restricted forwarding");
+    let c = &t.calls().await[0];
+    assert_eq!(c["hangup_cause"], "restricted", "{c}");
+    drop(trunk);
+
+    // The Support group (no agent available) overflows to another forwarding.
+    let ok = t
+        .api(
+            Method::POST,
+            "/api/v1/forwardings",
+            Some(serde_json::json!({
+                "name": "支店", "destination": "0612345678", "use_called_number": true
+            })),
+        )
+        .await;
+    t.api(
+        Method::PATCH,
+        "/api/v1/groups/1",
+        Some(serde_json::json!({
+            "max_waiting": 0,
+            "overflow": {"kind": "forward", "id": ok["id"]}
+        })),
+    )
+    .await;
+    t.api(
+        Method::PATCH,
+        "/api/v1/numbers/1",
+        Some(serde_json::json!({"route": {"kind": "group", "id": 1}})),
+    )
+    .await;
+    let (trunk, log) = t.trunk_uas().await;
+    let carrier = t.carrier(&scenario("carrier.xml"), "09011114444", 2000);
+    assert!(finished_ok(carrier, 30).await, "diverted forwarding failed");
+    assert!(finished_ok(trunk, 10).await);
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        seen.contains("FROM= <sip:0312345678@") && seen.contains("RURI=INVITE sip:0612345678@"),
+        "{seen}"
+    );
+    let c = &t.calls().await[0];
+    assert_eq!(c["forwarded_to"], "0612345678", "{c}");
+    let (to_far, to_caller) = media_packets(&t.events(c["id"].as_i64().unwrap()).await);
+    assert!(to_far > 20 && to_caller > 20, "{to_far} / {to_caller}");
+}

@@ -33,6 +33,8 @@ import type {
   VoiceFileInput,
   Ivr,
   IvrInput,
+  Forwarding,
+  ForwardingInput,
 } from './types';
 
 export const agents = collection<Agent, AgentInput>('agents');
@@ -49,6 +51,7 @@ export const uploadRestrictions = (file: File) => upload<UploadResult>('/api/v1/
 /** VOICE-*: the fields are edited as JSON; the audio goes up as multipart (with progress). */
 export const voiceFiles = collection<VoiceFile, VoiceFileInput>('voice-files');
 export const ivrs = collection<Ivr, IvrInput>('ivrs');
+export const forwardings = collection<Forwarding, ForwardingInput>('forwardings');
 export const createVoiceFile = (fields: VoiceFileInput, file: File | null, onProgress?: (f: number) => void) => {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) {

@@ -148,3 +148,5 @@ export type S3Link = S['S3Link'];
 export type Ivr = S['IvrRecord'];
 export type IvrEntry = S['IvrEntry'];
 export type IvrInput = S['IvrInput'];
+export type Forwarding = S['Forwarding'];
+export type ForwardingInput = S['ForwardingInput'];

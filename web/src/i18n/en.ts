@@ -302,6 +302,7 @@ const en: Messages = {
     close: 'Close',
   },
   call: {
+    forwarded: 'Forwarded to {{to}} (caller ID {{from}})',
     list_title: 'Call history',
     from: 'From',
     to: 'To',
@@ -489,6 +490,20 @@ const en: Messages = {
     last_call: 'Last call',
     calls_today: 'Calls today',
     load_error: 'Could not load the realtime data: {{msg}}',
+  },
+  forwarding: {
+    list_title: 'External forwarding',
+    detail_title: 'External forwarding detail',
+    name: 'Name',
+    destination: 'Forwarding number',
+    destination_hint: 'The external number calls are forwarded to (half-width digits).',
+    caller_number_id: 'Caller number',
+    caller_number_hint: 'Shown as the caller of the forwarded call; ignored when the called number is used.',
+    extension: 'Extension',
+    extension_hint: 'Optional: dialled on a phone, the call is forwarded the same way.',
+    use_called_number: 'Use called number as caller ID',
+    use_called_number_hint: 'ON: the number the caller dialled is shown as the caller ID.',
+    called_number: '(called number)',
   },
   ivr: {
     list_title: 'IVR',

@@ -300,6 +300,7 @@ const ja = {
     close: '閉じる',
   },
   call: {
+    forwarded: '外線転送 {{to}}（発信者番号 {{from}}）',
     list_title: '通話履歴',
     from: 'From',
     to: 'To',
@@ -487,6 +488,20 @@ const ja = {
     last_call: '直近の通話',
     calls_today: '今日の通話数',
     load_error: 'リアルタイム情報を取得できませんでした: {{msg}}',
+  },
+  forwarding: {
+    list_title: '外線転送',
+    detail_title: '外線転送詳細',
+    name: '名称',
+    destination: '外線転送番号',
+    destination_hint: '外線転送先の電話番号を入力（半角数字）',
+    caller_number_id: '発信者番号',
+    caller_number_hint: '外線転送の際の発信元電話番号を選択 ※「着信番号を発番に利用」が ON の場合は無視されます',
+    extension: '内線',
+    extension_hint: '任意：電話機からこの内線を発信すると同じ外線転送を行います',
+    use_called_number: '着信番号を発番に利用',
+    use_called_number_hint: 'ON: 着信先電話番号が発信者番号として利用されます。',
+    called_number: '（着信番号）',
   },
   ivr: {
     list_title: 'IVR',

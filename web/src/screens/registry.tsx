@@ -2,6 +2,7 @@ import { lazy, Suspense, type ComponentType } from 'react';
 import { useTranslation } from 'react-i18next';
 import { AgentDetail, AgentList } from './admin/Agents';
 import { AgentStatusDetail, AgentStatusList } from './admin/AgentStatuses';
+import { ForwardingDetail, ForwardingList } from './admin/Forwardings';
 import { GroupDetail, GroupList } from './admin/Groups';
 import { IvrDetail, IvrList } from './admin/Ivrs';
 import { NumberDetail, NumberList } from './admin/Numbers';
@@ -44,6 +45,7 @@ export const SCREENS: Record<string, ScreenEntry> = {
   'admin/roles': { List: RoleList, Detail: RoleDetail },
   'admin/trunks': { List: TrunkList, Detail: TrunkDetail },
   'admin/voices': { List: VoiceFileList, Detail: VoiceFileDetail },
+  'admin/forwards': { List: ForwardingList, Detail: ForwardingDetail },
   'sv/realtime': { List: RealtimeScreen },
   'sv/blocks': { List: IncomingBlockList, Detail: IncomingBlockDetail },
   'sv/restrictions': { List: OutboundRestrictionList, Detail: OutboundRestrictionDetail },

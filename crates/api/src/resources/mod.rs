@@ -6,6 +6,7 @@ pub mod agent_statuses;
 pub mod agents;
 pub mod calls;
 pub mod collection;
+pub mod forwardings;
 pub mod groups;
 pub mod incoming_blocks;
 pub mod ivrs;

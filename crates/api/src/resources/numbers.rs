@@ -32,7 +32,7 @@ impl From<TargetInput> for RouteTarget {
     }
 }
 
-/// Checks that a target exists and is of a kind this release can route to.
+/// Checks that a target exists.
 pub async fn check_target(
     conn: &mut Conn,
     e: &mut Vec<FieldError>,
@@ -40,16 +40,7 @@ pub async fn check_target(
     t: Option<RouteTarget>,
 ) -> ApiResult<()> {
     let Some(t) = t else { return Ok(()) };
-    if !matches!(
-        t.kind,
-        TargetKind::Group | TargetKind::Agent | TargetKind::VoiceFile | TargetKind::Ivr
-    ) {
-        e.push(FieldError::new(
-            field,
-            "unsupported",
-            format!("Routing to a {} is not available yet.", t.kind),
-        ));
-    } else if !numbers::target_exists(conn, t).await? {
+    if !numbers::target_exists(conn, t).await? {
         e.push(FieldError::new(
             field,
             "unknown",

@@ -1,5 +1,5 @@
 import { useTranslation } from 'react-i18next';
-import { agentStatuses, agents, groups, ivrs, voiceFiles } from '../../api/resources';
+import { agentStatuses, agents, forwardings, groups, ivrs, voiceFiles } from '../../api/resources';
 import type { Group, GroupInput, GroupMember, Strategy, Target } from '../../api/types';
 import { useAuth } from '../../auth';
 import { DetailScreen, type DetailConfig } from '../../components/DetailScreen';
@@ -131,12 +131,14 @@ export function GroupDetail({ id }: { id: string }) {
   const statusList = useAll(agentStatuses, can('agent_status.view'));
   const voiceList = useAll(voiceFiles, can('voice.view'));
   const ivrList = useAll(ivrs, can('ivr.view'));
+  const forwardList = useAll(forwardings, can('forward.view'));
   const label = (f: string) => t(`group.${f}`, { defaultValue: f });
   const choices: Record<string, Option[]> = {
     group: groupList.filter((g) => String(g.id) !== id).map((g) => ({ value: g.id, label: g.name })),
     agent: agentList.map((a) => ({ value: a.id, label: `${a.name} (${a.login_id})` })),
     voice_file: voiceList.map((v) => ({ value: v.id, label: v.name })),
     ivr: ivrList.map((i) => ({ value: i.id, label: i.name })),
+    forward: forwardList.map((f) => ({ value: f.id, label: `${f.name} (${f.destination})` })),
   };
   const sec = t('group.seconds');
   const config: DetailConfig<Group, GroupInput> = {
@@ -204,13 +206,13 @@ export function GroupDetail({ id }: { id: string }) {
           <NumberInput name="max_waiting" min={0} />
         </Field>
         <Field name="overflow" label={label('overflow')}>
-          <TargetPicker name="overflow" kinds={['group', 'agent', 'voice_file', 'ivr']} choices={choices} />
+          <TargetPicker name="overflow" kinds={['group', 'agent', 'voice_file', 'ivr', 'forward']} choices={choices} />
         </Field>
         <Field name="timeout" label={label('timeout')}>
           <NumberInput name="timeout" nullable min={0} suffix={sec} />
         </Field>
         <Field name="timeout_target" label={label('timeout_target')}>
-          <TargetPicker name="timeout_target" kinds={['group', 'agent', 'voice_file', 'ivr']} choices={choices} />
+          <TargetPicker name="timeout_target" kinds={['group', 'agent', 'voice_file', 'ivr', 'forward']} choices={choices} />
         </Field>
         <Field name="ring_time" label={label('ring_time')}>
           <NumberInput name="ring_time" min={0} suffix={sec} />

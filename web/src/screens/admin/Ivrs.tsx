@@ -1,6 +1,6 @@
 import { useTranslation } from 'react-i18next';
 import type { TFunction } from 'i18next';
-import { agents, groups, ivrs, voiceFiles } from '../../api/resources';
+import { agents, forwardings, groups, ivrs, voiceFiles } from '../../api/resources';
 import type { Ivr, IvrEntry, IvrInput, Target } from '../../api/types';
 import { useAuth } from '../../auth';
 import { DetailScreen, type DetailConfig } from '../../components/DetailScreen';
@@ -10,7 +10,7 @@ import { formatDate } from '../../format';
 import { useAll } from '../../hooks';
 
 const FIELDS = ['name', 'default_route', 'schedule_on', 'entries', 'designated_days', 'jp_holidays', 'buttons_on', 'menu_voice_id', 'buttons'];
-const KINDS: Target['kind'][] = ['agent', 'group', 'ivr', 'voice_file'];
+const KINDS: Target['kind'][] = ['agent', 'group', 'ivr', 'voice_file', 'forward'];
 const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', '*', '#'];
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 
@@ -20,11 +20,13 @@ function useChoices() {
   const agentList = useAll(agents, can('agent.view'));
   const groupList = useAll(groups, can('group.view'));
   const ivrList = useAll(ivrs, can('ivr.view'));
+  const forwardList = useAll(forwardings, can('forward.view'));
   const voiceList = useAll(voiceFiles, can('voice.view'));
   const choices: Record<string, Option[]> = {
     agent: agentList.map((a) => ({ value: a.id, label: `${a.name} (${a.login_id})` })),
     group: groupList.map((g) => ({ value: g.id, label: g.name })),
     ivr: ivrList.map((i) => ({ value: i.id, label: i.name })),
+    forward: forwardList.map((f) => ({ value: f.id, label: `${f.name} (${f.destination})` })),
     voice_file: voiceList.map((v) => ({ value: v.id, label: v.name })),
   };
   return choices;

@@ -1,5 +1,5 @@
 import { useTranslation } from 'react-i18next';
-import { agents, groups, ivrs, numbers, voiceFiles } from '../../api/resources';
+import { agents, forwardings, groups, ivrs, numbers, voiceFiles } from '../../api/resources';
 import type { PhoneNumber, PhoneNumberInput, Target } from '../../api/types';
 import { useAuth } from '../../auth';
 import { DetailScreen, type DetailConfig } from '../../components/DetailScreen';
@@ -30,11 +30,13 @@ function useTargets() {
   const groupList = useAll(groups, can('group.view'));
   const voiceList = useAll(voiceFiles, can('voice.view'));
   const ivrList = useAll(ivrs, can('ivr.view'));
+  const forwardList = useAll(forwardings, can('forward.view'));
   const choices: Record<string, Option[]> = {
     group: groupList.map((g) => ({ value: g.id, label: g.name })),
     agent: agentList.map((a) => ({ value: a.id, label: `${a.name} (${a.login_id})` })),
     voice_file: voiceList.map((v) => ({ value: v.id, label: v.name })),
     ivr: ivrList.map((i) => ({ value: i.id, label: i.name })),
+    forward: forwardList.map((f) => ({ value: f.id, label: `${f.name} (${f.destination})` })),
   };
   return { agentList, choices };
 }
@@ -63,6 +65,7 @@ export function NumberList() {
           { value: 'agent', label: t('common.kind_agent') },
           { value: 'voice_file', label: t('common.kind_voice_file') },
           { value: 'ivr', label: t('common.kind_ivr') },
+          { value: 'forward', label: t('common.kind_forward') },
         ],
       },
       { name: 'name', label: t('number.name') },
@@ -129,7 +132,7 @@ export function NumberDetail({ id }: { id: string }) {
           <TextInput name="prefix" nullable />
         </Field>
         <Field name="route" label={label('route')}>
-          <TargetPicker name="route" kinds={['group', 'agent', 'voice_file', 'ivr']} choices={choices} />
+          <TargetPicker name="route" kinds={['group', 'agent', 'voice_file', 'ivr', 'forward']} choices={choices} />
         </Field>
         <Field name="max_channels" label={label('max_channels')}>
           <NumberInput name="max_channels" min={0} />

@@ -119,7 +119,18 @@ export function CallHistoryList() {
         label: t('call.duration'),
         render: (c) => (c.in_progress ? <span className="muted">{t('call.in_progress')}</span> : `${c.duration_secs}s`),
       },
-      { label: t('call.handled_by'), render: (c) => c.agent_name ?? c.group_name ?? '' },
+      {
+        label: t('call.handled_by'),
+        render: (c) =>
+          c.forwarded_to ? (
+            <span data-testid="call-forwarded">
+              {c.group_name ? `${c.group_name} → ` : ''}
+              {t('call.forwarded', { to: c.forwarded_to, from: c.forwarded_from ?? '' })}
+            </span>
+          ) : (
+            c.agent_name ?? c.group_name ?? ''
+          ),
+      },
       ...(can('history.voice') ? [{ label: t('call.recording'), render: (c: CallRecord) => <RecordingCell call={c} /> }] : []),
     ],
   };

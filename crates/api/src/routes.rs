@@ -624,9 +624,59 @@ pub fn table() -> Vec<Route> {
         )
         .error(503, "Telephony is not running"),
     );
+    voicemail_routes(&mut v);
     settings_routes(&mut v);
     archive_routes(&mut v);
     v
+}
+
+/// Voicemail history (VM-01…05).
+fn voicemail_routes(v: &mut Vec<Route>) {
+    use crate::resources::voicemails;
+    const TAG: &str = "Voicemails";
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/voicemails",
+            Access::Perm("voicemail.view"),
+            voicemails::list,
+        )
+        .doc(
+            TAG,
+            "Voicemail messages, newest call first (from/to: epoch ms on the call's start, `to` \
+             exclusive; party: part of the caller's number)",
+        )
+        .query(&[
+            ("from", Int),
+            ("to", Int),
+            ("party", Text),
+            ("voice_file_id", Int),
+            PAGING[0],
+            PAGING[1],
+        ])
+        .ok(200, Some("List:Voicemail")),
+    );
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/voicemails/{id}/audio",
+            Access::Perm("voicemail.view"),
+            voicemails::audio,
+        )
+        .doc(TAG, "The message: mono WAV (ranges supported)")
+        .produces("audio/wav"),
+    );
+    v.push(
+        route(
+            Method::POST,
+            "/api/v1/voicemails/delete",
+            Access::Perm("voicemail.bulk_delete"),
+            voicemails::delete,
+        )
+        .doc(TAG, "Delete messages (VM-03)")
+        .body("VoicemailDelete")
+        .ok(200, Some("VoicemailDeleted")),
+    );
 }
 
 /// System settings (time zone, business day, recording) and the AWS S3 integration.

@@ -77,6 +77,8 @@ pub struct CallRecord {
     pub forwarded_to: Option<String>,
     /// The caller ID the forwarded leg showed.
     pub forwarded_from: Option<String>,
+    /// The message the caller left, when the call ended in voicemail (HIST-06).
+    pub voicemail_id: Option<i64>,
 }
 
 /// What the history row shows of a call's recording.
@@ -116,6 +118,7 @@ struct Row {
     recording_purged_at: Option<i64>,
     forwarded_to: Option<String>,
     forwarded_from: Option<String>,
+    voicemail_id: Option<i64>,
 }
 
 impl Row {
@@ -149,6 +152,7 @@ impl Row {
                 None => None,
             },
             forwarded_to: self.forwarded_to,
+            voicemail_id: self.voicemail_id,
             forwarded_from: self.forwarded_from,
         })
     }
@@ -159,11 +163,12 @@ const COLS: &str = "c.id, c.call_uuid, c.direction, c.kind, c.started_at, c.answ
     c.peer_agent_id, c.group_id, g.name AS group_name, c.duration_secs, c.hangup_cause, c.in_progress, \
     r.state AS recording_state, r.duration_ms AS recording_ms, \
     r.paused_ms AS recording_paused_ms, r.purged_at AS recording_purged_at, \
-    c.forwarded_to, c.forwarded_from";
+    c.forwarded_to, c.forwarded_from, v.id AS voicemail_id";
 
 const FROM: &str = "calls c LEFT JOIN agents a ON a.id = c.agent_id \
     LEFT JOIN queue_groups g ON g.id = c.group_id \
-    LEFT JOIN recordings r ON r.call_id = c.id";
+    LEFT JOIN recordings r ON r.call_id = c.id \
+    LEFT JOIN voicemails v ON v.call_id = c.id";
 
 /// Search criteria of the history screen (HIST-01). Every field is optional.
 #[derive(Debug, Default, Clone)]

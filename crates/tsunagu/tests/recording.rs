@@ -431,3 +431,131 @@ async fn an_outbound_call_has_the_far_party_on_the_left_too() {
         "right: the agent"
     );
 }
+
+/// VOICE-04/07, HIST-06: a number routed to a voice file with voicemail on: after the file, the
+/// instructions and the beep, the carrier streams 2 s of 440 Hz and presses #; the stored
+/// message is a mono WAV holding that tone for about its length, listed in the voicemail
+/// history with the caller and the voice file, played by the API, marked in the call history;
+/// then deleted in bulk, file and all.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caller_leaves_a_voicemail_message_ended_by_pound() {
+    let t = Tsunagu::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, _) = tone_wav(1000.0, 500, 4000.0);
+    let voice = t.voice_file("夜間", wav).await;
+    t.api(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/voice-files/{voice}"),
+        Some(serde_json::json!({"voicemail": true})),
+    )
+    .await;
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/numbers/1",
+        Some(serde_json::json!({"route": {"kind": "voice_file", "id": voice}})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let tone = tone_file(dir.path(), 440.0, 2);
+    let sf = tone_scenario(dir.path(), "carrier_voicemail.xml", &tone);
+    // The voice file (0.5 s), the instructions (6.2 s) and the beep (0.5 s) come first.
+    let carrier = t.carrier(&sf, "09011116666", 8000);
+    assert!(
+        finished_ok(carrier, 40).await,
+        "the carrier's call did not end with our BYE after the thanks"
+    );
+    let mut list = Value::Null;
+    for _ in 0..50 {
+        list = t
+            .api(reqwest::Method::GET, "/api/v1/voicemails", None)
+            .await;
+        if list["total"].as_i64() == Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let vm = &list["items"][0];
+    assert_eq!(
+        (
+            vm["caller"].as_str(),
+            vm["voice_file_id"].as_i64(),
+            vm["voice_file_name"].as_str(),
+            vm["stop_reason"].as_str()
+        ),
+        (
+            Some("09011116666"),
+            Some(voice),
+            Some("夜間"),
+            Some("pound")
+        ),
+        "{list}"
+    );
+    let ms = vm["duration_ms"].as_i64().unwrap_or_default();
+    assert!((2_300..6_000).contains(&ms), "the message is {ms} ms");
+    let id = vm["id"].as_i64().expect("id");
+    let r = t
+        .client
+        .get(format!("{}/api/v1/voicemails/{id}/audio", t.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let wav = r.bytes().await.unwrap();
+    assert_eq!(&wav[0..4], b"RIFF");
+    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 1, "mono");
+    let samples: Vec<i16> = wav[44..]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    assert_eq!(
+        samples.len() as i64 / 8,
+        ms,
+        "the row's length is the file's"
+    );
+    let loud: Vec<i16> = samples
+        .chunks_exact(160)
+        .filter(|f| f.iter().map(|x| i64::from(x.unsigned_abs())).sum::<i64>() > 160 * 1000)
+        .flatten()
+        .copied()
+        .collect();
+    assert!(
+        (1_700 * 8..2_300 * 8).contains(&loud.len()),
+        "the tone lasts {} ms of the message",
+        loud.len() / 8
+    );
+    assert!(
+        power(&loud, 440.0) > 20.0 * power(&loud, 1000.0),
+        "the message holds the caller's 440 Hz, not our prompts"
+    );
+
+    let calls = t.calls().await;
+    assert_eq!(
+        (
+            calls[0]["voicemail_id"].as_i64(),
+            calls[0]["hangup_cause"].as_str()
+        ),
+        (Some(id), Some("voicemail")),
+        "{calls:?}"
+    );
+
+    let deleted = t
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/voicemails/delete",
+            Some(serde_json::json!({"ids": [id, 999_999]})),
+        )
+        .await;
+    assert_eq!(deleted["deleted"], 1);
+    let list = t
+        .api(reqwest::Method::GET, "/api/v1/voicemails", None)
+        .await;
+    assert_eq!(list["total"], 0);
+    let files = std::fs::read_dir(t.data.path().join("voicemail"))
+        .map(|days| {
+            days.flatten()
+                .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(files, 0, "the message's file is gone too");
+}

@@ -651,51 +651,7 @@ async fn a_phone_registered_over_tcp_is_called_over_tcp() {
     assert_eq!(t.calls().await[0]["kind"], "incoming");
 }
 
-/// A mono 8 kHz 16-bit WAV of a sine tone.
-fn tone_wav(hz: f64, ms: u32, amplitude: f64) -> (Vec<u8>, Vec<i16>) {
-    let n = (ms * 8) as usize;
-    let samples: Vec<i16> = (0..n)
-        .map(|i| (amplitude * (i as f64 * 2.0 * std::f64::consts::PI * hz / 8000.0).sin()) as i16)
-        .collect();
-    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-    let mut w = b"RIFF".to_vec();
-    w.extend((36 + data.len() as u32).to_le_bytes());
-    w.extend(b"WAVEfmt ");
-    w.extend(16u32.to_le_bytes());
-    w.extend(1u16.to_le_bytes());
-    w.extend(1u16.to_le_bytes());
-    w.extend(8000u32.to_le_bytes());
-    w.extend(16000u32.to_le_bytes());
-    w.extend(2u16.to_le_bytes());
-    w.extend(16u16.to_le_bytes());
-    w.extend(b"data");
-    w.extend((data.len() as u32).to_le_bytes());
-    w.extend(data);
-    (w, samples)
-}
-
 impl Tsunagu {
-    /// Uploads a voice file; its id.
-    async fn voice_file(&self, name: &str, wav: Vec<u8>) -> i64 {
-        let part = reqwest::multipart::Part::bytes(wav)
-            .file_name(format!("{name}.wav"))
-            .mime_str("audio/wav")
-            .unwrap();
-        let form = reqwest::multipart::Form::new()
-            .text("name", name.to_owned())
-            .part("file", part);
-        let r = self
-            .client
-            .post(format!("{}/api/v1/voice-files", self.http))
-            .header("x-csrf-token", &self.csrf)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "upload: {}", r.status());
-        r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
-    }
-
     /// The carrier's signalling by SIPp, its media by a socket of the test (returned).
     async fn listening_carrier(
         &self,

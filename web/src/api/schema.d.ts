@@ -1132,6 +1132,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/voicemails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Voicemail messages, newest call first (from/to: epoch ms on the call's start, `to` exclusive; party: part of the caller's number) */
+        get: operations["get_voicemails"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voicemails/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Delete messages (VM-03) */
+        post: operations["post_voicemails_delete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voicemails/{id}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The message: mono WAV (ranges supported) */
+        get: operations["get_voicemails__id__audio"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ws": {
         parameters: {
             query?: never;
@@ -1315,6 +1366,11 @@ export interface components {
              * @description Start of the call (HIST-02 date/time), epoch ms.
              */
             started_at: number;
+            /**
+             * Format: int64
+             * @description The message the caller left, when the call ended in voicemail (HIST-06).
+             */
+            voicemail_id?: number | null;
         };
         /** @description What the history row shows of a call's recording. */
         CallRecording: {
@@ -2311,6 +2367,54 @@ export interface components {
             name?: string | null;
             notify_email?: boolean | null;
             voicemail?: boolean | null;
+        };
+        /** @description One message. */
+        Voicemail: {
+            /** Format: int64 */
+            call_id: number;
+            /**
+             * Format: int64
+             * @description When the call started (日付), epoch ms.
+             */
+            call_started_at: number;
+            /** @description The caller's number (相手). */
+            caller: string;
+            /** Format: int64 */
+            duration_ms: number;
+            /** Format: int64 */
+            id: number;
+            /**
+             * Format: int64
+             * @description When it was handed to the mailer.
+             */
+            notified_at?: number | null;
+            /** @description Where the message is mailed ('' when its voice file does not notify). */
+            notify_email: string;
+            /**
+             * Format: int64
+             * @description When the message ended, epoch ms.
+             */
+            recorded_at: number;
+            /** @description `hangup`, `pound`, `silence` or `max_length`. */
+            stop_reason: string;
+            /**
+             * Format: int64
+             * @description The voice file whose voicemail took the message; `None` once it was deleted.
+             */
+            voice_file_id?: number | null;
+            voice_file_name: string;
+        };
+        /** @description Body of POST /voicemails/delete (VM-03). */
+        VoicemailDelete: {
+            /** @description The messages to delete (at most 1000 at once). */
+            ids: number[];
+        };
+        VoicemailDeleted: {
+            /**
+             * Format: int64
+             * @description How many messages were deleted (ids that did not exist are not counted).
+             */
+            deleted: number;
         };
         /** @description What the browser may send over `/api/v1/ws`: a `phone_*` message. */
         WsCommand: components["schemas"]["PhoneSwitch"] | components["schemas"]["PhoneCommand"];
@@ -8877,6 +8981,181 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_voicemails: {
+        parameters: {
+            query?: {
+                from?: number;
+                to?: number;
+                party?: string;
+                voice_file_id?: number;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Voicemail"][];
+                        total: number;
+                    };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_voicemails_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VoicemailDelete"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoicemailDeleted"];
+                };
+            };
+            /** @description Malformed body, wrong type or unknown field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; one entry per field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_voicemails__id__audio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/wav": string;
                 };
             };
             /** @description Not logged in */

@@ -16,6 +16,7 @@ pub mod roles;
 pub mod terminals;
 pub mod trunks;
 pub mod voice_files;
+pub mod voicemails;
 
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::routes::{MAX_LIMIT, MAX_OFFSET};

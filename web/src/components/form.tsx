@@ -407,6 +407,13 @@ export function TargetPicker({
   const kind = v?.kind ?? '';
   const allKinds = kind && !kinds.includes(kind) ? [...kinds, kind] : kinds;
   const list = choices[kind];
+  // A kind chosen before its list had loaded holds no target yet (id 0): the first one, once
+  // the list is there, as when the list was there at once.
+  const firstLoaded = list?.[0]?.value;
+  const unchosen = kind !== '' && (v?.id === 0 || v?.id === undefined);
+  useEffect(() => {
+    if (unchosen && firstLoaded !== undefined) f.set(name, { kind, id: firstLoaded });
+  }, [unchosen, firstLoaded, kind, name, f]);
   return (
     <span className="target-picker">
       <select

@@ -396,3 +396,74 @@ fn two_tones(seconds: usize) -> Vec<u8> {
     }
     out
 }
+
+/// One voicemail message of that day (VM-*): a caller's 3 s of 440 Hz left after the night
+/// announcement at 20:00, for the voicemail history to list and play.
+pub async fn demo_voicemail(
+    journal: &store::journal::Journal,
+    voicemail_dir: &std::path::Path,
+    day_start: i64,
+) -> Result<i64, SeedError> {
+    use store::journal::{CallStart, Write};
+    const SECONDS: usize = 3;
+    let id = journal
+        .new_call_id()
+        .await
+        .map_err(|e| SeedError::Api(e.to_string()))?;
+    let start = day_start + 20 * 3_600_000;
+    let end = start + 12_000;
+    let file = format!(
+        "{}/{id}.wav",
+        engine::archive_schedule::recording_folder(end)
+    );
+    let samples: Vec<i16> = (0..SECONDS * 8000)
+        .map(|i| ((i as f64 * 440.0 * 2.0 * std::f64::consts::PI / 8000.0).sin() * 6000.0) as i16)
+        .collect();
+    let path = voicemail_dir.join(&file);
+    let written = async {
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        tokio::fs::write(&path, media::recorder::mono_wav(&samples)).await
+    };
+    written
+        .await
+        .map_err(|e| SeedError::Api(format!("{}: {e}", path.display())))?;
+    let caller = "09012345678".to_owned();
+    let writes = vec![
+        Write::CallStarted(CallStart {
+            id,
+            call_uuid: format!("demo-voicemail-{id}"),
+            direction: store::calls::Direction::Inbound,
+            started_at: start,
+            remote_party: caller.clone(),
+            number_id: None,
+            number: Some("0500000000".into()),
+            agent_id: None,
+            peer_agent_id: None,
+            group_id: None,
+        }),
+        Write::CallEnded {
+            call: id,
+            at: end,
+            cause: "voicemail".into(),
+        },
+        Write::VoicemailSaved(store::voicemails::NewVoicemail {
+            call_id: id,
+            voice_file_id: None,
+            voice_file_name: "夜間案内".into(),
+            caller,
+            call_started_at: start,
+            recorded_at: end,
+            duration_ms: i64::try_from(SECONDS * 1000).unwrap_or(0),
+            file,
+            stop_reason: "pound".into(),
+            notify_email: String::new(),
+        }),
+    ];
+    journal
+        .commit(writes)
+        .await
+        .map_err(|e| SeedError::Api(e.to_string()))?;
+    Ok(id)
+}

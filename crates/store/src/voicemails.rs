@@ -36,7 +36,7 @@ pub struct Voicemail {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewVoicemail {
     pub call_id: i64,
-    pub voice_file_id: i64,
+    pub voice_file_id: Option<i64>,
     pub voice_file_name: String,
     pub caller: String,
     pub call_started_at: i64,

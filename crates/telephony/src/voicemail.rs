@@ -140,7 +140,7 @@ async fn keep(
     });
     let row = NewVoicemail {
         call_id: m.call,
-        voice_file_id: m.voice_file,
+        voice_file_id: Some(m.voice_file),
         voice_file_name: name,
         caller: m.caller,
         call_started_at: m.call_started_at,

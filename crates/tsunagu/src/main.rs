@@ -182,6 +182,13 @@ async fn serve(config: Config) -> Result<()> {
         )
         .await?;
         tracing::info!(?calls, "demo recordings added");
+        let call = seed::demo_voicemail(
+            &journal,
+            &config.data_dir.join("voicemail"),
+            schedule.bounds(yesterday).0,
+        )
+        .await?;
+        tracing::info!(call, "demo voicemail added");
     }
     if recovered.closed > 0 {
         tracing::warn!(

@@ -1,5 +1,6 @@
 import { api, collection, qs, sendForm, upload } from './client';
 import type {
+  Voicemail,
   Agent,
   AgentLiveState,
   AgentStateInput,
@@ -67,6 +68,13 @@ export const replaceVoiceFile = (id: number | string, file: File, onProgress?: (
 };
 /** Call history is read-only: only list and get are served. */
 export const calls = collection<CallRecord, never>('calls');
+/** VM-01…03: voicemail messages; a bulk delete deletes one id at a time through the batch route. */
+export const voicemails = {
+  ...collection<Voicemail, never>('voicemails'),
+  remove: async (id: number | string): Promise<void> => {
+    await api.post<{ deleted: number }>('/api/v1/voicemails/delete', { ids: [Number(id)] });
+  },
+};
 export const callChoices = () => api.get<CallFilterChoices>('/api/v1/calls/choices');
 /** REC: pause (or resume) the recording of a call in progress. */
 export const pauseRecording = (call: number, paused: boolean) =>

@@ -144,6 +144,7 @@ export type SystemSettings = S['SystemSettings'];
 export type S3SettingsView = S['S3SettingsView'];
 export type S3TestResult = S['S3TestResult'];
 export type RecordingArchive = S['RecordingArchive'];
+export type Voicemail = S['Voicemail'];
 export type S3Link = S['S3Link'];
 export type Ivr = S['IvrRecord'];
 export type IvrEntry = S['IvrEntry'];

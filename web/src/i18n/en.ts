@@ -538,6 +538,17 @@ const en: Messages = {
     buttons: 'Buttons',
     button_n: 'Button {{n}}',
   },
+  voicemail: {
+    list_title: 'Voicemail history',
+    date: 'Date',
+    party: 'Party',
+    seconds: 'Seconds',
+    play: 'Play',
+    stop: 'Stop',
+    voice_file: 'Voice file',
+    none: 'No messages match these criteria.',
+    marker: 'Voicemail',
+  },
   archive: {
     warning: 'Downloading from the CTI server during business hours raises the server load and may disrupt operations. Please download outside business hours.',
     file_name: 'File name',

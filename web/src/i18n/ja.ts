@@ -536,6 +536,17 @@ const ja = {
     buttons: 'ボタン',
     button_n: 'ボタン{{n}}',
   },
+  voicemail: {
+    list_title: '留守電履歴',
+    date: '日付',
+    party: '相手',
+    seconds: '秒数',
+    play: '再生',
+    stop: '停止',
+    voice_file: '音声ファイル',
+    none: '条件に合う留守電はありません。',
+    marker: '留守電',
+  },
   archive: {
     warning: '業務時間中にCTIサーバーからダウンロードするとサーバーの負荷が高まり、業務に支障が出る場合があります。業務時間外にダウンロードしてください。',
     file_name: 'ファイル名',

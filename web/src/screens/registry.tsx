@@ -11,6 +11,7 @@ import { S3SettingsScreen, SystemSettingsScreen } from './admin/Settings';
 import { TerminalDetail, TerminalList } from './admin/Terminals';
 import { TrunkDetail, TrunkList } from './admin/Trunks';
 import { VoiceFileDetail, VoiceFileList } from './admin/VoiceFiles';
+import { VoicemailList } from './history/Voicemails';
 import { RecordingArchiveScreen } from './history/Archive';
 import { CallHistoryList } from './history/Calls';
 import { PasswordScreen } from './personal/Password';
@@ -51,6 +52,7 @@ export const SCREENS: Record<string, ScreenEntry> = {
   'sv/restrictions': { List: OutboundRestrictionList, Detail: OutboundRestrictionDetail },
   'history/calls': { List: CallHistoryList },
   'history/archive': { List: RecordingArchiveScreen },
+  'history/voicemail': { List: VoicemailList },
   'admin/s3': { List: S3SettingsScreen },
   'admin/system': { List: SystemSettingsScreen },
   'personal/password': { List: PasswordScreen },

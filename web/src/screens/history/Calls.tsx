@@ -127,6 +127,15 @@ export function CallHistoryList() {
               {c.group_name ? `${c.group_name} → ` : ''}
               {t('call.forwarded', { to: c.forwarded_to, from: c.forwarded_from ?? '' })}
             </span>
+          ) : c.voicemail_id ? (
+            <span className="voicemail-marker" data-testid="call-voicemail" title={t('voicemail.marker')}>
+              <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
+                <circle cx="6.5" cy="12" r="4" fill="none" stroke="currentColor" strokeWidth="2" />
+                <circle cx="17.5" cy="12" r="4" fill="none" stroke="currentColor" strokeWidth="2" />
+                <path d="M6.5 16h11" stroke="currentColor" strokeWidth="2" />
+              </svg>
+              <span className="sr-only">{t('voicemail.marker')}</span>
+            </span>
           ) : (
             c.agent_name ?? c.group_name ?? ''
           ),

@@ -977,7 +977,9 @@ impl Session {
                     self.connect(now, leg);
                 }
             }
-            AcdOrder::Divert(divert) => self.divert(now, divert),
+            // A divert the ACD sent before it heard that it let go of the call is stale.
+            AcdOrder::Divert(divert) if self.managed() => self.divert(now, divert),
+            AcdOrder::Divert(_) => {}
         }
     }
 
@@ -1136,9 +1138,14 @@ impl Session {
         self.end(now, cause);
     }
 
-    fn end(&mut self, _now: Millis, cause: EndCause) {
+    fn end(&mut self, now: Millis, cause: EndCause) {
         if self.state == State::Ended {
             return;
+        }
+        // A message being taken ends with the call, keeping what was said.
+        if let Some(vm) = self.message() {
+            let cmds = vm.on_hangup(now);
+            self.voicemail_commands(now, cmds);
         }
         let answered = matches!(self.state, State::Answered { .. });
         self.state = State::Ended;

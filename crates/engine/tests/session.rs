@@ -850,6 +850,9 @@ enum Ev {
     DivertForward,
     ForwardPlaced(bool),
     PlayDone(bool),
+    DivertVoicemail,
+    Voice(bool),
+    Pound,
 }
 
 fn ev() -> impl Strategy<Value = Ev> {
@@ -869,13 +872,16 @@ fn ev() -> impl Strategy<Value = Ev> {
         Just(Ev::DivertForward),
         any::<bool>().prop_map(Ev::ForwardPlaced),
         any::<bool>().prop_map(Ev::PlayDone),
+        Just(Ev::DivertVoicemail),
+        any::<bool>().prop_map(Ev::Voice),
+        Just(Ev::Pound),
     ]
 }
 
 proptest! {
     /// Whatever happens, in any order: a call is connected at most once, ends exactly once
     /// at most, never connects after it ended, and every agent made busy is released by the
-    /// end.
+    /// end; a voicemail message, once started, ends exactly once before the call does.
     #[test]
     fn one_outcome_per_call(
         queued in any::<bool>(),
@@ -890,11 +896,14 @@ proptest! {
         let mut s = Session::new(0, start);
         let mut now = 0;
         let (mut connects, mut ended) = (0, 0);
+        let (mut messages, mut stops) = (0, 0);
         let mut busy: std::collections::HashMap<i64, i32> = Default::default();
         let mut all = Vec::new();
         let mut check = |cmds: Vec<Command>, ended_now: &mut i32, connects: &mut i32| -> Result<(), TestCaseError> {
             for c in cmds {
                 match &c {
+                    RecordMessage { .. } => { prop_assert_eq!(*ended_now, 0); messages += 1; }
+                    StopMessage(_) => { prop_assert_eq!(*ended_now, 0); stops += 1; }
                     Connect { .. } => { prop_assert_eq!(*ended_now, 0); *connects += 1; }
                     Ended { .. } => *ended_now += 1,
                     AgentBusy { agent, busy: b } => *busy.entry(*agent).or_default() += if *b { 1 } else { -1 },
@@ -923,14 +932,19 @@ proptest! {
                 Ev::DivertForward => s.handle_acd(now, AcdOrder::Divert(Divert::Forward(4))),
                 Ev::ForwardPlaced(placed) => { s.ring_forward(now, placed); }
                 Ev::PlayDone(caller) => s.handle_play_done(now, if caller { Side::Caller } else { Side::Callee }),
+                Ev::DivertVoicemail => s.handle_acd(now, AcdOrder::Divert(Divert::Voicemail(40))),
+                Ev::Voice(speaking) => s.handle_voice(now, speaking),
+                Ev::Pound => s.handle_dtmf(now, '#'),
             }
             check(drain(&mut s), &mut ended, &mut connects)?;
         }
         prop_assert!(connects <= 1, "{:?}", all);
         prop_assert!(ended <= 1, "{:?}", all);
         prop_assert_eq!(ended == 1, s.is_ended());
+        prop_assert!(messages <= 1 && stops <= messages, "{:?}", all);
         if s.is_ended() {
             prop_assert!(busy.values().all(|n| *n == 0), "{:?} {:?}", busy, all);
+            prop_assert_eq!(stops, messages, "{:?}", all);
         }
     }
 }

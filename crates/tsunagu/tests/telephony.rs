@@ -1324,6 +1324,60 @@ async fn an_ivr_menu_routes_the_call_on_button_2() {
     assert!(key_at < queued_at, "queued only after the key: {events:?}");
 }
 
+/// IVR-08: a caller who presses nothing hears the menu three times (5 s for a key after each),
+/// then the IVR's default routing: the group, whose agent answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ivr_menu_with_no_input_three_times_falls_to_the_default_routing() {
+    let t = Tsunagu::start().await;
+    let (wav, _) = tone_wav(500.0, 500, 4000.0);
+    let prompt = t.voice_file("menu", wav).await;
+    let ivr = t
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/ivrs",
+            Some(serde_json::json!({
+                "name": "無入力",
+                "default_route": {"kind": "group", "id": 1},
+                "buttons_on": true,
+                "menu_voice_id": prompt,
+                "buttons": {"2": {"kind": "voice_file", "id": prompt}},
+            })),
+        )
+        .await;
+    let ivr = ivr["id"].as_i64().expect("ivr id");
+    t.api(
+        reqwest::Method::PATCH,
+        "/api/v1/numbers/1",
+        Some(serde_json::json!({"route": {"kind": "ivr", "id": ivr}})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let phone = t.phone("201", "answer.xml", 300).await;
+    // Three times the 0.5 s menu and 5 s for a key: 16.5 s before the group rings.
+    let carrier = t.carrier(&scenario("carrier_silent.xml"), "09011117777", 20_000);
+    assert!(
+        finished_ok(phone, 40).await,
+        "the group's agent was not rung after the third silence"
+    );
+    assert!(finished_ok(carrier, 15).await, "carrier call failed");
+    let c = &t.calls().await[0];
+    assert_eq!(
+        (c["agent_id"].as_i64(), c["group_id"].as_i64()),
+        (Some(t.agent_id("201").await), Some(1)),
+        "{c}"
+    );
+    let events = t.events(c["id"].as_i64().expect("id")).await;
+    assert!(
+        !events.iter().any(|(k, _)| k == "call.dtmf"),
+        "no key was pressed: {events:?}"
+    );
+    let waited = c["answered_at"].as_i64().unwrap_or(0) - c["started_at"].as_i64().unwrap_or(0);
+    assert!(
+        (16_000..19_000).contains(&waited),
+        "the agent answered {waited} ms after the start: not after the third timeout"
+    );
+}
+
 /// IVR-07: on a designated day (today) only the ★ entry matches: its voice file plays.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_ivr_schedule_routes_a_designated_day_to_its_starred_entry() {

@@ -391,7 +391,98 @@ export function ColorWidget({ fg, bg }: { fg: string; bg: string }) {
   );
 }
 
-/** Routing-target picker: kind select + target select (or numeric id for kinds without a list yet). */
+/** UI-16: type part of a name, pick from the matching targets of every kind (arrow keys, Enter). */
+function TargetSearch({
+  name,
+  kinds,
+  choices,
+  onPick,
+}: {
+  name: string;
+  kinds: string[];
+  choices: Record<string, Option[]>;
+  onPick: (kind: string, id: Option['value']) => void;
+}) {
+  const { t } = useTranslation();
+  const [text, setText] = useState('');
+  const [open, setOpen] = useState(false);
+  const [active, setActive] = useState(0);
+  const listId = `${fieldId(name)}-matches`;
+  const q = text.trim().toLowerCase();
+  const matches = q
+    ? kinds
+        .flatMap((k) => (choices[k] ?? []).map((o) => ({ kind: k, option: o })))
+        .filter(({ option }) => option.label.toLowerCase().includes(q) || String(option.value) === q)
+        .slice(0, 20)
+    : [];
+  const pick = (i: number) => {
+    const m = matches[i];
+    if (!m) return;
+    onPick(m.kind, m.option.value);
+    setText('');
+    setOpen(false);
+  };
+  return (
+    <span className="target-search">
+      <input
+        type="search"
+        role="combobox"
+        aria-label={t('common.target_search')}
+        aria-expanded={open && matches.length > 0}
+        aria-controls={listId}
+        aria-autocomplete="list"
+        aria-activedescendant={open && matches[active] ? `${listId}-${active}` : undefined}
+        placeholder={t('common.target_search')}
+        data-testid={`${fieldId(name)}-search`}
+        value={text}
+        onChange={(e) => {
+          setText(e.target.value);
+          setOpen(true);
+          setActive(0);
+        }}
+        onBlur={() => window.setTimeout(() => setOpen(false), 150)}
+        onKeyDown={(e) => {
+          if (e.key === 'ArrowDown') {
+            e.preventDefault();
+            setOpen(true);
+            setActive((a) => Math.min(a + 1, Math.max(matches.length - 1, 0)));
+          } else if (e.key === 'ArrowUp') {
+            e.preventDefault();
+            setActive((a) => Math.max(a - 1, 0));
+          } else if (e.key === 'Enter' && open && matches.length > 0) {
+            e.preventDefault();
+            pick(active);
+          } else if (e.key === 'Escape') {
+            setOpen(false);
+          }
+        }}
+      />
+      {open && q && (
+        <ul className="target-matches" role="listbox" id={listId}>
+          {matches.length === 0 && <li className="muted">{t('common.no_match')}</li>}
+          {matches.map((m, i) => (
+            <li
+              key={`${m.kind}-${String(m.option.value)}`}
+              id={`${listId}-${i}`}
+              role="option"
+              aria-selected={i === active}
+              className={i === active ? 'active' : undefined}
+              onMouseDown={(e) => {
+                e.preventDefault();
+                pick(i);
+              }}
+            >
+              <span className="muted">{t(`common.kind_${m.kind}`, { defaultValue: m.kind })}</span> {m.option.label}
+            </li>
+          ))}
+        </ul>
+      )}
+    </span>
+  );
+}
+
+/** Routing-target picker: kind select + target select (or numeric id for kinds without a list
+ * yet), and a type-ahead search across every kind (UI-16). */
 export function TargetPicker({
   name,
   kinds,
@@ -463,6 +554,7 @@ export function TargetPicker({
             onChange={(e) => f.set(name, { kind, id: Number(e.target.value) })}
           />
         ))}
+      {!f.disabled && <TargetSearch name={name} kinds={kinds} choices={choices} onPick={(k, id) => f.set(name, { kind: k, id })} />}
     </span>
   );
 }

@@ -140,6 +140,8 @@ const en: Messages = {
     error_not_found: 'Record not found.',
     set: 'Set',
     unset: 'Not set',
+    target_search: 'Search by name…',
+    no_match: 'No match',
     target_kind: 'Kind',
     target_id: 'Target',
     kind_group: 'Group',

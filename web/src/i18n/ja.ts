@@ -138,6 +138,8 @@ const ja = {
     error_not_found: 'レコードが見つかりません。',
     set: '設定済み',
     unset: '未設定',
+    target_search: '名前で検索…',
+    no_match: '該当なし',
     target_kind: '種別',
     target_id: '対象',
     kind_group: 'グループ',

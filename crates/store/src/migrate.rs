@@ -20,6 +20,7 @@ const RECORDING_ARCHIVES: &str = include_str!("../migrations/0007_recording_arch
 const IVRS: &str = include_str!("../migrations/0008_ivrs.sql");
 const NUMBER_RECORDING: &str = include_str!("../migrations/0010_number_recording.sql");
 const LOGIN_LOCK: &str = include_str!("../migrations/0020_login_lock.sql");
+const MAIL: &str = include_str!("../migrations/0023_mail.sql");
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -81,6 +82,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "login_lock",
         sqlite: LOGIN_LOCK,
         postgres: LOGIN_LOCK,
+    },
+    Migration {
+        version: 23,
+        name: "mail",
+        sqlite: MAIL,
+        postgres: MAIL,
     },
 ];
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tsunagu needs on Debian: the web app's npm packages,
 # the real peers the tests drive (PostgreSQL, Chromium, SIPp, baresip, sox) and, from PyPI in
-# .venv, schemathesis (fuzzes the API against its OpenAPI document), moto and pylibsrtp.
+# .venv, schemathesis (fuzzes the API against its OpenAPI document), moto, aiosmtpd and pylibsrtp.
 # Safe to run again; apt is only called for what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +54,12 @@ MOTO_VERSION=5.2.5
 if ! .venv/bin/python -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
     echo "== pip install moto[server]==$MOTO_VERSION (.venv)"
     .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+# A real SMTP server for the notification-mail tests (crates/api/tests/mail.rs).
+AIOSMTPD_VERSION=1.4.6
+if ! .venv/bin/python -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    echo "== pip install aiosmtpd==$AIOSMTPD_VERSION (.venv)"
+    .venv/bin/pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
 fi
 # libsrtp (Cisco's, the SRTP of Asterisk and FreeSWITCH) through its Python binding, the
 # other end of crates/media/tests/srtp.rs's interop test; its wheels carry libsrtp itself.

@@ -61,7 +61,9 @@ csrf=$(printf '%s\n' "$login" | sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p')
 # - POST /auth/logout ends the very session the run is logged in with (the API tests cover it);
 # - GET /ws is a WebSocket upgrade, not a request with a documented response body;
 # - PUT /settings/s3 and POST /settings/s3/test would send the fuzzer's endpoint URLs out to
-#   the network (crates/api/tests/recording_archive.rs tests both against a real S3 server).
+#   the network (crates/api/tests/recording_archive.rs tests both against a real S3 server);
+# - PUT /settings/mail and POST /settings/mail/test likewise, to the fuzzer's SMTP hosts
+#   (crates/api/tests/mail.rs tests both against a real SMTP server).
 # POST /auth/login is fuzzed in a second pass, after everything else: its wrong passwords lock
 # the accounts whose login IDs the fuzzer has seen, the administrator's among them (AUTH-06).
 run() {
@@ -80,7 +82,8 @@ run() {
 set +e
 run --exclude-operation-id post_auth_logout --exclude-operation-id get_ws \
     --exclude-operation-id post_auth_login --exclude-operation-id put_settings_s3 \
-    --exclude-operation-id post_settings_s3_test
+    --exclude-operation-id post_settings_s3_test --exclude-operation-id put_settings_mail \
+    --exclude-operation-id post_settings_mail_test
 rc=$?
 run --include-operation-id post_auth_login || rc=1
 set -e

@@ -10,6 +10,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod login_throttle;
+pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod password;
@@ -57,6 +58,8 @@ pub struct ApiConfig {
     pub login: LoginPolicy,
     /// Peers whose `X-Forwarded-For` is believed (reverse proxies); empty: none.
     pub trusted_proxies: Vec<IpNet>,
+    /// Retries and timeouts of notification mail.
+    pub mail: mail::MailPolicy,
 }
 
 impl ApiConfig {
@@ -71,6 +74,7 @@ impl ApiConfig {
             voice_dir,
             login: LoginPolicy::default(),
             trusted_proxies: Vec::new(),
+            mail: mail::MailPolicy::default(),
         }
     }
 }
@@ -85,6 +89,9 @@ pub struct AppState {
     pub telephony: Option<Arc<dyn telephony::Telephony>>,
     /// The daily recording archive (its job is started by whoever serves the API).
     pub archive: Arc<archive::Archiver>,
+    /// Notification mail: [`mail::Mailer::enqueue`] queues a mail; its job (`run`) is started
+    /// by whoever serves the API.
+    pub mail: Arc<mail::Mailer>,
 }
 
 impl AppState {
@@ -100,9 +107,11 @@ impl AppState {
             config.recordings_dir.clone(),
             config.archives_dir.clone(),
         );
+        let mail = mail::Mailer::new(store.clone(), config.mail);
         AppState {
             store,
             archive,
+            mail,
             config: Arc::new(config),
             login_sources,
             telephony: None,

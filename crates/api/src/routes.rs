@@ -626,6 +626,7 @@ pub fn table() -> Vec<Route> {
     );
     voicemail_routes(&mut v);
     settings_routes(&mut v);
+    mail_routes(&mut v);
     archive_routes(&mut v);
     v
 }
@@ -746,6 +747,87 @@ fn settings_routes(v: &mut Vec<Route>) {
         )
         .body("S3SettingsInput")
         .ok(200, Some("S3TestResult")),
+    );
+}
+
+/// Notification mail (VOICE-06): the SMTP settings, a test mail and the outbox.
+fn mail_routes(v: &mut Vec<Route>) {
+    use crate::mail;
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/settings/mail",
+            Access::Perm("tab.admin"),
+            mail::get_settings,
+        )
+        .doc(
+            "Settings",
+            "SMTP settings of notification mail; the password is never returned",
+        )
+        .ok(200, Some("MailSettingsView")),
+    );
+    v.push(
+        route(
+            Method::PUT,
+            "/api/v1/settings/mail",
+            Access::Perm("tab.admin"),
+            mail::put_settings,
+        )
+        .doc(
+            "Settings",
+            "Change the SMTP settings (leave password out to keep it)",
+        )
+        .body("MailSettingsInput")
+        .ok(200, Some("MailSettingsView")),
+    );
+    v.push(
+        route(
+            Method::POST,
+            "/api/v1/settings/mail/test",
+            Access::Perm("tab.admin"),
+            mail::test,
+        )
+        .doc(
+            "Settings",
+            "Send a test mail now, with the stored settings or those given; a 422 with code \
+             `smtp` carries the server's error",
+        )
+        .body("MailTestInput")
+        .ok(200, Some("MailTestResult")),
+    );
+    v.push(
+        route(
+            Method::GET,
+            "/api/v1/mail/outbox",
+            Access::Perm("tab.admin"),
+            mail::outbox,
+        )
+        .doc(
+            "Mail",
+            "Notification mails, newest first: queued, sent, or failed with the last error",
+        )
+        .query(&[
+            ("state", OneOf(&["", "queued", "sent", "failed"])),
+            ("ref_kind", Text),
+            ("ref_id", Int),
+            PAGING[0],
+            PAGING[1],
+        ])
+        .ok(200, Some("List:OutboxItem")),
+    );
+    v.push(
+        route(
+            Method::POST,
+            "/api/v1/mail/outbox/{id}/retry",
+            Access::Perm("tab.admin"),
+            mail::retry,
+        )
+        .doc(
+            "Mail",
+            "Send a queued or failed mail again now, with a fresh count of attempts",
+        )
+        .ok(200, Some("OutboxItem"))
+        .error(409, "The mail has been sent"),
     );
 }
 

@@ -42,7 +42,7 @@ pub async fn put_system(
 }
 
 /// An audit event: who changed which settings.
-async fn changed(s: &AppState, me: &CurrentUser, which: &str) -> ApiResult<()> {
+pub(crate) async fn changed(s: &AppState, me: &CurrentUser, which: &str) -> ApiResult<()> {
     let mut c = s.store.conn().await?;
     let e = store::journal::Event::new(
         now_ms(),

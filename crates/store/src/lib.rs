@@ -17,6 +17,7 @@ pub mod groups;
 pub mod incoming_blocks;
 pub mod ivrs;
 pub mod journal;
+pub mod mail;
 mod migrate;
 pub mod numbers;
 pub mod outbound_restrictions;

@@ -22,6 +22,7 @@ const NUMBER_RECORDING: &str = include_str!("../migrations/0010_number_recording
 const LOGIN_LOCK: &str = include_str!("../migrations/0020_login_lock.sql");
 const FORWARDINGS: &str = include_str!("../migrations/0021_forwardings.sql");
 const VOICEMAILS: &str = include_str!("../migrations/0022_voicemails.sql");
+const MAIL: &str = include_str!("../migrations/0023_mail.sql");
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -95,6 +96,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "voicemails",
         sqlite: VOICEMAILS,
         postgres: VOICEMAILS,
+    },
+    Migration {
+        version: 23,
+        name: "mail",
+        sqlite: MAIL,
+        postgres: MAIL,
     },
 ];
 

@@ -31,7 +31,7 @@ async fn reset(s: &Store) {
         "TRUNCATE events, change_log, sessions, group_members, queue_groups, terminals, \
          agent_numbers, agents, numbers, agent_statuses, trunks, role_permissions, roles, settings, \
          incoming_blocks, outbound_restrictions, calls, id_blocks, node_heartbeats, \
-         registrations RESTART IDENTITY CASCADE",
+         registrations, mail_outbox RESTART IDENTITY CASCADE",
     ] {
         sqlx::query(sql).execute(s.pool()).await.unwrap();
     }
@@ -713,6 +713,139 @@ async fn call_history_projection() {
             .commit(vec![start(dup, "in-1", Direction::Inbound, 1, None, None)])
             .await
             .is_err());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mail_outbox_is_claimed_once_and_retried() {
+    use store::mail::{MailAttachment, MailSecurity, MailState, NewMail, OutboxFilter, Retry};
+    let _serial = lock().await;
+    for (store, _dir) in stores().await {
+        // Settings: defaults until saved, then as saved.
+        let mut settings = store.mail_settings().await.unwrap();
+        assert!(!settings.enabled);
+        assert_eq!(settings.security, MailSecurity::Starttls);
+        settings.host = "smtp.example.com".into();
+        settings.password = "secret".into();
+        store.set_mail_settings(&settings).await.unwrap();
+        assert_eq!(store.mail_settings().await.unwrap(), settings);
+
+        let mail = |to: &str, attach: bool| NewMail {
+            to: to.into(),
+            subject: "件名".into(),
+            body: "本文".into(),
+            attachment: attach.then(|| MailAttachment {
+                path: "/data/recordings/1.wav".into(),
+                file_name: "1.wav".into(),
+                content_type: "audio/wav".into(),
+            }),
+            ref_kind: "voicemail".into(),
+            ref_id: Some(17),
+            created_at: 1_000,
+        };
+        let a = store
+            .enqueue_mail(&mail("a@example.com", true))
+            .await
+            .unwrap();
+        let b = store
+            .enqueue_mail(&mail("b@example.com", false))
+            .await
+            .unwrap();
+        assert!(b > a);
+        assert_eq!(store.next_mail_due().await.unwrap(), Some(1_000));
+        assert!(store.mails_due(999, 10).await.unwrap().is_empty());
+        let due = store.mails_due(1_000, 10).await.unwrap();
+        assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), [a, b]);
+        let first = &due[0];
+        assert_eq!(
+            first.attachment.as_ref().map(|x| x.file_name.as_str()),
+            Some("1.wav")
+        );
+        assert_eq!(due[1].attachment, None);
+
+        // Two senders read the same row: only one claims it.
+        assert!(store.claim_mail(first, 61_000).await.unwrap());
+        assert!(!store.claim_mail(first, 61_000).await.unwrap());
+        assert_eq!(store.mails_due(2_000, 10).await.unwrap().len(), 1);
+        store
+            .mail_attempt_failed(a, "connection refused", Some(5_000))
+            .await
+            .unwrap();
+        let m = store.outbox_mail(a).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                m.state,
+                m.attempts,
+                m.next_attempt_at,
+                m.last_error.as_deref()
+            ),
+            (
+                MailState::Queued,
+                1,
+                Some(5_000),
+                Some("connection refused")
+            )
+        );
+        // Oldest due first: b (due since 1 000) before a (due at 5 000).
+        let again = store.mails_due(5_000, 10).await.unwrap();
+        assert_eq!(again.iter().map(|m| m.id).collect::<Vec<_>>(), [b, a]);
+        assert!(store.claim_mail(&again[1], 65_000).await.unwrap());
+        store.mail_sent(a, 5_100).await.unwrap();
+        let m = store.outbox_mail(a).await.unwrap().unwrap();
+        assert_eq!(
+            (m.state, m.attempts, m.sent_at, m.last_error),
+            (MailState::Sent, 2, Some(5_100), None)
+        );
+        assert_eq!(
+            store.retry_mail(a, 6_000).await.unwrap(),
+            Retry::AlreadySent
+        );
+
+        // Given up on, then retried by hand with a fresh count.
+        let due = store.mails_due(6_000, 10).await.unwrap();
+        assert!(store.claim_mail(&due[0], 66_000).await.unwrap());
+        store
+            .mail_attempt_failed(b, "550 no such user", None)
+            .await
+            .unwrap();
+        let (failed, total) = store
+            .outbox(
+                &OutboxFilter {
+                    state: Some(MailState::Failed),
+                    ..Default::default()
+                },
+                Page::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((failed.len(), total), (1, 1));
+        assert_eq!(failed[0].last_error.as_deref(), Some("550 no such user"));
+        assert_eq!(store.next_mail_due().await.unwrap(), None);
+        match store.retry_mail(b, 7_000).await.unwrap() {
+            Retry::Queued(m) => assert_eq!(
+                (m.state, m.attempts, m.next_attempt_at),
+                (MailState::Queued, 0, Some(7_000))
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            store.retry_mail(9_999, 7_000).await.unwrap(),
+            Retry::NotFound
+        );
+
+        // Found again by what they are about, newest first.
+        let (mine, _) = store
+            .outbox(
+                &OutboxFilter {
+                    ref_kind: Some("voicemail".into()),
+                    ref_id: Some(17),
+                    ..Default::default()
+                },
+                Page::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(mine.iter().map(|m| m.id).collect::<Vec<_>>(), [b, a]);
     }
 }
 

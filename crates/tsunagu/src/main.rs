@@ -253,6 +253,7 @@ async fn serve(config: Config) -> Result<()> {
     tokio::spawn(purge_sessions(store.clone()));
     tokio::spawn(release_locks(state.clone()));
     tokio::spawn(state.archive.clone().run());
+    tokio::spawn(state.mail.clone().run());
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("binding HTTP on {}", config.http_addr))?;

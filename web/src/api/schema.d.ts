@@ -499,6 +499,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/mail/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Notification mails, newest first: queued, sent, or failed with the last error */
+        get: operations["get_mail_outbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mail/outbox/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a queued or failed mail again now, with a fresh count of attempts */
+        post: operations["post_mail_outbox__id__retry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me": {
         parameters: {
             query?: never;
@@ -877,6 +911,41 @@ export interface paths {
         get: operations["get_roles__id__history"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/mail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** SMTP settings of notification mail; the password is never returned */
+        get: operations["get_settings_mail"];
+        /** Change the SMTP settings (leave password out to keep it) */
+        put: operations["put_settings_mail"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/mail/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a test mail now, with the stored settings or those given; a 422 with code `smtp` carries the server's error */
+        post: operations["post_settings_mail_test"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1720,6 +1789,60 @@ export interface components {
             login_id: string;
             password: string;
         };
+        /**
+         * @description How the SMTP connection is protected: not at all (a relay on the same host or network),
+         *     upgraded with STARTTLS (usually port 587), or TLS from the first byte (port 465).
+         * @enum {string}
+         */
+        MailSecurity: "none" | "starttls" | "tls";
+        /** @description Body of PUT /settings/mail (and the `settings` of a test mail). */
+        MailSettingsInput: {
+            enabled: boolean;
+            from?: string;
+            host?: string;
+            /** @description The password; leave it out (or null) to keep the stored one, "" to remove it. */
+            password?: string | null;
+            /**
+             * Format: int32
+             * @description 1–65535; usually 587 with STARTTLS, 465 with TLS, 25 without.
+             */
+            port: number;
+            security: components["schemas"]["MailSecurity"];
+            username?: string;
+        };
+        /** @description The SMTP settings as the API shows them: everything but the password. */
+        MailSettingsView: {
+            /** @description Send notification mail. */
+            enabled: boolean;
+            /** @description The sender: `addr@example.com` or `Name <addr@example.com>`. */
+            from: string;
+            /** @description The SMTP server's host name or address. */
+            host: string;
+            /** @description Whether a password is stored (it is never returned). */
+            password_set: boolean;
+            /** Format: int32 */
+            port: number;
+            security: components["schemas"]["MailSecurity"];
+            /** @description Empty: no authentication. */
+            username: string;
+        };
+        /**
+         * @description Waiting to be sent (again), sent, or given up on (`last_error` says why).
+         * @enum {string}
+         */
+        MailState: "queued" | "sent" | "failed";
+        /** @description Body of POST /settings/mail/test. */
+        MailTestInput: {
+            settings?: null | components["schemas"]["MailSettingsInput"];
+            /** @description Where the test mail goes. */
+            to: string;
+        };
+        /** @description A test mail that the server accepted. */
+        MailTestResult: {
+            /** @description What the SMTP server said last. */
+            message: string;
+            ok: boolean;
+        };
         /** @description The logged-in user as the web app needs it. */
         Me: {
             csrf_token: string;
@@ -1835,6 +1958,33 @@ export interface components {
             /** @description The restricted destination, half-width digits only. */
             number?: string | null;
             remarks?: string | null;
+        };
+        /** @description A mail of the outbox as the screen shows it. */
+        OutboxItem: {
+            /** @description The attached file's name. */
+            attachment?: string | null;
+            /** Format: int64 */
+            attempts: number;
+            /** Format: int64 */
+            created_at: number;
+            /** Format: int64 */
+            id: number;
+            /** @description Why the last attempt failed. */
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description When a queued mail is tried (again), epoch ms.
+             */
+            next_attempt_at?: number | null;
+            /** Format: int64 */
+            ref_id?: number | null;
+            /** @description What the mail is about (e.g. `voicemail`); empty for none. */
+            ref_kind: string;
+            /** Format: int64 */
+            sent_at?: number | null;
+            state: components["schemas"]["MailState"];
+            subject: string;
+            to: string;
         };
         PasswordChange: {
             current_password: string;
@@ -5482,6 +5632,120 @@ export interface operations {
             };
         };
     };
+    get_mail_outbox: {
+        parameters: {
+            query?: {
+                state?: "" | "queued" | "sent" | "failed";
+                ref_kind?: string;
+                ref_id?: number;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["OutboxItem"][];
+                        total: number;
+                    };
+                };
+            };
+            /** @description A query parameter is not what it should be (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_mail_outbox__id__retry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxItem"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The mail has been sent */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_me: {
         parameters: {
             query?: never;
@@ -7414,6 +7678,182 @@ export interface operations {
             };
             /** @description No such record */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_settings_mail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailSettingsView"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_settings_mail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MailSettingsInput"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailSettingsView"];
+                };
+            };
+            /** @description Malformed body, wrong type or unknown field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; one entry per field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_settings_mail_test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MailTestInput"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailTestResult"];
+                };
+            };
+            /** @description Malformed body, wrong type or unknown field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Permission missing or CSRF token wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1024 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; one entry per field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

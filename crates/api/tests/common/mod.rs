@@ -13,6 +13,8 @@ pub struct Server {
     pub store: Store,
     /// The data directory (database, `voice/`).
     pub data_dir: std::path::PathBuf,
+    /// The server's state (its background jobs are not started: tests run them).
+    pub state: AppState,
     _dir: tempfile::TempDir,
 }
 
@@ -54,8 +56,9 @@ pub async fn start_configured(
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let served = state.clone();
     tokio::spawn(async move {
-        axum::serve(listener, api::make_service(state))
+        axum::serve(listener, api::make_service(served))
             .await
             .unwrap()
     });
@@ -63,6 +66,7 @@ pub async fn start_configured(
         base,
         store,
         data_dir: dir.path().to_path_buf(),
+        state,
         _dir: dir,
     }
 }

@@ -24,6 +24,7 @@ pub mod settings;
 pub mod telephony;
 pub mod tls;
 pub mod validate;
+pub mod voicemail_notify;
 pub mod wav;
 
 use axum::extract::DefaultBodyLimit;

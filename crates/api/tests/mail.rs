@@ -552,3 +552,92 @@ async fn a_server_that_stops_answering_does_not_hold_the_test_or_the_job() {
         "{item}"
     );
 }
+
+/// VOICE-06: a message left after a voice file with 通知メール on is mailed once, with its WAV,
+/// to that voice file's address; one whose voice file does not notify is not; and a message
+/// stored while nobody was listening is mailed by the next pass (at start).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_voicemail_message_is_mailed_with_its_wav_to_the_voice_files_address() {
+    use store::journal::{CallStart, Journal, Write};
+    let s = server(Duration::from_millis(200), 10).await;
+    let port = free_port();
+    let smtp = sink(port, None).await;
+    let admin = Client::login(&s, "admin", "Admin1234").await;
+    let r = put_settings(&admin, settings(port)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let clock: std::sync::Arc<dyn engine::Clock> =
+        std::sync::Arc::new(store::clock::SystemClock::default());
+    let (journal, _) = Journal::start(s.store.clone(), "test", clock)
+        .await
+        .expect("journal");
+
+    // Two messages as the telephony stores them: one to be mailed, one not.
+    let wav = wav_bytes();
+    let mut calls = Vec::new();
+    for (i, email) in ["night@example.com", ""].into_iter().enumerate() {
+        let id = journal.new_call_id().await.expect("call id");
+        let file = format!("2026-12-02/{id}.wav");
+        let path = s.state.config.voicemail_dir.join(&file);
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        std::fs::write(&path, &wav).expect("wav");
+        journal
+            .commit(vec![
+                Write::CallStarted(CallStart {
+                    id,
+                    call_uuid: format!("vm-{id}"),
+                    direction: store::calls::Direction::Inbound,
+                    started_at: 1_796_191_200_000,
+                    remote_party: format!("0901111000{i}"),
+                    number_id: None,
+                    number: None,
+                    agent_id: None,
+                    peer_agent_id: None,
+                    group_id: None,
+                }),
+                Write::VoicemailSaved(store::voicemails::NewVoicemail {
+                    call_id: id,
+                    voice_file_id: None,
+                    voice_file_name: "夜間案内".into(),
+                    caller: format!("0901111000{i}"),
+                    call_started_at: 1_796_191_200_000,
+                    recorded_at: 1_796_191_212_000,
+                    duration_ms: 4_400,
+                    file,
+                    stop_reason: "pound".into(),
+                    notify_email: email.into(),
+                }),
+            ])
+            .await
+            .expect("journal");
+        calls.push(id);
+    }
+
+    assert_eq!(api::voicemail_notify::notify_pending(&s.state).await, 1);
+    assert_eq!(
+        api::voicemail_notify::notify_pending(&s.state).await,
+        0,
+        "handed to the mailer once"
+    );
+    let got = smtp.wait_for(1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let m = &got[0];
+    assert_eq!(m["rcpt_tos"], json!(["night@example.com"]));
+    let subject = m["subject"].as_str().unwrap_or_default();
+    assert!(
+        subject.contains("09011110000") && subject.contains("4秒"),
+        "{subject}"
+    );
+    let text = m["text"].as_str().unwrap_or_default();
+    // 2026-12-02T06:00:00Z in the system time zone, Asia/Tokyo.
+    assert!(text.contains("2026-12-02 15:00:00"), "{text}");
+    assert!(text.contains("夜間案内"), "{text}");
+    let att = m["attachments"].as_array().expect("attachments");
+    assert_eq!(att.len(), 1, "{m}");
+    assert_eq!(att[0]["content_type"], "audio/wav");
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(att[0]["data"].as_str().expect("data"))
+        .expect("base64");
+    assert_eq!(data, wav, "the message's WAV, byte for byte");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.received().len(), 1, "one mail only");
+}

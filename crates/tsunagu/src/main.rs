@@ -254,6 +254,10 @@ async fn serve(config: Config) -> Result<()> {
     tokio::spawn(release_locks(state.clone()));
     tokio::spawn(state.archive.clone().run());
     tokio::spawn(state.mail.clone().run());
+    tokio::spawn(api::voicemail_notify::run(
+        state.clone(),
+        telephony.handle().voicemails_saved(),
+    ));
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("binding HTTP on {}", config.http_addr))?;

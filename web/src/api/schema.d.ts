@@ -2556,7 +2556,7 @@ export interface components {
         };
         /** @description Body of POST /voicemails/delete (VM-03). */
         VoicemailDelete: {
-            /** @description The messages to delete (at most 1000 at once). */
+            /** @description The messages to delete (1 to 1000 at once). */
             ids: number[];
         };
         VoicemailDeleted: {

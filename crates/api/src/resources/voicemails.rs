@@ -111,7 +111,8 @@ pub async fn audio(
 /// Body of POST /voicemails/delete (VM-03).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct VoicemailDelete {
-    /// The messages to delete (at most 1000 at once).
+    /// The messages to delete (1 to 1000 at once).
+    #[schema(min_items = 1, max_items = 1000)]
     pub ids: Vec<i64>,
 }
 
@@ -126,11 +127,11 @@ pub async fn delete(
     Extension(me): Extension<Arc<CurrentUser>>,
     ApiJson(body): ApiJson<VoicemailDelete>,
 ) -> ApiResult<Json<VoicemailDeleted>> {
-    if body.ids.is_empty() || body.ids.len() > 1000 {
+    if body.ids.is_empty() || body.ids.len() > 1000 || body.ids.iter().any(|&id| id < 1) {
         return Err(ApiError::BadRequest(FieldError::new(
             "ids",
             "range",
-            "Choose from 1 to 1000 messages to delete.",
+            "Choose from 1 to 1000 messages (ids from 1) to delete.",
         )));
     }
     let gone = s.store.delete_voicemails(&body.ids).await?;

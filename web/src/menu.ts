@@ -65,6 +65,7 @@ export const TABS: TabDef[] = [
       m('workflow_steps', 'tab.admin'),
       m('s3', 's3.view'),
       m('system', 'tab.admin'),
+      m('mail', 'tab.admin'),
       m('limits', 'tab.admin'),
       m('display', 'tab.admin'),
       m('roles', 'role.view'),

@@ -7,6 +7,7 @@ import { GroupDetail, GroupList } from './admin/Groups';
 import { IvrDetail, IvrList } from './admin/Ivrs';
 import { NumberDetail, NumberList } from './admin/Numbers';
 import { RoleDetail, RoleList } from './admin/Roles';
+import { MailSettingsScreen } from './admin/Mail';
 import { S3SettingsScreen, SystemSettingsScreen } from './admin/Settings';
 import { TerminalDetail, TerminalList } from './admin/Terminals';
 import { TrunkDetail, TrunkList } from './admin/Trunks';
@@ -55,6 +56,7 @@ export const SCREENS: Record<string, ScreenEntry> = {
   'history/voicemail': { List: VoicemailList },
   'admin/s3': { List: S3SettingsScreen },
   'admin/system': { List: SystemSettingsScreen },
+  'admin/mail': { List: MailSettingsScreen },
   'personal/password': { List: PasswordScreen },
   'personal/preferences': { List: PreferencesScreen },
 };

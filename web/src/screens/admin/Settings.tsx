@@ -6,7 +6,7 @@ import { useAuth } from '../../auth';
 import { Field, FormContext, NumberInput, OnOff, SelectInput, TextInput, useForm, type Values } from '../../components/form';
 
 /** A settings page: one form, loaded from `path`, saved with PUT, errors beside each field. */
-function SettingsForm({
+export function SettingsForm({
   title,
   testId,
   path,
@@ -90,7 +90,7 @@ function SettingsForm({
   );
 }
 
-interface Banner {
+export interface Banner {
   ok: boolean;
   text: string;
 }

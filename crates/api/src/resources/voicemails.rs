@@ -127,11 +127,18 @@ pub async fn delete(
     Extension(me): Extension<Arc<CurrentUser>>,
     ApiJson(body): ApiJson<VoicemailDelete>,
 ) -> ApiResult<Json<VoicemailDeleted>> {
-    if body.ids.is_empty() || body.ids.len() > 1000 || body.ids.iter().any(|&id| id < 1) {
+    if let Some(bad) = body.ids.iter().find(|&&id| id < 1) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "ids",
+            "range",
+            format!("There is no message {bad}: ids start from 1."),
+        )]));
+    }
+    if body.ids.is_empty() || body.ids.len() > 1000 {
         return Err(ApiError::BadRequest(FieldError::new(
             "ids",
             "range",
-            "Choose from 1 to 1000 messages (ids from 1) to delete.",
+            "Choose from 1 to 1000 messages to delete.",
         )));
     }
     let gone = s.store.delete_voicemails(&body.ids).await?;
